@@ -1,0 +1,138 @@
+# boxlite: one non-recursive GNU Makefile. Variants live in build/$(BUILD)/:
+#   release (default), debug (fault points), asan (ASan+UBSan), clang.
+BUILD ?= release
+O := build/$(BUILD)
+CC_release := gcc
+CC_debug := gcc
+CC_asan := gcc
+CC_clang := clang
+CC := $(or $(CC_$(BUILD)),gcc)
+
+PKGS := libarchive sqlite3 jansson libcrypto libseccomp
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wformat-nonliteral -Wvla -Wpointer-arith -Wundef -Wwrite-strings -Wimplicit-fallthrough \
+	-Wswitch-enum -Wno-missing-field-initializers
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -fPIC $(WARN) -Iinclude -Isrc -Isrc/basic -Isrc/lib -Itests/lib \
+	-fvisibility=hidden -fstack-protector-strong $(PKG_CFLAGS)
+OPT_release := -O2 -D_FORTIFY_SOURCE=2
+OPT_clang := -O2 -D_FORTIFY_SOURCE=2
+OPT_debug := -O0 -DBL_FAULT_INJECTION=1
+OPT_asan := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-DBL_FAULT_INJECTION=1
+CFLAGS ?=
+LDFLAGS ?=
+ALL_CFLAGS := $(BASE_CFLAGS) $(OPT_$(BUILD)) $(CFLAGS)
+SAN_LD_asan := -fsanitize=address,undefined
+ALL_LDFLAGS := -Wl,-z,relro,-z,now $(SAN_LD_$(BUILD)) $(LDFLAGS)
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+LIBDIR := $(PREFIX)/lib
+INCDIR := $(PREFIX)/include
+LIBEXECDIR := $(PREFIX)/libexec
+
+VERSION := 0.1.0
+
+BASIC_SRC := $(wildcard src/basic/*.c)
+LIB_SRC := $(wildcard src/lib/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+SHIM_SRC := $(wildcard src/shim/*.c)
+UNIT_SRC := $(wildcard tests/unit/test-*.c)
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
+
+obj = $(patsubst %.c,$(O)/%.o,$(1))
+LIB_OBJ := $(call obj,$(BASIC_SRC) $(LIB_SRC))
+CLI_OBJ := $(call obj,$(CLI_SRC))
+SHIM_OBJ := $(call obj,$(SHIM_SRC))
+TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+FIXTURE_BIN := $(patsubst tests/fixtures/%.c,$(O)/fixtures/%,$(FIXTURE_SRC))
+
+all: $(O)/boxlite $(O)/boxlite-shim $(O)/libboxlite.a $(O)/libboxlite.so.0 $(O)/boxlite.pc \
+	$(UNIT_BIN) $(FIXTURE_BIN)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC $<"; $(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/libboxlite.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/libboxlite.so.0: $(LIB_OBJ) src/lib/libboxlite.sym
+	$(CC) -shared -Wl,-soname,libboxlite.so.0 -Wl,--version-script=src/lib/libboxlite.sym \
+		$(ALL_LDFLAGS) -o $@ $(LIB_OBJ) $(PKG_LIBS)
+	ln -sf libboxlite.so.0 $(O)/libboxlite.so
+
+$(O)/boxlite: $(CLI_OBJ) $(O)/libboxlite.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libboxlite.a $(PKG_LIBS)
+
+# The shim is small and static: no library beyond libc, so its RSS (a per-box cost) stays low
+# and it execs fast. Sanitizer builds link it dynamically (ASan cannot be static).
+SHIM_BASIC_OBJ := $(call obj,src/basic/fs-util.c src/basic/alloc-util.c src/basic/error.c \
+	src/basic/fault.c)
+SHIM_STATIC_release := -static
+SHIM_STATIC_clang := -static
+SHIM_STATIC_debug := -static
+$(O)/boxlite-shim: $(SHIM_OBJ) $(SHIM_BASIC_OBJ)
+	$(CC) $(ALL_LDFLAGS) $(SHIM_STATIC_$(BUILD)) -o $@ $(SHIM_OBJ) $(SHIM_BASIC_OBJ)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(TESTLIB_OBJ) $(O)/libboxlite.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(O)/libboxlite.a $(PKG_LIBS)
+
+$(O)/fixtures/%: $(O)/tests/fixtures/%.o $(O)/libboxlite.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libboxlite.a $(PKG_LIBS)
+
+$(O)/boxlite.pc: Makefile
+	@mkdir -p $(@D)
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: boxlite\nDescription: %s\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lboxlite\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' 'Sandbox runtime for OCI images' '$(VERSION)' '$(PKGS)' > $@
+
+# The test runner reads TAP from every unit binary and integration script and ends with
+# "N passed, N failed, N skipped".
+check: all
+	BUILD=$(BUILD) tools/run-tests
+
+check-unit: all
+	BUILD=$(BUILD) tools/run-tests unit
+
+check-integration: all
+	BUILD=$(BUILD) tools/run-tests integration
+
+check-exports: $(O)/libboxlite.so.0
+	tools/check-exports.sh $(O)/libboxlite.so.0
+
+check-style:
+	tools/check-style.sh
+
+check-headers:
+	tools/check-headers.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/boxlite \
+		$(DESTDIR)$(LIBEXECDIR)/boxlite
+	install -m 0755 $(O)/boxlite $(DESTDIR)$(BINDIR)/boxlite
+	install -m 0755 $(O)/boxlite-shim $(DESTDIR)$(BINDIR)/boxlite-shim
+	install -m 0644 $(O)/libboxlite.a $(DESTDIR)$(LIBDIR)/libboxlite.a
+	install -m 0755 $(O)/libboxlite.so.0 $(DESTDIR)$(LIBDIR)/libboxlite.so.0
+	ln -sf libboxlite.so.0 $(DESTDIR)$(LIBDIR)/libboxlite.so
+	install -m 0644 include/boxlite/*.h $(DESTDIR)$(INCDIR)/boxlite/
+	install -m 0644 $(O)/boxlite.pc $(DESTDIR)$(LIBDIR)/pkgconfig/boxlite.pc
+
+format:
+	clang-format -i $(BASIC_SRC) $(LIB_SRC) $(CLI_SRC) $(SHIM_SRC) $(wildcard src/*/*.h include/boxlite/*.h)
+
+clean:
+	rm -rf build
+
+.PHONY: all check check-unit check-integration check-exports check-style check-headers install format clean
+.SECONDARY:
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* Umbrella header of libboxlite. */
+#ifndef BOXLITE_BOXLITE_H
+#define BOXLITE_BOXLITE_H
+
+#include "common.h"
+#include "image.h"
+#include "runtime.h"
+#include "version.h"
+
+#endif

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * boxlite: the CLI. A thin client of libboxlite: it parses, calls the library and prints.
+ * Usage errors exit 2 with clap-style text; runtime errors exit 1 with one "Error: …" line.
+ * Nothing here calls exit() in the middle of a command: every path returns to main.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *arg_home;
+int arg_debug;
+
+static const struct command commands[] = {
+    {"images", NULL, "List images", "images [OPTIONS]",
+     "  -a, --all              Show all images (accepted for docker compatibility)\n"
+     "  -q, --quiet            Only show image IDs (full manifest digests)\n"
+     "      --format <FORMAT>  Output format: table, json or yaml [default: table]\n",
+     cmd_images, 0},
+    {"load", NULL, "Load images from a docker-archive or OCI archive or layout",
+     "load [OPTIONS]",
+     "  -i, --input <PATH>     Archive file or OCI layout directory; standard input if omitted\n"
+     "  -q, --quiet            Print nothing on success\n",
+     cmd_load, 0},
+    {"rmi", NULL, "Remove one or more images", "rmi [OPTIONS] <IMAGE>...",
+     "  -f, --force            Remove even an image a box uses, or an id with several tags\n",
+     cmd_rmi, 0},
+    {"image", NULL, "Manage images (inspect, ls, rm, load)", "image <COMMAND> [ARGS]...",
+     "Commands:\n"
+     "  inspect   Display detailed information on one or more images (JSON)\n"
+     "  ls        List images (same as `boxlite images`)\n"
+     "  rm        Remove images (same as `boxlite rmi`)\n"
+     "  load      Load images (same as `boxlite load`)\n",
+     cmd_image, 0},
+};
+
+static void print_main_help(FILE *f)
+{
+    fprintf(f, "BoxLite CLI\n\nUsage: boxlite [OPTIONS] <COMMAND>\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!commands[i].hidden)
+            fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n", "help", "Print this message or the help of the given subcommand(s)");
+    fprintf(f, "\nOptions:\n"
+               "      --debug            Enable debug output\n"
+               "      --home <HOME>      BoxLite home directory [env: BOXLITE_HOME=]\n"
+               "      --registry <HOST>  Image registry to search (repeatable)\n"
+               "      --config <PATH>    Runtime configuration file (JSON)\n"
+               "  -h, --help             Print help\n"
+               "  -V, --version          Print version\n");
+}
+
+void cli_print_help(const struct command *cmd)
+{
+    printf("%s\n\nUsage: boxlite %s\n\n", cmd->summary, cmd->usage);
+    if (cmd->help && !strncmp(cmd->help, "Commands:", 9))
+        printf("%s\nOptions:\n", cmd->help);
+    else
+        printf("Options:\n%s", cmd->help ? cmd->help : "");
+    printf("      --home <HOME>      BoxLite home directory [env: BOXLITE_HOME=]\n"
+           "      --debug            Enable debug output\n"
+           "  -h, --help             Print help\n");
+}
+
+int cli_usage_error(const struct command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n\nUsage: boxlite %s\n\nFor more information, try '--help'.\n",
+            cmd ? cmd->usage : "[OPTIONS] <COMMAND>");
+    return EXIT_USAGE;
+}
+
+int cli_error(boxlite_error *err)
+{
+    fprintf(stderr, "Error: %s\n", err ? boxlite_error_message(err) : "unknown error");
+    boxlite_error_free(err);
+    return EXIT_ERROR;
+}
+
+int cli_errorf(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("Error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_ERROR;
+}
+
+static void log_sink(int level, const char *msg, void *userdata)
+{
+    (void) userdata;
+    static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    fprintf(stderr, "%s boxlite: %s\n", names[level & 3], msg);
+}
+
+int cli_open_runtime(boxlite_runtime **ret)
+{
+    boxlite_runtime_opts o;
+    boxlite_runtime_opts_init(&o);
+    o.home = arg_home;
+    boxlite_error *err = NULL;
+    if (boxlite_runtime_open(&o, ret, &err) < 0)
+        return cli_error(err);
+    return 0;
+}
+
+int cli_global_opt(int c, const struct command *cmd)
+{
+    switch (c) {
+    case 1001:
+        arg_home = optarg;
+        return 1;
+    case 1002:
+        arg_debug = 1;
+        boxlite_set_log_fn(log_sink, BOXLITE_LOG_DEBUG, NULL);
+        return 1;
+    case 1003: /* --config and --registry matter to pulls; accepted everywhere */
+    case 1004:
+        return 1;
+    case 'h':
+        cli_print_help(cmd);
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+int cli_parse(const struct command *cmd, int argc, char **argv, const char *shortopts,
+              const struct option *longopts, int (*on_opt)(int c, const char *arg),
+              int *ret_exit)
+{
+    char sopts[64];
+    snprintf(sopts, sizeof(sopts), ":h%s", shortopts);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, sopts, longopts, NULL)) != -1) {
+        int g = cli_global_opt(c, cmd);
+        if (g == 2) {
+            *ret_exit = EXIT_OK;
+            return -1;
+        }
+        if (g == 1)
+            continue;
+        if (c == '?') {
+            if (optopt && optopt < 256)
+                *ret_exit = cli_usage_error(cmd, "unexpected argument '-%c' found", optopt);
+            else
+                *ret_exit = cli_usage_error(cmd, "unexpected argument '%s' found",
+                                            argv[optind - 1]);
+            return -1;
+        }
+        if (c == ':') {
+            *ret_exit = cli_usage_error(
+                cmd, "a value is required for '%s' but none was supplied", argv[optind - 1]);
+            return -1;
+        }
+        int r = on_opt ? on_opt(c, optarg) : cli_usage_error(cmd, "unexpected option");
+        if (r != 0) {
+            *ret_exit = r;
+            return -1;
+        }
+    }
+    return optind;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    /* global options before the command */
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+            printf("boxlite %s\n", boxlite_version());
+            return EXIT_OK;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            print_main_help(stdout);
+            return EXIT_OK;
+        }
+        if (!strcmp(a, "--debug")) {
+            arg_debug = 1;
+            boxlite_set_log_fn(log_sink, BOXLITE_LOG_DEBUG, NULL);
+        } else if (!strcmp(a, "--home") || !strcmp(a, "--config") || !strcmp(a, "--registry")) {
+            if (i + 1 >= argc)
+                return cli_usage_error(NULL, "a value is required for '%s' but none was supplied",
+                                       a);
+            if (!strcmp(a, "--home"))
+                arg_home = argv[i + 1];
+            i++;
+        } else if (!strncmp(a, "--home=", 7)) {
+            arg_home = a + 7;
+        } else if (!strncmp(a, "--config=", 9) || !strncmp(a, "--registry=", 11)) {
+            continue;
+        } else {
+            return cli_usage_error(NULL, "unexpected argument '%s' found", a);
+        }
+    }
+    if (i >= argc) {
+        print_main_help(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[i];
+    if (!strcmp(name, "help")) {
+        if (i + 1 < argc)
+            for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+                if (!strcmp(commands[k].name, argv[i + 1])) {
+                    cli_print_help(&commands[k]);
+                    return EXIT_OK;
+                }
+        print_main_help(stdout);
+        return EXIT_OK;
+    }
+    for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+        const struct command *c = &commands[k];
+        if (!strcmp(c->name, name))
+            return c->run(c, argc - i, argv + i);
+    }
+    return cli_usage_error(NULL, "unrecognized subcommand '%s'", name);
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening a home: layout creation, the store, and the cheap recovery pass that runs on every
+ * open (stale staging directories of dead processes are removed). Many processes may open the
+ * same home at once; nothing here assumes it is alone.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "alloc-util.h"
+#include "fs-util.h"
+#include "log.h"
+#include "runtime.h"
+
+BOXLITE_API void boxlite_runtime_opts_init(boxlite_runtime_opts *opts)
+{
+    *opts = (boxlite_runtime_opts) BOXLITE_RUNTIME_OPTS_INIT;
+}
+
+int bl_home_resolve(const char *explicit_home, char **ret, bl_error **err)
+{
+    const char *h = explicit_home;
+    _cleanup_free_ char *p = NULL;
+    if (!h || !*h) {
+        const char *env = getenv("BOXLITE_HOME");
+        const char *home = getenv("HOME");
+        if (env && *env)
+            h = env;
+        else if (home && *home)
+            h = p = bl_path_join(home, ".boxlite");
+        else
+            h = p = bl_strdup("./.boxlite");
+        if (!h)
+            return bl_oom(err);
+    }
+    if (h[0] != '/')
+        return bl_err(err, -EINVAL, "home_dir must be absolute path, got: %s", h);
+    char *c = bl_strdup(h);
+    if (!c)
+        return bl_oom(err);
+    size_t n = strlen(c);
+    while (n > 1 && c[n - 1] == '/')
+        c[--n] = 0;
+    *ret = c;
+    return 0;
+}
+
+static int open_dir(const char *home, const char *sub, int *ret, bl_error **err)
+{
+    _cleanup_free_ char *p = bl_path_join(home, sub);
+    if (!p)
+        return bl_oom(err);
+    int r = bl_mkdir_p(p, 0700, err);
+    if (r < 0)
+        return r;
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return bl_err_errno(err, "cannot open '%s'", p);
+    *ret = fd;
+    return 0;
+}
+
+/* Remove staging directories no live process holds. A directory being created is named ".new-*"
+ * until its owner holds the lock, and is only removed once it is an hour old. */
+static void recover_tmp(int tmp_fd)
+{
+    _cleanup_close_ int fd = fcntl(tmp_fd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d)
+        return;
+    TAKE_FD(fd);
+    struct dirent *de;
+    time_t now = time(NULL);
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
+            continue;
+        if (!strncmp(de->d_name, ".new-", 5)) {
+            struct stat st;
+            if (fstatat(tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                now - st.st_mtime > 3600)
+                (void) bl_rm_rf_at(tmp_fd, de->d_name);
+            continue;
+        }
+        _cleanup_close_ int efd =
+            openat(tmp_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (efd < 0) {
+            if (errno == ENOTDIR || errno == ELOOP)
+                (void) unlinkat(tmp_fd, de->d_name, 0);
+            continue;
+        }
+        if (flock(efd, LOCK_EX | LOCK_NB) < 0)
+            continue; /* a live process owns it */
+        bl_debug("removing stale staging directory '%s'", de->d_name);
+        (void) bl_rm_rf_at(tmp_fd, de->d_name);
+    }
+    closedir(d);
+}
+
+int bl_stage_new(struct boxlite_runtime *rt, const char *prefix, struct bl_stage *ret,
+                 bl_error **err)
+{
+    /* Born as ".new-*" (ignored by recovery), locked, then renamed to its working name. */
+    _cleanup_free_ char *path = bl_asprintf("%s/tmp/.new-XXXXXX", rt->home);
+    if (!path)
+        return bl_oom(err);
+    if (!mkdtemp(path))
+        return bl_err_errno(err, "cannot create staging directory");
+    const char *tmpl = strrchr(path, '/') + 1;
+    _cleanup_close_ int fd = openat(rt->tmp_fd, tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_free_ char *name = bl_asprintf("%s-%s", prefix, tmpl + 5);
+    int r = 0;
+    if (fd < 0)
+        r = bl_err_errno(err, "cannot open staging directory");
+    else if (flock(fd, LOCK_EX) < 0)
+        r = bl_err_errno(err, "cannot lock staging directory");
+    else if (!name)
+        r = bl_oom(err);
+    else if (renameat(rt->tmp_fd, tmpl, rt->tmp_fd, name) < 0)
+        r = bl_err_errno(err, "cannot rename staging directory");
+    if (r < 0) {
+        (void) unlinkat(rt->tmp_fd, tmpl, AT_REMOVEDIR);
+        return r;
+    }
+    *ret = (struct bl_stage){.tmp_fd = rt->tmp_fd, .name = TAKE_PTR(name), .fd = TAKE_FD(fd)};
+    return 0;
+}
+
+void bl_stage_done(struct bl_stage *s)
+{
+    if (s->name) {
+        (void) bl_rm_rf_at(s->tmp_fd, s->name);
+        free(s->name);
+        s->name = NULL;
+    }
+    s->fd = bl_close(s->fd);
+}
+
+BOXLITE_API int boxlite_runtime_open(const boxlite_runtime_opts *opts, boxlite_runtime **ret_rt,
+                                     boxlite_error **err)
+{
+    if (!ret_rt)
+        return bl_err(err, -EINVAL, "ret_rt must not be NULL");
+    _cleanup_(boxlite_runtime_freep) struct boxlite_runtime *rt = bl_calloc(1, sizeof(*rt));
+    if (!rt)
+        return bl_oom(err);
+    rt->home_fd = rt->tmp_fd = rt->blobs_fd = rt->layers_fd = rt->boxes_fd = -1;
+    int r = bl_home_resolve(opts ? opts->home : NULL, &rt->home, err);
+    if (r < 0)
+        return r;
+    r = open_dir(rt->home, "", &rt->home_fd, err);
+    if (r < 0)
+        return r;
+    int dbfd = -1;
+    r = open_dir(rt->home, "db", &dbfd, err);
+    if (r < 0)
+        return r;
+    dbfd = bl_close(dbfd);
+    r = open_dir(rt->home, "tmp", &rt->tmp_fd, err);
+    if (r < 0)
+        return r;
+    r = open_dir(rt->home, "images/blobs/sha256", &rt->blobs_fd, err);
+    if (r < 0)
+        return r;
+    r = open_dir(rt->home, "images/layers", &rt->layers_fd, err);
+    if (r < 0)
+        return r;
+    r = open_dir(rt->home, "boxes", &rt->boxes_fd, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *dbpath = bl_path_join(rt->home, "db/boxlite.db");
+    if (!dbpath)
+        return bl_oom(err);
+    r = bl_store_open(dbpath, &rt->store, err);
+    if (r < 0)
+        return r;
+    recover_tmp(rt->tmp_fd);
+    *ret_rt = TAKE_PTR(rt);
+    return 0;
+}
+
+BOXLITE_API const char *boxlite_runtime_home(const boxlite_runtime *rt)
+{
+    return rt ? rt->home : NULL;
+}
+
+BOXLITE_API void boxlite_runtime_free(boxlite_runtime *rt)
+{
+    if (!rt)
+        return;
+    bl_store_free(rt->store);
+    (void) bl_close(rt->home_fd);
+    (void) bl_close(rt->tmp_fd);
+    (void) bl_close(rt->blobs_fd);
+    (void) bl_close(rt->layers_fd);
+    (void) bl_close(rt->boxes_fd);
+    free(rt->home);
+    free(rt);
+}

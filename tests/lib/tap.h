@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small TAP harness for unit tests. Each test runs in a forked child; the harness fails a test
+ * that leaks an fd or leaves a child process, even if every assertion passed, and the child
+ * exit()s so that LeakSanitizer checks memory in sanitizer builds.
+ *
+ *   TEST(parse_simple) { ASSERT_OK(bl_x(...)); }
+ *   TAP_MAIN(T(parse_simple), T(...))
+ */
+#pragma once
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+
+struct tap_test {
+    const char *name;
+    void (*fn)(void);
+};
+
+int tap_main(const struct tap_test *tests, size_t n, int argc, char **argv);
+void tap_fail(const char *file, int line, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+void tap_skip(const char *why) __attribute__((noreturn));
+/* A fresh directory for this test, removed when the test ends. Borrowed. */
+const char *tap_tmpdir(void);
+/* The last error set through tap_err (printed by failing assertions). */
+extern bl_error *tap_last_err;
+
+#define TEST(name) static void test_##name(void)
+#define T(name) {#name, test_##name}
+#define TAP_MAIN(...)                                                                              \
+    int main(int argc, char **argv)                                                                \
+    {                                                                                              \
+        static const struct tap_test tests_[] = {__VA_ARGS__};                                     \
+        return tap_main(tests_, sizeof(tests_) / sizeof(tests_[0]), argc, argv);                   \
+    }
+
+#define SKIP(why) tap_skip(why)
+
+#define ASSERT_TRUE(e)                                                                             \
+    do {                                                                                           \
+        if (!(e))                                                                                  \
+            tap_fail(__FILE__, __LINE__, "assertion failed: %s", #e);                             \
+    } while (0)
+
+#define ASSERT_OK(e)                                                                               \
+    do {                                                                                           \
+        long long r_ = (long long) (e);                                                            \
+        if (r_ < 0)                                                                                \
+            tap_fail(__FILE__, __LINE__, "%s failed: %lld (%s) %s", #e, r_, strerror((int) -r_),  \
+                     tap_last_err ? tap_last_err->msg : "");                                       \
+    } while (0)
+
+#define ASSERT_ERR(e, code)                                                                        \
+    do {                                                                                           \
+        long long r_ = (long long) (e);                                                            \
+        if (r_ != (long long) (code))                                                              \
+            tap_fail(__FILE__, __LINE__, "%s returned %lld (%s), expected %s", #e, r_,            \
+                     r_ < 0 ? strerror((int) -r_) : "success", #code);                            \
+    } while (0)
+
+#define ASSERT_EQ(a, b)                                                                            \
+    do {                                                                                           \
+        long long a_ = (long long) (a), b_ = (long long) (b);                                      \
+        if (a_ != b_)                                                                              \
+            tap_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);               \
+    } while (0)
+
+#define ASSERT_STREQ(a, b)                                                                         \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                     \
+            tap_fail(__FILE__, __LINE__, "%s == %s: '%s' != '%s'", #a, #b, a_ ? a_ : "(null)",    \
+                     b_ ? b_ : "(null)");                                                          \
+    } while (0)
+
+#define ASSERT_NULL(a) ASSERT_TRUE((a) == NULL)
+#define ASSERT_NOT_NULL(a) ASSERT_TRUE((a) != NULL)
