@@ -62,15 +62,15 @@ $(O)/%.o: %.c
 
 $(O)/libboxlite.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(O)/libboxlite.so.0: $(LIB_OBJ) src/lib/libboxlite.sym
-	$(CC) -shared -Wl,-soname,libboxlite.so.0 -Wl,--version-script=src/lib/libboxlite.sym \
+	@$(CC) -shared -Wl,-soname,libboxlite.so.0 -Wl,--version-script=src/lib/libboxlite.sym \
 		$(ALL_LDFLAGS) -o $@ $(LIB_OBJ) $(PKG_LIBS)
 	ln -sf libboxlite.so.0 $(O)/libboxlite.so
 
 $(O)/boxlite: $(CLI_OBJ) $(O)/libboxlite.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libboxlite.a $(PKG_LIBS)
+	@echo "  LD $@"; $(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libboxlite.a $(PKG_LIBS)
 
 # The shim is small and static: no library beyond libc, so its RSS (a per-box cost) stays low
 # and it execs fast. Sanitizer builds link it dynamically (ASan cannot be static).
@@ -80,15 +80,15 @@ SHIM_STATIC_release := -static
 SHIM_STATIC_clang := -static
 SHIM_STATIC_debug := -static
 $(O)/boxlite-shim: $(SHIM_OBJ) $(SHIM_BASIC_OBJ)
-	$(CC) $(ALL_LDFLAGS) $(SHIM_STATIC_$(BUILD)) -o $@ $(SHIM_OBJ) $(SHIM_BASIC_OBJ)
+	@echo "  LD $@"; $(CC) $(ALL_LDFLAGS) $(SHIM_STATIC_$(BUILD)) -o $@ $(SHIM_OBJ) $(SHIM_BASIC_OBJ)
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(TESTLIB_OBJ) $(O)/libboxlite.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(O)/libboxlite.a $(PKG_LIBS)
+	@echo "  LD $@"; $(CC) $(ALL_LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(O)/libboxlite.a $(PKG_LIBS)
 
 $(O)/fixtures/%: $(O)/tests/fixtures/%.o $(O)/libboxlite.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libboxlite.a $(PKG_LIBS)
+	@echo "  LD $@"; $(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libboxlite.a $(PKG_LIBS)
 
 $(O)/boxlite.pc: Makefile
 	@mkdir -p $(@D)

@@ -3,6 +3,7 @@
 #ifndef BOXLITE_BOXLITE_H
 #define BOXLITE_BOXLITE_H
 
+#include "box.h"
 #include "common.h"
 #include "image.h"
 #include "runtime.h"

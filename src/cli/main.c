@@ -14,6 +14,59 @@ const char *arg_home;
 int arg_debug;
 
 static const struct command commands[] = {
+    {"run", NULL, "Run a command in a new box", "run [OPTIONS] <IMAGE> [COMMAND]...",
+     "  -d, --detach              Run in the background and print the box ID\n"
+     "      --rm                  Remove the box when it stops\n"
+     "      --name <NAME>         Name the box\n"
+     "  -e, --env <K=V>           Set an environment variable (repeatable)\n"
+     "  -w, --workdir <PATH>      Working directory of the command\n"
+     "  -u, --user <USER>         User (name|uid[:group|gid])\n"
+     "      --entrypoint <EXEC>   Override the image's ENTRYPOINT\n"
+     "  -i, --interactive         Forward standard input to the command\n"
+     "  -t, --tty                 Allocate a pseudo-terminal\n"
+     "      --init                Run a minimal init as PID 1 (reaps zombies, forwards signals)\n"
+     "      --rootfs <PATH>       Run a prepared root filesystem instead of an image\n"
+     "      --cap-add <CAP>       Add a Linux capability (repeatable)\n"
+     "      --cap-drop <CAP>      Drop a Linux capability (repeatable)\n",
+     cmd_run, 0},
+    {"exec", NULL, "Execute a command in a running box", "exec [OPTIONS] <BOX> [--] <COMMAND>...",
+     "  -e, --env <K=V>           Set an environment variable (repeatable)\n"
+     "  -w, --workdir <PATH>      Working directory\n"
+     "  -u, --user <USER>         User (name|uid[:group|gid])\n"
+     "  -d, --detach              Start the command and return at once\n"
+     "  -i, --interactive         Forward standard input\n"
+     "  -t, --tty                 Allocate a pseudo-terminal\n",
+     cmd_exec, 0},
+    {"create", NULL, "Create a new box", "create [OPTIONS] <IMAGE> [COMMAND]...",
+     "      --name <NAME>         Name the box\n"
+     "  -e, --env <K=V>           Set an environment variable (repeatable)\n"
+     "  -w, --workdir <PATH>      Working directory\n"
+     "      --entrypoint <EXEC>   Override the image's ENTRYPOINT\n"
+     "      --init                Run a minimal init as PID 1\n"
+     "      --rootfs <PATH>       Use a prepared root filesystem\n"
+     "      --cap-add <CAP>       Add a Linux capability (repeatable)\n"
+     "      --cap-drop <CAP>      Drop a Linux capability (repeatable)\n",
+     cmd_create, 0},
+    {"list", "ls ps", "List boxes", "list [OPTIONS]",
+     "  -a, --all                 Show all boxes (default: running only)\n"
+     "  -q, --quiet               Only show IDs\n"
+     "      --format <FORMAT>     table, json or yaml [default: table]\n",
+     cmd_list, 0},
+    {"rm", NULL, "Remove one or more boxes", "rm [OPTIONS] [BOX]...",
+     "  -f, --force               Stop running boxes first\n"
+     "  -a, --all                 Remove every box\n",
+     cmd_rm, 0},
+    {"start", NULL, "Start one or more stopped boxes", "start <BOX>...", "", cmd_start, 0},
+    {"stop", NULL, "Stop one or more running boxes", "stop [OPTIONS] <BOX>...",
+     "  -t, --time <SECONDS>      Seconds to wait before killing [default: 10]\n",
+     cmd_stop, 0},
+    {"restart", NULL, "Restart one or more boxes", "restart [OPTIONS] <BOX>...",
+     "  -t, --time <SECONDS>      Seconds to wait before killing [default: 10]\n",
+     cmd_restart, 0},
+    {"inspect", NULL, "Display detailed information on a box", "inspect [OPTIONS] [BOX]...",
+     "  -l, --latest              Inspect the newest box\n"
+     "  -f, --format <FORMAT>     json, yaml, or a Go template [default: json]\n",
+     cmd_inspect, 0},
     {"images", NULL, "List images", "images [OPTIONS]",
      "  -a, --all              Show all images (accepted for docker compatibility)\n"
      "  -q, --quiet            Only show image IDs (full manifest digests)\n"
@@ -221,7 +274,13 @@ int main(int argc, char **argv)
     }
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
         const struct command *c = &commands[k];
-        if (!strcmp(c->name, name))
+        int match = !strcmp(c->name, name);
+        if (!match && c->aliases) {
+            size_t nl = strlen(name);
+            for (const char *a = c->aliases; *a && !match; a += strcspn(a, " "), a += *a == ' ')
+                match = !strncmp(a, name, nl) && (a[nl] == ' ' || a[nl] == 0);
+        }
+        if (match)
             return c->run(c, argc - i, argv + i);
     }
     return cli_usage_error(NULL, "unrecognized subcommand '%s'", name);

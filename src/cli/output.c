@@ -165,3 +165,89 @@ void out_time(char *buf, size_t len, long long epoch)
     struct tm tm;
     strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
 }
+
+static void yaml_value(FILE *f, json_t *v, int indent, int in_seq);
+
+static void yaml_inline(FILE *f, json_t *v)
+{
+    char num[64];
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        out_yaml_scalar(f, json_string_value(v));
+        break;
+    case JSON_INTEGER:
+        snprintf(num, sizeof(num), "%lld", (long long) json_integer_value(v));
+        fputs(num, f);
+        break;
+    case JSON_REAL:
+        fprintf(f, "%g", json_real_value(v));
+        break;
+    case JSON_TRUE:
+        fputs("true", f);
+        break;
+    case JSON_FALSE:
+        fputs("false", f);
+        break;
+    case JSON_NULL:
+        fputs("null", f);
+        break;
+    case JSON_OBJECT:
+        fputs("{}", f);
+        break;
+    case JSON_ARRAY:
+        fputs("[]", f);
+        break;
+    }
+}
+
+static int is_container(json_t *v)
+{
+    return (json_is_object(v) && json_object_size(v)) || (json_is_array(v) && json_array_size(v));
+}
+
+/* Block style; the first line of an item continues after "- " when in_seq. */
+static void yaml_value(FILE *f, json_t *v, int indent, int in_seq)
+{
+    if (json_is_object(v) && json_object_size(v)) {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        json_object_foreach(v, k, x) {
+            if (!(first && in_seq))
+                fprintf(f, "%*s", indent, "");
+            first = 0;
+            out_yaml_scalar(f, k);
+            fputc(':', f);
+            if (is_container(x)) {
+                fputc('\n', f);
+                yaml_value(f, x, json_is_array(x) ? indent : indent + 2, 0);
+            } else {
+                fputc(' ', f);
+                yaml_inline(f, x);
+                fputc('\n', f);
+            }
+        }
+    } else if (json_is_array(v) && json_array_size(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            fprintf(f, "%*s- ", indent, "");
+            if (is_container(x)) {
+                yaml_value(f, x, indent + 2, 1);
+            } else {
+                yaml_inline(f, x);
+                fputc('\n', f);
+            }
+        }
+    } else {
+        fprintf(f, "%*s", indent, "");
+        yaml_inline(f, v);
+        fputc('\n', f);
+    }
+}
+
+void out_print_yaml_value(FILE *f, json_t *v)
+{
+    yaml_value(f, v, 0, 0);
+    fputc('\n', f);
+}

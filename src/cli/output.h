@@ -22,6 +22,9 @@ void out_print_table(FILE *f, const struct out_table *t);
 void out_print_json_list(FILE *f, const struct out_table *t);
 void out_print_yaml_list(FILE *f, const struct out_table *t);
 void out_print(FILE *f, enum out_format fmt, const struct out_table *t);
+/* A JSON value as serde_yaml would print it (plus the extra blank line of the CLI). */
+struct json_t;
+void out_print_yaml_value(FILE *f, struct json_t *v);
 /* YAML scalar, quoted only where a plain scalar would read as something else. */
 void out_yaml_scalar(FILE *f, const char *s);
 /* "%Y-%m-%d %H:%M:%S UTC" */

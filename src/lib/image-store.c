@@ -328,8 +328,8 @@ BOXLITE_API uint64_t boxlite_image_size(const boxlite_image *img)
 
 /* Finds the image an argument names: a reference (normalised), else an id or unique id prefix
  * ("sha256:abc…" or "abc…"). Sets *ret_id and, when a reference matched, *ret_ref. */
-static int resolve_image(struct boxlite_runtime *rt, const char *arg, char **ret_id,
-                         char **ret_ref, bl_error **err)
+int bl_image_resolve(struct boxlite_runtime *rt, const char *arg, char **ret_id, char **ret_ref,
+                     bl_error **err)
 {
     struct bl_image_ref ref = BL_IMAGE_REF_NULL;
     if (bl_image_ref_parse(arg, &ref, NULL) == 0) {
@@ -386,8 +386,8 @@ static int resolve_image(struct boxlite_runtime *rt, const char *arg, char **ret
 
 /* ---- inspect ---- */
 
-static int read_blob_json(struct boxlite_runtime *rt, const char *digest, json_t **ret,
-                          bl_error **err)
+int bl_image_read_blob_json(struct boxlite_runtime *rt, const char *digest, json_t **ret,
+                            bl_error **err)
 {
     _cleanup_close_ int fd = bl_store_open_blob(rt, digest, err);
     if (fd < 0)
@@ -410,7 +410,7 @@ BOXLITE_API int boxlite_image_inspect(boxlite_runtime *rt, const char *image, ch
     if (!rt || !image || !ret_json)
         return bl_err(err, -EINVAL, "invalid arguments");
     _cleanup_free_ char *id = NULL;
-    int r = resolve_image(rt, image, &id, NULL, err);
+    int r = bl_image_resolve(rt, image, &id, NULL, err);
     if (r < 0)
         return r;
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -423,8 +423,8 @@ BOXLITE_API int boxlite_image_inspect(boxlite_runtime *rt, const char *image, ch
     if (sqlite3_step(st) != SQLITE_ROW)
         return bl_err(err, -ENOENT, "No such image: %s", image);
     _cleanup_json_ json_t *config = NULL, *manifest = NULL;
-    if ((r = read_blob_json(rt, bl_stmt_text(st, 0), &config, err)) < 0 ||
-        (r = read_blob_json(rt, id, &manifest, err)) < 0)
+    if ((r = bl_image_read_blob_json(rt, bl_stmt_text(st, 0), &config, err)) < 0 ||
+        (r = bl_image_read_blob_json(rt, id, &manifest, err)) < 0)
         return r;
     _cleanup_json_ json_t *o = json_object();
     _cleanup_json_ json_t *tags = json_array();
@@ -615,7 +615,7 @@ BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *image, int
     if (r < 0)
         return r;
     _cleanup_free_ char *id = NULL, *ref = NULL;
-    r = resolve_image(rt, image, &id, &ref, err);
+    r = bl_image_resolve(rt, image, &id, &ref, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *box = NULL;

@@ -39,6 +39,15 @@ int bl_store_has_layer(struct boxlite_runtime *rt, const char *diff_id, bl_error
 /* Open a stored blob read-only. */
 int bl_store_open_blob(struct boxlite_runtime *rt, const char *digest, bl_error **err);
 
+/* Find the image an argument names: a reference (normalised), else an id or unique id prefix.
+ * *ret_id gets the image id; *ret_ref (if non-NULL) the matching reference or stays NULL. */
+int bl_image_resolve(struct boxlite_runtime *rt, const char *arg, char **ret_id, char **ret_ref,
+                     bl_error **err);
+struct json_t;
+/* Parse a stored JSON blob (manifest, config). */
+int bl_image_read_blob_json(struct boxlite_runtime *rt, const char *digest, struct json_t **ret,
+                            bl_error **err);
+
 /* Move the staged files of `imgs` into the store and register them, atomically. On failure
  * nothing is registered and nothing moved stays in the store. */
 int bl_images_commit(struct boxlite_runtime *rt, int stage_fd, struct bl_new_image *imgs,

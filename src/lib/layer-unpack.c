@@ -902,10 +902,10 @@ int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN
         return bl_err(err, -ENOTSUP, "libarchive cannot decompress gzip and zstd in-process: %s",
                       aerr(outer));
     u.outer = outer;
-    if (archive_read_open(outer, &u, NULL, blob_read, NULL) != ARCHIVE_OK)
-        return outer_error(&u, err);
+    /* Opening reads the first block to detect the compression; raw then bids on any byte. */
     struct archive_entry *raw_entry;
-    if (archive_read_next_header(outer, &raw_entry) != ARCHIVE_OK) {
+    if (archive_read_open(outer, &u, NULL, blob_read, NULL) != ARCHIVE_OK ||
+        archive_read_next_header(outer, &raw_entry) != ARCHIVE_OK) {
         if (!u.read_errno && u.blob_bytes == 0)
             return bl_err(err, -EINVAL, "layer is empty, not a tar archive");
         return outer_error(&u, err);
@@ -917,8 +917,12 @@ int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN
         return bl_oom(err);
     if (archive_read_support_format_tar(tar) != ARCHIVE_OK)
         return bl_err(err, -ENOTSUP, "libarchive cannot read tar: %s", aerr(tar));
-    if (archive_read_open(tar, &u, NULL, tar_read, NULL) != ARCHIVE_OK)
-        return tar_error(&u, tar, "start", err);
+    /* Opening already reads the first block and picks the format. */
+    if (archive_read_open(tar, &u, NULL, tar_read, NULL) != ARCHIVE_OK) {
+        if (u.outer_failed || u.read_errno)
+            return outer_error(&u, err);
+        return bl_err(err, -EINVAL, "not a tar archive: %s", aerr(tar));
+    }
 
     for (;;) {
         struct archive_entry *e;

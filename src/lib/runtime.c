@@ -15,6 +15,7 @@
 #include "alloc-util.h"
 #include "fs-util.h"
 #include "log.h"
+#include "box.h"
 #include "runtime.h"
 
 BOXLITE_API void boxlite_runtime_opts_init(boxlite_runtime_opts *opts)
@@ -181,6 +182,7 @@ BOXLITE_API int boxlite_runtime_open(const boxlite_runtime_opts *opts, boxlite_r
     if (r < 0)
         return r;
     recover_tmp(rt->tmp_fd);
+    bl_box_recover(rt);
     *ret_rt = TAKE_PTR(rt);
     return 0;
 }

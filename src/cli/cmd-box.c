@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Box commands: run, create, start, stop, restart, rm, list, inspect, exec.
+ * Exit codes (docs/user-guide.md): run and exec return the command's status (128+N for signal
+ * N); run returns 125 when boxlite fails before the command runs, 126/127 when the command
+ * cannot be invoked / is not found; exec returns 1 for a box that cannot take an exec (unknown,
+ * ambiguous, refused) and 125 when boxlite fails; other commands 0, 1, or 2 for usage errors.
+ */
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "macro.h"
+#include "output.h"
+#include "template.h"
+
+BL_DEFINE_CLEANUP_FUNC(boxlite_runtime *, boxlite_runtime_free)
+BL_DEFINE_CLEANUP_FUNC(boxlite_box *, boxlite_box_free)
+BL_DEFINE_CLEANUP_FUNC(boxlite_error *, boxlite_error_free)
+
+#define MAX_LIST 256
+
+static struct {
+    int detach, rm, interactive, tty, init, quiet, all, force, latest;
+    const char *name, *workdir, *user, *entrypoint, *rootfs, *format;
+    const char *env[MAX_LIST];
+    int n_env;
+    const char *cap_add[MAX_LIST], *cap_drop[MAX_LIST];
+    int n_add, n_drop;
+    int timeout;
+} o = {.timeout = 10};
+
+enum {
+    OPT_RM = 2000,
+    OPT_NAME,
+    OPT_ENTRYPOINT,
+    OPT_INIT,
+    OPT_ROOTFS,
+    OPT_CAP_ADD,
+    OPT_CAP_DROP,
+    OPT_FORMAT,
+};
+
+static int push(const char **list, int *n, const char *v)
+{
+    if (*n >= MAX_LIST - 1)
+        return cli_errorf("too many values");
+    list[(*n)++] = v;
+    list[*n] = NULL;
+    return 0;
+}
+
+static int box_opt(int c, const char *arg)
+{
+    switch (c) {
+    case 'd':
+        o.detach = 1;
+        return 0;
+    case OPT_RM:
+        o.rm = 1;
+        return 0;
+    case 'i':
+        o.interactive = 1;
+        return 0;
+    case 't':
+        o.tty = 1;
+        return 0;
+    case OPT_INIT:
+        o.init = 1;
+        return 0;
+    case 'q':
+        o.quiet = 1;
+        return 0;
+    case 'a':
+        o.all = 1;
+        return 0;
+    case 'f':
+        o.force = 1;
+        return 0;
+    case 'l':
+        o.latest = 1;
+        return 0;
+    case OPT_NAME:
+        o.name = arg;
+        return 0;
+    case 'w':
+        o.workdir = arg;
+        return 0;
+    case 'u':
+        o.user = arg;
+        return 0;
+    case OPT_ENTRYPOINT:
+        o.entrypoint = arg;
+        return 0;
+    case OPT_ROOTFS:
+        o.rootfs = arg;
+        return 0;
+    case OPT_FORMAT:
+        o.format = arg;
+        return 0;
+    case 'e':
+        if (!strchr(arg, '=')) { /* bare K: the host's value, or skipped */
+            const char *v = getenv(arg);
+            if (!v) {
+                fprintf(stderr, "Environment variable '%s' not found on host, skipping\n", arg);
+                return 0;
+            }
+            char *kv = NULL;
+            if (asprintf(&kv, "%s=%s", arg, v) < 0)
+                return cli_errorf("out of memory");
+            return push(o.env, &o.n_env, kv); /* lives until exit */
+        }
+        return push(o.env, &o.n_env, arg);
+    case OPT_CAP_ADD:
+        return push(o.cap_add, &o.n_add, arg);
+    case OPT_CAP_DROP:
+        return push(o.cap_drop, &o.n_drop, arg);
+    case 't' + 1000: {
+        char *end;
+        long v = strtol(arg, &end, 10); /* NOLINT: flag value */
+        if (*arg == 0 || *end || v < 0)
+            return cli_usage_error(NULL, "invalid value '%s' for '--time <SECONDS>'", arg);
+        o.timeout = (int) v;
+        return 0;
+    }
+    default:
+        return EXIT_USAGE;
+    }
+}
+
+#define CREATE_LONGOPTS                                                                            \
+    {"detach", no_argument, NULL, 'd'}, {"rm", no_argument, NULL, OPT_RM},                         \
+        {"name", required_argument, NULL, OPT_NAME}, {"env", required_argument, NULL, 'e'},        \
+        {"workdir", required_argument, NULL, 'w'},                                                 \
+        {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},                                   \
+        {"rootfs", required_argument, NULL, OPT_ROOTFS},                                           \
+        {"cap-add", required_argument, NULL, OPT_CAP_ADD},                                         \
+        {"cap-drop", required_argument, NULL, OPT_CAP_DROP}, {"init", no_argument, NULL, OPT_INIT}
+
+/* Signals forwarded to the box while a foreground command runs go through a pipe. */
+static int sig_pipe[2] = {-1, -1};
+static void on_signal(int sig)
+{
+    int saved = errno;
+    (void) !write(sig_pipe[1], &sig, sizeof(sig));
+    errno = saved;
+}
+
+static int forward_signals(void)
+{
+    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -1;
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        (void) sigaction(sigs[i], &sa, NULL);
+    return 0;
+}
+
+static void fill_box_opts(boxlite_box_opts *bo, const char *image, char **cmd)
+{
+    boxlite_box_opts_init(bo);
+    bo->image = image;
+    bo->rootfs = o.rootfs;
+    bo->name = o.name;
+    bo->cmd = (const char *const *) (cmd && cmd[0] ? cmd : NULL);
+    bo->entrypoint = o.entrypoint;
+    bo->env = o.n_env ? o.env : NULL;
+    bo->workdir = o.workdir;
+    bo->user = o.user;
+    bo->cap_add = o.n_add ? o.cap_add : NULL;
+    bo->cap_drop = o.n_drop ? o.cap_drop : NULL;
+    bo->init = o.init;
+}
+
+/* run and create share their start: IMAGE [CMD...] or --rootfs PATH [CMD...]. */
+static int image_and_cmd(const struct command *cmd, int argc, char **argv, int ind,
+                         const char **image, char ***rest, int is_create, int *ret)
+{
+    (void) cmd;
+    if (o.rootfs) {
+        if (is_create && ind < argc) {
+            *ret = cli_errorf("provide either IMAGE or --rootfs PATH, not both");
+            return -1;
+        }
+        *image = NULL;
+        *rest = argv + ind;
+        return 0;
+    }
+    if (ind >= argc) {
+        *ret = cli_errorf("provide IMAGE or --rootfs PATH");
+        return -1;
+    }
+    *image = argv[ind];
+    *rest = argv + ind + 1;
+    return 0;
+}
+
+CMD(run)
+{
+    static const struct option longopts[] = {CREATE_LONGOPTS,
+                                             {"interactive", no_argument, NULL, 'i'},
+                                             {"tty", no_argument, NULL, 't'},
+                                             {"user", required_argument, NULL, 'u'},
+                                             CLI_GLOBAL_LONGOPTS,
+                                             {0}};
+    int rc = 0;
+    int ind = cli_parse(cmd, argc, argv, "+de:w:u:it", longopts, box_opt, &rc);
+    if (ind < 0)
+        return rc;
+    const char *image;
+    char **rest;
+    if (image_and_cmd(cmd, argc, argv, ind, &image, &rest, 0, &rc) < 0)
+        return rc;
+    if (o.tty && !isatty(STDIN_FILENO))
+        return cli_errorf("the input device is not a TTY.");
+    if (o.tty) {
+        fprintf(stderr, "Error: unsupported: -t (pseudo-terminal) is not supported yet\n");
+        return 125;
+    }
+    _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
+    if (cli_open_runtime(&rt) != 0)
+        return 125;
+    boxlite_box_opts bo;
+    fill_box_opts(&bo, image, rest);
+    bo.detach = o.detach;
+    bo.auto_remove = o.rm && !o.detach;
+    _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
+    boxlite_error *err = NULL;
+    if (boxlite_box_create(rt, &bo, &box, &err) < 0) {
+        cli_error(err);
+        return 125;
+    }
+    int status = 125;
+    if (o.detach) {
+        if (boxlite_box_start(rt, box, NULL, &status, &err) < 0) {
+            cli_error(err);
+            return status;
+        }
+        printf("%s\n", boxlite_box_id(box));
+        return EXIT_OK;
+    }
+    if (forward_signals() < 0)
+        return cli_errorf("cannot set up signal forwarding"), 125;
+    _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int stdio[3] = {o.interactive ? STDIN_FILENO : devnull, STDOUT_FILENO, STDERR_FILENO};
+    if (boxlite_box_start(rt, box, stdio, &status, &err) < 0) {
+        cli_error(err);
+        if (o.rm) {
+            boxlite_error *e2 = NULL;
+            if (boxlite_box_remove(rt, box, 1, &e2) < 0)
+                cli_error(e2);
+        }
+        return status;
+    }
+    devnull = bl_close(devnull);
+    if (boxlite_box_wait(rt, box, sig_pipe[0], &status, &err) < 0) {
+        cli_error(err);
+        return 125;
+    }
+    return status;
+}
+
+CMD(create)
+{
+    static const struct option longopts[] = {CREATE_LONGOPTS, CLI_GLOBAL_LONGOPTS, {0}};
+    int rc = 0;
+    int ind = cli_parse(cmd, argc, argv, "+de:w:", longopts, box_opt, &rc);
+    if (ind < 0)
+        return rc;
+    const char *image;
+    char **rest;
+    if (image_and_cmd(cmd, argc, argv, ind, &image, &rest, 1, &rc) < 0)
+        return rc;
+    _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
+    if ((rc = cli_open_runtime(&rt)) != 0)
+        return rc;
+    boxlite_box_opts bo;
+    fill_box_opts(&bo, image, rest);
+    bo.detach = 1; /* create --rm and -d are accepted and ignored */
+    _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
+    boxlite_error *err = NULL;
+    if (boxlite_box_create(rt, &bo, &box, &err) < 0)
+        return cli_error(err);
+    printf("%s\n", boxlite_box_id(box));
+    return EXIT_OK;
+}
+
+/* start/stop/restart: every target is tried; exit 1 if any failed. */
+static int multi(const struct command *cmd, int argc, char **argv, const char *verb,
+                 const char *ing, int (*op)(boxlite_runtime *, boxlite_box *, boxlite_error **))
+{
+    static const struct option longopts[] = {{"time", required_argument, NULL, 't' + 1000},
+                                             CLI_GLOBAL_LONGOPTS, {0}};
+    int rc = 0;
+    int ind = cli_parse(cmd, argc, argv, "", longopts, box_opt, &rc);
+    if (ind < 0)
+        return rc;
+    if (ind >= argc)
+        return cli_usage_error(cmd,
+                               "the following required arguments were not provided:\n  <BOX>...");
+    _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
+    if ((rc = cli_open_runtime(&rt)) != 0)
+        return rc;
+    int failed = 0;
+    for (int i = ind; i < argc; i++) {
+        _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
+        _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
+        if (boxlite_box_lookup(rt, argv[i], &box, &err) < 0) {
+            fprintf(stderr, "Error: %s\n", boxlite_error_message(err));
+            failed++;
+            continue;
+        }
+        if (op(rt, box, &err) < 0) {
+            fprintf(stderr, "Error %s box '%s': %s\n", ing, argv[i], boxlite_error_message(err));
+            failed++;
+            continue;
+        }
+        printf("%s\n", argv[i]);
+        fflush(stdout);
+    }
+    if (failed) {
+        fprintf(stderr, "Error: Failed to %s %d of %d box(es)\n", verb, failed, argc - ind);
+        return EXIT_ERROR;
+    }
+    return EXIT_OK;
+}
+
+static int op_start(boxlite_runtime *rt, boxlite_box *b, boxlite_error **err)
+{
+    int status;
+    return boxlite_box_start(rt, b, NULL, &status, err);
+}
+static int op_stop(boxlite_runtime *rt, boxlite_box *b, boxlite_error **err)
+{
+    return boxlite_box_stop(rt, b, o.timeout, err);
+}
+static int op_restart(boxlite_runtime *rt, boxlite_box *b, boxlite_error **err)
+{
+    int r = boxlite_box_stop(rt, b, o.timeout, err);
+    if (r < 0)
+        return r;
+    _cleanup_(boxlite_box_freep) boxlite_box *again = NULL;
+    r = boxlite_box_lookup(rt, boxlite_box_id(b), &again, err);
+    if (r < 0)
+        return r;
+    return op_start(rt, again, err);
+}
+
+CMD(start)
+{
+    return multi(cmd, argc, argv, "start", "starting", op_start);
+}
+CMD(stop)
+{
+    return multi(cmd, argc, argv, "stop", "stopping", op_stop);
+}
+CMD(restart)
+{
+    return multi(cmd, argc, argv, "restart", "restarting", op_restart);
+}
+
+CMD(rm)
+{
+    static const struct option longopts[] = {{"force", no_argument, NULL, 'f'},
+                                             {"all", no_argument, NULL, 'a'},
+                                             CLI_GLOBAL_LONGOPTS,
+                                             {0}};
+    int rc = 0;
+    int ind = cli_parse(cmd, argc, argv, "fa", longopts, box_opt, &rc);
+    if (ind < 0)
+        return rc;
+    if (ind >= argc && !o.all)
+        return cli_usage_error(cmd,
+                               "the following required arguments were not provided:\n  <BOX>...");
+    _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
+    if ((rc = cli_open_runtime(&rt)) != 0)
+        return rc;
+    boxlite_box **list = NULL;
+    size_t n = 0;
+    if (o.all) {
+        if (!o.force) {
+            fprintf(stderr, "WARNING! This will remove all boxes. Are you sure? [y/N] ");
+            char line[64] = "";
+            if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
+                return EXIT_OK;
+        }
+        boxlite_error *err = NULL;
+        if (boxlite_box_list(rt, 1, &list, &n, &err) < 0)
+            return cli_error(err);
+    }
+    int failed = 0;
+    size_t total = o.all ? n : (size_t) (argc - ind);
+    for (size_t i = 0; i < total; i++) {
+        _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
+        _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
+        const char *target = o.all ? boxlite_box_id(list[i]) : argv[ind + (int) i];
+        if (boxlite_box_lookup(rt, target, &box, &err) < 0 ||
+            boxlite_box_remove(rt, box, o.force, &err) < 0) {
+            fprintf(stderr, "Error removing box '%s': %s\n", target, boxlite_error_message(err));
+            failed = 1;
+            continue;
+        }
+        printf("%s\n", target);
+        fflush(stdout);
+    }
+    boxlite_box_list_free(list, n);
+    if (failed) {
+        fprintf(stderr, "Error: Some boxes could not be removed\n");
+        return EXIT_ERROR;
+    }
+    return EXIT_OK;
+}
+
+static const char *capitalised(const char *status)
+{
+    if (!strcmp(status, "running"))
+        return "Running";
+    if (!strcmp(status, "stopped"))
+        return "Stopped";
+    if (!strcmp(status, "configured"))
+        return "Configured";
+    return "Unknown";
+}
+
+CMD(list)
+{
+    static const struct option longopts[] = {{"all", no_argument, NULL, 'a'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"format", required_argument, NULL, OPT_FORMAT},
+                                             CLI_GLOBAL_LONGOPTS,
+                                             {0}};
+    int rc = 0;
+    int ind = cli_parse(cmd, argc, argv, "aq", longopts, box_opt, &rc);
+    if (ind < 0)
+        return rc;
+    if (ind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s' found", argv[ind]);
+    enum out_format fmt = OUT_TABLE;
+    if (!o.quiet && o.format && out_format_parse(o.format, &fmt) < 0)
+        return EXIT_ERROR;
+    _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
+    if ((rc = cli_open_runtime(&rt)) != 0)
+        return rc;
+    boxlite_box **list = NULL;
+    size_t n = 0;
+    boxlite_error *err = NULL;
+    if (boxlite_box_list(rt, o.all, &list, &n, &err) < 0)
+        return cli_error(err);
+    if (o.quiet) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", boxlite_box_id(list[i]));
+        boxlite_box_list_free(list, n);
+        return EXIT_OK;
+    }
+    static const char *const th[] = {"ID", "IMAGE", "STATUS", "CREATED", "NAMES"};
+    static const char *const oh[] = {"ID", "Image", "Status", "CreatedAt", "Names"};
+    _cleanup_free_ const char **cells = calloc(n ? n * 5 : 1, sizeof(char *));
+    _cleanup_free_ char *times = calloc(n ? n : 1, 64);
+    if (!cells || !times) {
+        boxlite_box_list_free(list, n);
+        return cli_errorf("out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        out_time(times + i * 64, 64, (long long) (boxlite_box_created_ns(list[i]) / 1000000000));
+        cells[i * 5 + 0] = boxlite_box_id(list[i]);
+        cells[i * 5 + 1] = boxlite_box_image(list[i]);
+        cells[i * 5 + 2] = capitalised(boxlite_box_status(list[i]));
+        cells[i * 5 + 3] = times + i * 64;
+        cells[i * 5 + 4] = boxlite_box_name(list[i]);
+    }
+    struct out_table t = {.headers = fmt == OUT_TABLE ? th : oh, .cols = 5, .cells = cells,
+                          .rows = n};
+    out_print(stdout, fmt, &t);
+    boxlite_box_list_free(list, n);
+    return EXIT_OK;
+}
+
+CMD(inspect)
+{
+    static const struct option longopts[] = {{"latest", no_argument, NULL, 'l'},
+                                             {"format", required_argument, NULL, OPT_FORMAT},
+                                             CLI_GLOBAL_LONGOPTS,
+                                             {0}};
+    int rc = 0;
+    int ind = cli_parse(cmd, argc, argv, "lf:", longopts, box_opt, &rc);
+    if (ind < 0)
+        return rc;
+    if (ind >= argc && !o.latest)
+        return cli_errorf("no names or ids specified");
+    if (ind < argc && o.latest)
+        return cli_errorf("--latest and arguments cannot be used together");
+    const char *f = o.format ? o.format : "json";
+    int yaml = 0, tmpl = 0;
+    if (!strcasecmp(f, "json"))
+        ;
+    else if (!strcasecmp(f, "yaml"))
+        yaml = 1;
+    else if (!strcasecmp(f, "table"))
+        return cli_errorf("inspect does not support table format");
+    else if (strstr(f, "{{") && strstr(f, "}}"))
+        tmpl = 1;
+    else
+        return cli_errorf("Unknown format: '%s'. Valid formats: table, json, yaml", f);
+    _cleanup_free_ char *tmpl_err = NULL;
+    if (tmpl && template_check(f, &tmpl_err) < 0)
+        return cli_errorf("template: Template parse error: %s", tmpl_err);
+    _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
+    if ((rc = cli_open_runtime(&rt)) != 0)
+        return rc;
+    json_t *found = json_array();
+    const char *missing[MAX_LIST];
+    int n_missing = 0;
+    char *latest_id = NULL;
+    if (o.latest) {
+        boxlite_box **list = NULL;
+        size_t n = 0;
+        boxlite_error *err = NULL;
+        if (boxlite_box_list(rt, 1, &list, &n, &err) < 0) {
+            json_decref(found);
+            return cli_error(err);
+        }
+        if (n)
+            latest_id = strdup(boxlite_box_id(list[0]));
+        boxlite_box_list_free(list, n);
+        if (!latest_id) {
+            json_decref(found);
+            return cli_errorf("no boxes to inspect");
+        }
+    }
+    int total = o.latest ? 1 : argc - ind;
+    for (int i = 0; i < total; i++) {
+        const char *target = o.latest ? latest_id : argv[ind + i];
+        _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
+        _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
+        char *s = NULL;
+        if (boxlite_box_lookup(rt, target, &box, &err) < 0 ||
+            boxlite_box_inspect(rt, box, &s, &err) < 0) {
+            if (n_missing < MAX_LIST)
+                missing[n_missing++] = target;
+            continue;
+        }
+        json_array_append_new(found, json_loads(s, JSON_DECODE_ANY, NULL));
+        boxlite_free(s);
+    }
+    if (json_array_size(found) == 0 && n_missing) {
+        printf("[]\n");
+    } else if (tmpl) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(found, i, v) {
+            _cleanup_free_ char *out = NULL, *e2 = NULL;
+            if (template_render(f, v, &out, &e2) < 0) {
+                fprintf(stderr, "Error: template: %s\n", e2 ? e2 : "render error");
+                json_decref(found);
+                free(latest_id);
+                return EXIT_ERROR;
+            }
+            printf("%s\n", out);
+        }
+    } else if (yaml) {
+        out_print_yaml_value(stdout, found);
+    } else {
+        char *out = json_dumps(found, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", out ? out : "[]");
+        free(out);
+    }
+    json_decref(found);
+    free(latest_id);
+    for (int i = 0; i < n_missing; i++)
+        fprintf(stderr, "Error: no such box: %s\n", missing[i]);
+    return n_missing ? EXIT_ERROR : EXIT_OK;
+}
+
+CMD(exec)
+{
+    static const struct option longopts[] = {{"env", required_argument, NULL, 'e'},
+                                             {"workdir", required_argument, NULL, 'w'},
+                                             {"user", required_argument, NULL, 'u'},
+                                             {"detach", no_argument, NULL, 'd'},
+                                             {"interactive", no_argument, NULL, 'i'},
+                                             {"tty", no_argument, NULL, 't'},
+                                             {"entrypoint", required_argument, NULL,
+                                              OPT_ENTRYPOINT},
+                                             CLI_GLOBAL_LONGOPTS,
+                                             {0}};
+    int rc = 0;
+    /* options may come before or after BOX, but nothing after the command is ours: stop at
+     * the second operand ("+" plus a manual restart after BOX) */
+    int ind = cli_parse(cmd, argc, argv, "+e:w:u:dit", longopts, box_opt, &rc);
+    if (ind < 0)
+        return rc;
+    if (ind >= argc)
+        return cli_usage_error(cmd, "the following required arguments were not provided:\n"
+                                    "  <BOX>\n  <COMMAND>...");
+    const char *target = argv[ind];
+    char **rest = argv + ind + 1;
+    int nrest = argc - ind - 1;
+    if (nrest > 0 && rest[0][0] == '-' && strcmp(rest[0], "--") != 0) {
+        /* options after BOX */
+        int sub = cli_parse(cmd, nrest + 1, rest - 1, "+e:w:u:dit", longopts, box_opt, &rc);
+        if (sub < 0)
+            return rc;
+        rest = rest - 1 + sub;
+        nrest = (int) (argv + argc - rest);
+    }
+    if (nrest > 0 && !strcmp(rest[0], "--")) {
+        rest++;
+        nrest--;
+    }
+    if (nrest <= 0)
+        return cli_usage_error(cmd, "the following required arguments were not provided:\n"
+                                    "  <COMMAND>...");
+    if (o.tty && !o.detach && !isatty(STDIN_FILENO))
+        return cli_errorf("the input device is not a TTY.");
+    if (o.tty) {
+        fprintf(stderr, "Error: unsupported: -t (pseudo-terminal) is not supported yet\n");
+        return 125;
+    }
+    _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
+    if (cli_open_runtime(&rt) != 0)
+        return 125;
+    _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
+    boxlite_error *err = NULL;
+    if (boxlite_box_lookup(rt, target, &box, &err) < 0)
+        return cli_error(err);
+    if (forward_signals() < 0)
+        return cli_errorf("cannot set up signal forwarding"), 125;
+    boxlite_exec_opts eo;
+    boxlite_exec_opts_init(&eo);
+    eo.argv = (const char *const *) rest;
+    eo.env = o.n_env ? o.env : NULL;
+    eo.workdir = o.workdir;
+    eo.user = o.user;
+    eo.detach = o.detach;
+    eo.stdio[0] = o.interactive && !o.detach ? STDIN_FILENO : -1;
+    eo.stdio[1] = o.detach ? -1 : STDOUT_FILENO;
+    eo.stdio[2] = o.detach ? -1 : STDERR_FILENO;
+    int status = 125;
+    if (boxlite_box_exec(rt, box, &eo, sig_pipe[0], &status, &err) < 0) {
+        int code = boxlite_error_code(err);
+        cli_error(err);
+        return code == -EINVAL ? EXIT_ERROR : status;
+    }
+    return status;
+}

@@ -1,0 +1,1128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Boxes: records, lifecycle and the client side of the shim.
+ *
+ * Locks (all flock, released by the kernel when a process dies, so a kill -9 never wedges a box):
+ *   boxes/<id>/shim.lock  held by the shim for its whole life: "running" iff it is held.
+ *   boxes/<id>/lock       held by a process that owns the box's lifecycle right now (creating it,
+ *                         or running it attached); recovery leaves such a box alone.
+ * The database is the index (name, status, exit code); the shim never touches it (it is a static
+ * libc-only binary), so status is brought up to date by the client that waits for the shim, by
+ * stop, and by the recovery pass of any later open.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "alloc-util.h"
+#include "box.h"
+#include "caps.h"
+#include "fs-util.h"
+#include "image-store.h"
+#include "log.h"
+#include "seccomp.h"
+#include "shim-proto.h"
+#include "strv.h"
+
+#define _cleanup_json_ _cleanup_(json_decrefp)
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+BOXLITE_API void boxlite_box_opts_init(boxlite_box_opts *opts)
+{
+    *opts = (boxlite_box_opts) BOXLITE_BOX_OPTS_INIT;
+}
+
+BOXLITE_API void boxlite_exec_opts_init(boxlite_exec_opts *opts)
+{
+    *opts = (boxlite_exec_opts){.version = BOXLITE_EXEC_OPTS_VERSION, .stdio = {-1, -1, -1}};
+}
+
+void bl_box_free(struct boxlite_box *b)
+{
+    if (!b)
+        return;
+    bl_proc_kill_and_reap(&b->shim);
+    (void) bl_close(b->chan_fd);
+    (void) bl_close(b->dir_fd);
+    (void) bl_close(b->lock_fd);
+    json_decref(b->config);
+    free(b->id);
+    free(b->name);
+    free(b->status);
+    free(b);
+}
+
+BOXLITE_API void boxlite_box_free(boxlite_box *box)
+{
+    bl_box_free(box);
+}
+
+BOXLITE_API void boxlite_box_list_free(boxlite_box **list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        bl_box_free(list[i]);
+    free(list);
+}
+
+BOXLITE_API const char *boxlite_box_id(const boxlite_box *b)
+{
+    return b->id;
+}
+BOXLITE_API const char *boxlite_box_name(const boxlite_box *b)
+{
+    return b->name ? b->name : "";
+}
+BOXLITE_API const char *boxlite_box_image(const boxlite_box *b)
+{
+    const char *s = json_string_value(json_object_get(b->config, "image"));
+    return s ? s : "";
+}
+BOXLITE_API const char *boxlite_box_status(const boxlite_box *b)
+{
+    return b->status;
+}
+BOXLITE_API int64_t boxlite_box_created_ns(const boxlite_box *b)
+{
+    return b->created_ns;
+}
+BOXLITE_API int boxlite_box_pid(const boxlite_box *b)
+{
+    return b->pid;
+}
+BOXLITE_API int boxlite_box_exit_code(const boxlite_box *b)
+{
+    return b->exit_code;
+}
+BOXLITE_API int boxlite_box_has_user_command(const boxlite_box *b)
+{
+    return json_is_true(json_object_get(b->config, "user_command"));
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int new_id(char out[13])
+{
+    static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    unsigned char r[24];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t) sizeof(r))
+        return -EIO;
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof(r) && o < 12; i++)
+        if (r[i] < 248) /* 248 = 4 * 62: no modulo bias */
+            out[o++] = b62[r[i] % 62];
+    if (o < 12)
+        return -EAGAIN;
+    out[12] = 0;
+    return 0;
+}
+
+/* ---- loading records ---- */
+
+#define BOX_COLUMNS "id, name, created_at, config, status, pid, exit_code"
+
+static int box_from_row(struct boxlite_runtime *rt, sqlite3_stmt *st, struct boxlite_box **ret,
+                        bl_error **err)
+{
+    _cleanup_(bl_box_freep) struct boxlite_box *b = bl_calloc(1, sizeof(*b));
+    if (!b)
+        return bl_oom(err);
+    b->dir_fd = b->lock_fd = b->chan_fd = -1;
+    b->shim = BL_PROC_NULL;
+    const char *name = bl_stmt_text(st, 1);
+    b->id = bl_strdup(bl_stmt_text(st, 0));
+    b->name = name ? bl_strdup(name) : NULL;
+    b->status = bl_strdup(bl_stmt_text(st, 4));
+    if (!b->id || !b->status || (name && !b->name))
+        return bl_oom(err);
+    b->created_ns = sqlite3_column_int64(st, 2);
+    b->pid = sqlite3_column_int(st, 5);
+    b->exit_code = sqlite3_column_int(st, 6);
+    b->config = json_loads(bl_stmt_text(st, 3), 0, NULL);
+    if (!b->config)
+        return bl_err(err, -EBADMSG, "box %s has a corrupt record", b->id);
+    b->dir_fd = openat(rt->boxes_fd, b->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (b->dir_fd < 0)
+        return bl_err_errno(err, "cannot open the directory of box %s", b->id);
+    *ret = TAKE_PTR(b);
+    return 0;
+}
+
+static int reload(struct boxlite_runtime *rt, struct boxlite_box *b, bl_error **err)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = bl_store_prepare(rt->store, "SELECT status, pid, exit_code FROM boxes WHERE id = ?",
+                             &st, err);
+    if (r < 0)
+        return r;
+    bl_stmt_bind_text(st, 1, b->id);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return bl_err(err, -ENOENT, "box not found: %s", b->id);
+    char *s = bl_strdup(bl_stmt_text(st, 0));
+    if (!s)
+        return bl_oom(err);
+    free(b->status);
+    b->status = s;
+    b->pid = sqlite3_column_int(st, 1);
+    b->exit_code = sqlite3_column_int(st, 2);
+    return 0;
+}
+
+BOXLITE_API int boxlite_box_lookup(boxlite_runtime *rt, const char *arg, boxlite_box **ret_box,
+                                   boxlite_error **err)
+{
+    if (!rt || !arg || !ret_box)
+        return bl_err(err, -EINVAL, "invalid arguments");
+    static const char *const queries[] = {
+        "SELECT " BOX_COLUMNS " FROM boxes WHERE id = ?1",
+        "SELECT " BOX_COLUMNS " FROM boxes WHERE name = ?1",
+        "SELECT " BOX_COLUMNS " FROM boxes WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id",
+    };
+    for (size_t q = 0; q < ELEMENTSOF(queries); q++) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = bl_store_prepare(rt->store, queries[q], &st, err);
+        if (r < 0)
+            return r;
+        bl_stmt_bind_text(st, 1, arg);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            continue;
+        _cleanup_(bl_box_freep) struct boxlite_box *b = NULL;
+        r = box_from_row(rt, st, &b, err);
+        if (r < 0)
+            return r;
+        if (q == 2 && sqlite3_step(st) == SQLITE_ROW) {
+            _cleanup_free_ char *ids = bl_asprintf("%s, %s", b->id, bl_stmt_text(st, 0));
+            return bl_err(err, -EINVAL, "multiple boxes match prefix '%s': [%s%s]", arg,
+                          ids ? ids : "", sqlite3_step(st) == SQLITE_ROW ? ", ..." : "");
+        }
+        *ret_box = TAKE_PTR(b);
+        return 0;
+    }
+    return bl_err(err, -ENOENT, "No such box: %s", arg);
+}
+
+BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, int all, boxlite_box ***ret_list,
+                                 size_t *ret_n, boxlite_error **err)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = bl_store_prepare(rt->store,
+                             all ? "SELECT " BOX_COLUMNS " FROM boxes ORDER BY created_at DESC"
+                                 : "SELECT " BOX_COLUMNS " FROM boxes WHERE status = 'running' "
+                                   "ORDER BY created_at DESC",
+                             &st, err);
+    if (r < 0)
+        return r;
+    boxlite_box **v = NULL;
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        boxlite_box **nv = bl_realloc(v, (n + 1) * sizeof(*nv));
+        if (!nv) {
+            boxlite_box_list_free(v, n);
+            return bl_oom(err);
+        }
+        v = nv;
+        r = box_from_row(rt, st, &v[n], err);
+        if (r == -ENOENT || (r < 0 && err && *err && (*err)->code == -ENOENT)) {
+            /* its directory vanished under us (removed concurrently): skip it */
+            continue;
+        }
+        if (r < 0) {
+            boxlite_box_list_free(v, n);
+            return r;
+        }
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        boxlite_box_list_free(v, n);
+        return bl_store_err(rt->store, err, "list boxes");
+    }
+    *ret_list = v;
+    *ret_n = n;
+    return 0;
+}
+
+/* ---- creating ---- */
+
+static int json_strv_append(json_t *arr, const char *const *v)
+{
+    for (; v && *v; v++)
+        if (json_array_append_new(arr, json_string(*v)) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
+/* Env with overrides: a later K=V replaces an earlier K. */
+static int env_set(json_t *env, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t klen = eq ? (size_t) (eq - kv) : strlen(kv);
+    size_t i;
+    json_t *e;
+    json_array_foreach(env, i, e) {
+        const char *s = json_string_value(e);
+        if (s && !strncmp(s, kv, klen) && (s[klen] == '=' || s[klen] == 0))
+            return json_array_set_new(env, i, json_string(kv));
+    }
+    return json_array_append_new(env, json_string(kv));
+}
+
+/* Removes the directory of a half-created box unless disarmed. */
+struct undo_box_dir {
+    int boxes_fd;
+    char id[13];
+};
+static void undo_box_dir(struct undo_box_dir *u)
+{
+    if (u->id[0])
+        (void) bl_rm_rf_at(u->boxes_fd, u->id);
+}
+
+static int mkdirs_at(int dfd, const char *const *paths, bl_error **err)
+{
+    for (; *paths; paths++)
+        if (mkdirat(dfd, *paths, 0700) < 0 && errno != EEXIST)
+            return bl_err_errno(err, "cannot create '%s'", *paths);
+    return 0;
+}
+
+BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *o,
+                                   boxlite_box **ret_box, boxlite_error **err)
+{
+    if (!rt || !o || !ret_box || (!o->image && !o->rootfs) || (o->image && o->rootfs))
+        return bl_err(err, -EINVAL, "provide IMAGE or --rootfs PATH");
+    _cleanup_json_ json_t *cfg = json_object(), *env = json_array(), *args = json_array(),
+                          *layers = json_array();
+    if (!cfg || !env || !args || !layers)
+        return bl_oom(err);
+    _cleanup_free_ char *image_id = NULL, *image_ref = NULL, *display = NULL;
+    json_t *icfg = NULL; /* borrowed from image_config */
+    _cleanup_json_ json_t *image_config = NULL;
+    int r;
+    if (o->image) {
+        r = bl_image_resolve(rt, o->image, &image_id, &image_ref, err);
+        if (r < 0)
+            return r;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = bl_store_prepare(rt->store, "SELECT config_digest FROM images WHERE id = ?", &st, err);
+        if (r < 0)
+            return r;
+        bl_stmt_bind_text(st, 1, image_id);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            return bl_err(err, -ENOENT, "No such image: %s", o->image);
+        r = bl_image_read_blob_json(rt, bl_stmt_text(st, 0), &image_config, err);
+        if (r < 0)
+            return r;
+        icfg = json_object_get(image_config, "config");
+        display = bl_strdup(o->image);
+        _cleanup_stmt_ sqlite3_stmt *ls = NULL;
+        r = bl_store_prepare(rt->store,
+                             "SELECT diff_id FROM image_layers WHERE image_id = ? ORDER BY idx",
+                             &ls, err);
+        if (r < 0)
+            return r;
+        bl_stmt_bind_text(ls, 1, image_id);
+        while (sqlite3_step(ls) == SQLITE_ROW)
+            json_array_append_new(layers, json_string(bl_stmt_text(ls, 0)));
+    } else {
+        char real[PATH_MAX];
+        if (!realpath(o->rootfs, real))
+            return bl_err_errno(err, "rootfs '%s'", o->rootfs);
+        struct stat st;
+        if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+            return bl_err(err, -ENOTDIR, "rootfs '%s' is not a directory", o->rootfs);
+        display = bl_asprintf("rootfs:%s", real);
+        json_object_set_new(cfg, "rootfs", json_string(real));
+    }
+    if (!display)
+        return bl_oom(err);
+    /* Env: the image's, then ours; PATH defaults like docker's */
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(icfg, "Env"), i, e)
+        if (json_is_string(e))
+            env_set(env, json_string_value(e));
+    int has_path = 0;
+    json_array_foreach(env, i, e)
+        has_path |= !strncmp(json_string_value(e), "PATH=", 5);
+    if (!has_path)
+        env_set(env, DEFAULT_PATH);
+    for (const char *const *p = o->env; p && *p; p++)
+        env_set(env, *p);
+    /* ENTRYPOINT + CMD with docker's rules: --entrypoint replaces the image's and drops its Cmd */
+    int user_command = (o->cmd && o->cmd[0]) || o->entrypoint;
+    if (o->entrypoint) {
+        if (*o->entrypoint)
+            json_array_append_new(args, json_string(o->entrypoint));
+    } else {
+        json_array_foreach(json_object_get(icfg, "Entrypoint"), i, e)
+            json_array_append(args, e);
+    }
+    if (o->cmd && o->cmd[0])
+        json_strv_append(args, o->cmd);
+    else if (!o->entrypoint)
+        json_array_foreach(json_object_get(icfg, "Cmd"), i, e)
+            json_array_append(args, e);
+    const char *wd = o->workdir ? o->workdir : json_string_value(json_object_get(icfg, "WorkingDir"));
+    const char *user = o->user ? o->user : json_string_value(json_object_get(icfg, "User"));
+    uint64_t caps = 0;
+    r = bl_caps_apply(bl_caps_default(), (char *const *) o->cap_add, (char *const *) o->cap_drop,
+                      &caps, err);
+    if (r < 0)
+        return r;
+    char id[13];
+    for (int tries = 0;; tries++) {
+        r = new_id(id);
+        if (r == 0 && faccessat(rt->boxes_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+            break;
+        if (tries > 16)
+            return bl_err(err, -EIO, "cannot allocate a box id");
+    }
+    char capsbuf[32];
+    snprintf(capsbuf, sizeof(capsbuf), "%llx", (unsigned long long) caps);
+    if (json_object_set_new(cfg, "image", json_string(display)) < 0 ||
+        json_object_set_new(cfg, "image_id", image_id ? json_string(image_id) : json_null()) < 0 ||
+        json_object_set(cfg, "layers", layers) < 0 || json_object_set(cfg, "args", args) < 0 ||
+        json_object_set(cfg, "env", env) < 0 ||
+        json_object_set_new(cfg, "workdir", json_string(wd && *wd ? wd : "/")) < 0 ||
+        json_object_set_new(cfg, "user", json_string(user ? user : "")) < 0 ||
+        json_object_set_new(cfg, "user_command", json_boolean(user_command)) < 0 ||
+        json_object_set_new(cfg, "caps", json_string(capsbuf)) < 0 ||
+        json_object_set_new(cfg, "init", json_boolean(o->init)) < 0 ||
+        json_object_set_new(cfg, "detach", json_boolean(o->detach)) < 0 ||
+        json_object_set_new(cfg, "auto_remove", json_boolean(o->auto_remove && !o->detach)) < 0)
+        return bl_oom(err);
+    /* the directory first, locked, so recovery never takes it for debris */
+    if (mkdirat(rt->boxes_fd, id, 0700) < 0)
+        return bl_err_errno(err, "cannot create box directory");
+    _cleanup_(undo_box_dir) struct undo_box_dir undo = {.boxes_fd = rt->boxes_fd};
+    memcpy(undo.id, id, sizeof(id));
+    _cleanup_(bl_box_freep) struct boxlite_box *b = bl_calloc(1, sizeof(*b));
+    if (!b)
+        return bl_oom(err);
+    b->lock_fd = b->chan_fd = -1;
+    b->shim = BL_PROC_NULL;
+    b->dir_fd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (b->dir_fd < 0)
+        return bl_err_errno(err, "cannot open box directory");
+    b->lock_fd = openat(b->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (b->lock_fd < 0 || flock(b->lock_fd, LOCK_EX) < 0)
+        return bl_err_errno(err, "cannot lock box");
+    static const char *const dirs[] = {"rootfs", "rootfs/upper", "rootfs/work", "rootfs/merged",
+                                       "logs", NULL};
+    r = mkdirs_at(b->dir_fd, dirs, err);
+    if (r < 0)
+        return r;
+    b->id = bl_strdup(id);
+    b->name = o->name ? bl_strdup(o->name) : NULL;
+    b->status = bl_strdup("configured");
+    b->config = json_incref(cfg);
+    b->created_ns = now_ns();
+    if (!b->id || !b->status || (o->name && !b->name))
+        return bl_oom(err);
+    _cleanup_free_ char *text = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text)
+        return bl_oom(err);
+    _cleanup_txn_ struct bl_txn txn = BL_TXN_NULL;
+    r = bl_txn_begin(rt->store, &txn, err);
+    if (r < 0)
+        return r;
+    _cleanup_stmt_ sqlite3_stmt *ins = NULL, *insl = NULL;
+    r = bl_store_prepare(rt->store,
+                         "INSERT INTO boxes(id, name, image_id, created_at, config, status, pid, "
+                         "exit_code) VALUES (?,?,?,?,?,'configured',0,0)",
+                         &ins, err);
+    if (r < 0)
+        return r;
+    bl_stmt_bind_text(ins, 1, id);
+    bl_stmt_bind_text(ins, 2, o->name);
+    bl_stmt_bind_text(ins, 3, image_id);
+    sqlite3_bind_int64(ins, 4, b->created_ns);
+    bl_stmt_bind_text(ins, 5, text);
+    int rc = sqlite3_step(ins);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT)
+        return bl_err(err, -EEXIST, "invalid argument: box with name '%s' already exists",
+                      o->name ? o->name : "");
+    if (rc != SQLITE_DONE)
+        return bl_store_err(rt->store, err, "insert box");
+    r = bl_store_prepare(rt->store, "INSERT INTO box_layers(box_id, idx, diff_id) VALUES (?,?,?)",
+                         &insl, err);
+    if (r < 0)
+        return r;
+    json_array_foreach(layers, i, e) {
+        bl_stmt_bind_text(insl, 1, id);
+        sqlite3_bind_int(insl, 2, (int) i);
+        bl_stmt_bind_text(insl, 3, json_string_value(e));
+        if (sqlite3_step(insl) != SQLITE_DONE)
+            return bl_store_err(rt->store, err, "insert box layers");
+        sqlite3_reset(insl);
+    }
+    r = bl_txn_commit(&txn, err);
+    if (r < 0)
+        return r;
+    undo.id[0] = 0;
+    *ret_box = TAKE_PTR(b);
+    return 0;
+}
+
+/* ---- status updates and removal ---- */
+
+static int set_status(struct boxlite_runtime *rt, struct boxlite_box *b, const char *status,
+                      int pid, int exit_code, int set_exit, bl_error **err)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = bl_store_prepare(rt->store,
+                             set_exit ? "UPDATE boxes SET status = ?, pid = ?, exit_code = ? "
+                                        "WHERE id = ?"
+                                      : "UPDATE boxes SET status = ?, pid = ? WHERE id = ?",
+                             &st, err);
+    if (r < 0)
+        return r;
+    bl_stmt_bind_text(st, 1, status);
+    sqlite3_bind_int(st, 2, pid);
+    if (set_exit)
+        sqlite3_bind_int(st, 3, exit_code);
+    bl_stmt_bind_text(st, set_exit ? 4 : 3, b ? b->id : "");
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return bl_store_err(rt->store, err, "update box");
+    char *s = bl_strdup(status);
+    if (s) {
+        free(b->status);
+        b->status = s;
+    }
+    b->pid = pid;
+    if (set_exit)
+        b->exit_code = exit_code;
+    return 0;
+}
+
+/* Delete record and directory. The caller made sure no shim runs. */
+static int delete_box(struct boxlite_runtime *rt, const char *id, bl_error **err)
+{
+    _cleanup_txn_ struct bl_txn txn = BL_TXN_NULL;
+    int r = bl_txn_begin(rt->store, &txn, err);
+    if (r < 0)
+        return r;
+    _cleanup_stmt_ sqlite3_stmt *a = NULL, *b = NULL;
+    if ((r = bl_store_prepare(rt->store, "DELETE FROM box_layers WHERE box_id = ?", &a, err)) < 0 ||
+        (r = bl_store_prepare(rt->store, "DELETE FROM boxes WHERE id = ?", &b, err)) < 0)
+        return r;
+    bl_stmt_bind_text(a, 1, id);
+    bl_stmt_bind_text(b, 1, id);
+    if (sqlite3_step(a) != SQLITE_DONE || sqlite3_step(b) != SQLITE_DONE)
+        return bl_store_err(rt->store, err, "delete box");
+    r = bl_txn_commit(&txn, err);
+    if (r < 0)
+        return r;
+    r = bl_rm_rf_at(rt->boxes_fd, id);
+    if (r < 0)
+        return bl_err_code(err, r, "cannot remove the directory of box %s", id);
+    return 0;
+}
+
+/* 1 if a process holds the flock on dir/name, 0 if not (or the file is missing). */
+static int lock_held(int dir_fd, const char *name)
+{
+    _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK;
+    return 0;
+}
+
+static int read_exit_code(int dir_fd)
+{
+    _cleanup_free_ char *buf = NULL;
+    if (bl_read_file_at(dir_fd, "exit.json", 4096, &buf, NULL, NULL) < 0)
+        return -1;
+    json_t *j = json_loads(buf, 0, NULL);
+    int code = json_is_integer(json_object_get(j, "exit_code"))
+                   ? (int) json_integer_value(json_object_get(j, "exit_code"))
+                   : -1;
+    json_decref(j);
+    return code;
+}
+
+void bl_box_recover(struct boxlite_runtime *rt)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    if (bl_store_prepare(rt->store,
+                         "SELECT id, status, json_extract(config, '$.auto_remove') FROM boxes "
+                         "WHERE status = 'running' OR json_extract(config, '$.auto_remove')",
+                         &st, NULL) < 0)
+        return;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = bl_stmt_text(st, 0);
+        const char *status = bl_stmt_text(st, 1);
+        int auto_remove = sqlite3_column_int(st, 2);
+        _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0 && (lock_held(dfd, "shim.lock") || lock_held(dfd, "lock")))
+            continue; /* alive, or owned by a live process */
+        if (auto_remove || dfd < 0) {
+            bl_debug("recovery: removing stale box %s", id);
+            (void) delete_box(rt, id, NULL);
+            continue;
+        }
+        if (!strcmp(status, "running")) {
+            int code = read_exit_code(dfd);
+            bl_debug("recovery: box %s is no longer running (exit %d)", id, code);
+            _cleanup_stmt_ sqlite3_stmt *up = NULL;
+            if (bl_store_prepare(rt->store,
+                                 "UPDATE boxes SET status = 'stopped', pid = 0, exit_code = "
+                                 "CASE WHEN ?2 >= 0 THEN ?2 ELSE exit_code END WHERE id = ?1",
+                                 &up, NULL) == 0) {
+                bl_stmt_bind_text(up, 1, id);
+                sqlite3_bind_int(up, 2, code);
+                (void) sqlite3_step(up);
+            }
+            (void) unlinkat(dfd, "shim.pid", 0);
+            (void) unlinkat(dfd, "shim.sock", 0);
+        }
+    }
+}
+
+/* Remove what a dead shim could not: the box's cgroups (killing anything still in them). */
+static void cgroup_cleanup(const char *id)
+{
+    static const char *const roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified",
+                                        "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids",
+                                        "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct",
+                                        "/sys/fs/cgroup/cpu,cpuacct"};
+    for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/boxlite-%s", roots[i], id);
+        if (rmdir(path) == 0 || errno == ENOENT || errno == ENOTDIR)
+            continue;
+        char f[300];
+        snprintf(f, sizeof(f), "%s/cgroup.kill", path);
+        _cleanup_close_ int kfd = open(f, O_WRONLY | O_CLOEXEC);
+        if (kfd >= 0)
+            (void) !write(kfd, "1", 1);
+        for (int tries = 0; tries < 200 && rmdir(path) < 0 && errno == EBUSY; tries++) {
+            snprintf(f, sizeof(f), "%s/cgroup.procs", path);
+            _cleanup_free_ char *procs = NULL;
+            if (bl_read_file_at(AT_FDCWD, f, 1 << 20, &procs, NULL, NULL) == 0)
+                for (char *p = procs; *p;) {
+                    char *end;
+                    long pid = strtol(p, &end, 10); /* NOLINT: kernel-written list */
+                    if (end == p)
+                        break;
+                    if (pid > 0) {
+                        struct bl_proc victim = {.pid = (pid_t) pid, .pidfd = -1};
+                        (void) bl_proc_signal(&victim, SIGKILL);
+                    }
+                    p = *end ? end + 1 : end;
+                }
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL); /* bounded wait for the kernel to empty the cgroup */
+        }
+    }
+}
+
+/* ---- starting: the shim ---- */
+
+static int shim_path(char **ret, bl_error **err)
+{
+    const char *env = getenv("BOXLITE_SHIM");
+    if (env && *env) {
+        *ret = bl_strdup(env);
+        return *ret ? 0 : bl_oom(err);
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            char *p = bl_asprintf("%s/boxlite-shim", self);
+            if (!p)
+                return bl_oom(err);
+            if (access(p, X_OK) == 0) {
+                *ret = p;
+                return 0;
+            }
+            free(p);
+        }
+    }
+#ifdef BOXLITE_SHIM_PATH
+    if (access(BOXLITE_SHIM_PATH, X_OK) == 0) {
+        *ret = bl_strdup(BOXLITE_SHIM_PATH);
+        return *ret ? 0 : bl_oom(err);
+    }
+#endif
+    return bl_err(err, -ENOENT, "cannot find boxlite-shim (set BOXLITE_SHIM)");
+}
+
+struct conf_buf {
+    char *data;
+    size_t len, cap;
+    int oom;
+};
+
+static void conf_put(struct conf_buf *c, const char *k, const char *v)
+{
+    size_t kl = strlen(k) + 1, vl = strlen(v) + 1;
+    if (c->len + kl + vl > c->cap) {
+        size_t ncap = (c->cap + kl + vl) * 2;
+        char *n = bl_realloc(c->data, ncap);
+        if (!n) {
+            c->oom = 1;
+            return;
+        }
+        c->data = n;
+        c->cap = ncap;
+    }
+    memcpy(c->data + c->len, k, kl);
+    memcpy(c->data + c->len + kl, v, vl);
+    c->len += kl + vl;
+}
+
+static int write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, bl_error **err)
+{
+    struct conf_buf c = {0};
+    _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
+    if (!box_dir)
+        return bl_oom(err);
+    json_t *cfg = b->config;
+    conf_put(&c, "id", b->id);
+    conf_put(&c, "hostname", b->id);
+    size_t i;
+    json_t *e;
+    const char *rootfs = json_string_value(json_object_get(cfg, "rootfs"));
+    if (rootfs)
+        conf_put(&c, "layer", rootfs);
+    json_array_foreach(json_object_get(cfg, "layers"), i, e) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/images/layers/%s", rt->home,
+                 bl_digest_hex(json_string_value(e)));
+        conf_put(&c, "layer", p);
+    }
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/rootfs/upper", box_dir);
+    conf_put(&c, "upper", p);
+    snprintf(p, sizeof(p), "%s/rootfs/work", box_dir);
+    conf_put(&c, "work", p);
+    snprintf(p, sizeof(p), "%s/rootfs/merged", box_dir);
+    conf_put(&c, "merged", p);
+    json_array_foreach(json_object_get(cfg, "args"), i, e)
+        conf_put(&c, "arg", json_string_value(e));
+    json_array_foreach(json_object_get(cfg, "env"), i, e)
+        conf_put(&c, "env", json_string_value(e));
+    conf_put(&c, "cwd", json_string_value(json_object_get(cfg, "workdir")));
+    conf_put(&c, "user", json_string_value(json_object_get(cfg, "user")));
+    const char *caps = json_string_value(json_object_get(cfg, "caps"));
+    conf_put(&c, "caps", caps);
+    _cleanup_free_ char *cache = bl_asprintf("%s/cache", rt->home);
+    _cleanup_free_ char *bpf = NULL;
+    if (!cache) {
+        free(c.data);
+        return bl_oom(err);
+    }
+    int r = bl_seccomp_profile(cache, strtoull(caps, NULL, 16), &bpf, err); /* NOLINT */
+    if (r < 0) {
+        free(c.data);
+        return r;
+    }
+    conf_put(&c, "seccomp", bpf);
+    conf_put(&c, "init", json_is_true(json_object_get(cfg, "init")) ? "1" : "0");
+    conf_put(&c, "detach", json_is_true(json_object_get(cfg, "detach")) ? "1" : "0");
+    char cg[64];
+    snprintf(cg, sizeof(cg), "boxlite-%s", b->id);
+    conf_put(&c, "cgroup", cg);
+    if (c.oom) {
+        free(c.data);
+        return bl_oom(err);
+    }
+    r = bl_write_file_atomic_at(b->dir_fd, "shim.conf", c.data, c.len, 0600, err);
+    free(c.data);
+    return r;
+}
+
+static int parse_status(const char *s)
+{
+    char *end;
+    long v = strtol(s ? s : "", &end, 10); /* NOLINT: protocol field */
+    return (s && *s && !*end && v >= 0 && v <= 255 + 128) ? (int) v : 125;
+}
+
+BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int *stdio,
+                                  int *ret_status, boxlite_error **err)
+{
+    if (!rt || !b)
+        return bl_err(err, -EINVAL, "invalid arguments");
+    if (lock_held(b->dir_fd, "shim.lock"))
+        return stdio ? bl_err(err, -EBUSY, "box %s is already running", b->id) : 0;
+    int attached = stdio != NULL;
+    if (attached && json_is_true(json_object_get(b->config, "detach")))
+        return bl_err(err, -EINVAL, "box %s is detached", b->id);
+    if (b->lock_fd < 0) {
+        b->lock_fd = openat(b->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (b->lock_fd < 0 || flock(b->lock_fd, LOCK_EX) < 0)
+            return bl_err_errno(err, "cannot lock box %s", b->id);
+    }
+    int r = write_shim_conf(rt, b, err);
+    if (r < 0)
+        return r;
+    (void) unlinkat(b->dir_fd, "exit.json", 0);
+    _cleanup_free_ char *shim = NULL;
+    r = shim_path(&shim, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
+    if (!box_dir)
+        return bl_oom(err);
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        return bl_err_errno(err, "cannot create socket pair");
+    _cleanup_close_ int chan = sp[0], chan_child = sp[1];
+    char *argv[] = {shim, box_dir, NULL};
+    int fds[4] = {attached ? stdio[0] : -1, attached ? stdio[1] : -1, attached ? stdio[2] : -1,
+                  chan_child};
+    _cleanup_proc_ struct bl_proc proc = BL_PROC_NULL;
+    r = bl_proc_spawn(argv, fds, 4, attached ? 0 : BL_SPAWN_DETACH, &proc, err);
+    if (r < 0)
+        return r;
+    chan_child = bl_close(chan_child);
+    struct bl_msg *m = bl_malloc(sizeof(*m));
+    if (!m)
+        return bl_oom(err);
+    _cleanup_free_ struct bl_msg *msg = m;
+    r = bl_msg_recv(chan, msg);
+    if (r < 0 || msg->n < 1) {
+        if (proc.pid > 0)
+            (void) bl_proc_wait(&proc);
+        cgroup_cleanup(b->id);
+        if (ret_status)
+            *ret_status = 125;
+        return bl_err(err, -EIO, "box %s: the shim exited before starting the box", b->id);
+    }
+    if (!strcmp(msg->field[0], "error")) {
+        int status = parse_status(msg->n > 1 ? msg->field[1] : NULL);
+        if (ret_status)
+            *ret_status = status;
+        if (proc.pid > 0)
+            (void) bl_proc_wait(&proc);
+        (void) set_status(rt, b, json_is_true(json_object_get(b->config, "user_command"))
+                                     ? "stopped"
+                                     : b->status,
+                          0, status, 1, NULL);
+        return bl_err(err, status == 125 ? -EIO : (status == 127 ? -ENOENT : -EACCES), "%s",
+                      msg->n > 2 ? msg->field[2] : "cannot start the box");
+    }
+    if (strcmp(msg->field[0], "started") != 0 || msg->n < 2)
+        return bl_err(err, -EPROTO, "box %s: unexpected message from the shim", b->id);
+    int pid = (int) strtol(msg->field[1], NULL, 10); /* NOLINT: protocol field */
+    r = set_status(rt, b, "running", pid, 0, 0, err);
+    if (r < 0)
+        return r;
+    if (attached) {
+        b->shim = TAKE_PROC(proc);
+        b->chan_fd = TAKE_FD(chan);
+    } else {
+        /* a detached box's lifecycle is the shim's now */
+        b->lock_fd = bl_close(b->lock_fd);
+    }
+    return 0;
+}
+
+BOXLITE_API int boxlite_box_signal(boxlite_runtime *rt, boxlite_box *b, int sig,
+                                   boxlite_error **err)
+{
+    char n[16];
+    snprintf(n, sizeof(n), "%d", sig);
+    const char *f[] = {"signal", n};
+    if (b->chan_fd >= 0) {
+        int r = bl_msg_send(b->chan_fd, f, 2, NULL, 0);
+        return r < 0 ? bl_err_code(err, r, "cannot signal box %s", b->id) : 0;
+    }
+    (void) rt;
+    _cleanup_close_ int s = bl_msg_connect(b->dir_fd, "shim.sock", err);
+    if (s < 0)
+        return s;
+    int r = bl_msg_send(s, f, 2, NULL, 0);
+    return r < 0 ? bl_err_code(err, r, "cannot signal box %s", b->id) : 0;
+}
+
+/* After the shim has gone (reaped, or its lock released): record the exit and clean up. */
+static int finish_stopped(struct boxlite_runtime *rt, struct boxlite_box *b, int status,
+                          bl_error **err)
+{
+    cgroup_cleanup(b->id);
+    (void) unlinkat(b->dir_fd, "shim.pid", 0);
+    (void) unlinkat(b->dir_fd, "shim.sock", 0);
+    if (json_is_true(json_object_get(b->config, "auto_remove")))
+        return delete_box(rt, b->id, err);
+    return set_status(rt, b, "stopped", 0, status, 1, err);
+}
+
+BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *b, int sigfd,
+                                 int *ret_status, boxlite_error **err)
+{
+    if (b->chan_fd < 0)
+        return bl_err(err, -EINVAL, "box %s was not started attached by this handle", b->id);
+    int status = -1;
+    _cleanup_free_ struct bl_msg *msg = bl_malloc(sizeof(*msg));
+    if (!msg)
+        return bl_oom(err);
+    for (;;) {
+        struct pollfd p[2] = {{.fd = b->chan_fd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+        int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (sigfd >= 0 && (p[1].revents & POLLIN)) {
+            int sig = 0;
+            if (read(sigfd, &sig, sizeof(sig)) == (ssize_t) sizeof(sig) && sig > 0)
+                (void) boxlite_box_signal(rt, b, sig, NULL);
+        }
+        if (n >= 0 && !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        int r = bl_msg_recv(b->chan_fd, msg);
+        if (r < 0)
+            break; /* the shim is gone */
+        if (msg->n >= 2 && !strcmp(msg->field[0], "exit")) {
+            status = parse_status(msg->field[1]);
+            break;
+        }
+    }
+    b->chan_fd = bl_close(b->chan_fd);
+    int shim_status = bl_proc_wait(&b->shim);
+    if (status < 0) {
+        /* the shim died without reporting (killed): PID 1 died with it */
+        int code = read_exit_code(b->dir_fd);
+        status = code >= 0 ? code : 137;
+        bl_debug("box %s: shim ended with %d without reporting", b->id, shim_status);
+    }
+    int r = finish_stopped(rt, b, status, err);
+    b->lock_fd = bl_close(b->lock_fd);
+    if (r < 0)
+        return r;
+    *ret_status = status;
+    return 0;
+}
+
+/* Block until the shim of a running box has exited (its lock is free). */
+static void wait_shim_gone(struct boxlite_box *b)
+{
+    _cleanup_close_ int fd = openat(b->dir_fd, "shim.lock", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        (void) flock(fd, LOCK_EX);
+}
+
+BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *b, int grace_seconds,
+                                 boxlite_error **err)
+{
+    if (!lock_held(b->dir_fd, "shim.lock")) {
+        if (!strcmp(b->status, "running")) /* died without us noticing: repair */
+            return finish_stopped(rt, b, read_exit_code(b->dir_fd) >= 0
+                                             ? read_exit_code(b->dir_fd)
+                                             : b->exit_code,
+                                  err);
+        return 0;
+    }
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%d", grace_seconds < 0 ? 10000 : grace_seconds * 1000);
+    int status = -1;
+    _cleanup_close_ int s = bl_msg_connect(b->dir_fd, "shim.sock", NULL);
+    if (s >= 0) {
+        const char *f[] = {"stop", ms};
+        if (bl_msg_send(s, f, 2, NULL, 0) == 0) {
+            _cleanup_free_ struct bl_msg *msg = bl_malloc(sizeof(*msg));
+            if (!msg)
+                return bl_oom(err);
+            while (bl_msg_recv(s, msg) == 0)
+                if (msg->n >= 2 && !strcmp(msg->field[0], "exit")) {
+                    status = parse_status(msg->field[1]);
+                    break;
+                }
+        }
+    }
+    wait_shim_gone(b);
+    if (status < 0)
+        status = read_exit_code(b->dir_fd);
+    if (status < 0)
+        status = 137;
+    if (lock_held(b->dir_fd, "lock")) {
+        /* an attached client owns it and records the exit itself */
+        return reload(rt, b, err) == -ENOENT ? 0 : 0;
+    }
+    return finish_stopped(rt, b, status, err);
+}
+
+BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, boxlite_box *b, int force,
+                                   boxlite_error **err)
+{
+    if (lock_held(b->dir_fd, "shim.lock")) {
+        if (!force)
+            return bl_err(err, -EBUSY,
+                          "invalid state: cannot remove box %s with live pid Some(%d) (status: "
+                          "Running). Use force=true to stop first",
+                          b->id, b->pid);
+        int r = boxlite_box_stop(rt, b, 0, err);
+        if (r < 0)
+            return r;
+    }
+    cgroup_cleanup(b->id);
+    return delete_box(rt, b->id, err);
+}
+
+/* ---- inspect ---- */
+
+BOXLITE_API int boxlite_box_inspect(boxlite_runtime *rt, boxlite_box *b, char **ret_json,
+                                    boxlite_error **err)
+{
+    int r = reload(rt, b, err);
+    if (r < 0)
+        return r;
+    char created[80];
+    time_t secs = (time_t) (b->created_ns / 1000000000);
+    struct tm tm;
+    size_t n = strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%S", gmtime_r(&secs, &tm));
+    snprintf(created + n, sizeof(created) - n, ".%09lld+00:00",
+             (long long) (b->created_ns % 1000000000));
+    int running = !strcmp(b->status, "running");
+    json_t *cfg = b->config;
+    _cleanup_json_ json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:b,s:i,s:i},s:i,s:I,s:O,s:O,s:O,s:O,s:O,s:O}", "Id", b->id,
+        "Name", b->name ? b->name : "", "Image", boxlite_box_image(b), "Created", created,
+        "Status", b->status, "State", "Status", b->status, "Running", running, "Pid",
+        running ? b->pid : 0, "ExitCode", b->exit_code, "Cpus", 1, "Memory",
+        (json_int_t) 1073741824, "Entrypoint", json_object_get(cfg, "args"), "Env",
+        json_object_get(cfg, "env"), "WorkingDir", json_object_get(cfg, "workdir"), "User",
+        json_object_get(cfg, "user"), "AutoRemove", json_object_get(cfg, "auto_remove"),
+        "Detach", json_object_get(cfg, "detach"));
+    if (!o)
+        return bl_oom(err);
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!s)
+        return bl_oom(err);
+    *ret_json = s;
+    return 0;
+}
+
+/* ---- exec ---- */
+
+static int start_on_demand(struct boxlite_runtime *rt, struct boxlite_box *b, const char *op,
+                           bl_error **err)
+{
+    int r = reload(rt, b, err);
+    if (r < 0)
+        return r;
+    if (lock_held(b->dir_fd, "shim.lock"))
+        return 0;
+    if (boxlite_box_has_user_command(b))
+        return bl_err(err, -EINVAL,
+                      "invalid state: Cannot %s box %s: it is %s, and %s. That is a decision for "
+                      "you, not for a side effect — start the box explicitly if it is what you "
+                      "want.",
+                      op, b->id, !strcmp(b->status, "running") ? "stopped" : b->status,
+                      !strcmp(b->status, "configured")
+                          ? "starting the box would run its main command"
+                          : "its main command has already run, and starting the box again "
+                            "would run it a second time");
+    int status = 0;
+    return boxlite_box_start(rt, b, NULL, &status, err);
+}
+
+BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
+                                 const boxlite_exec_opts *o, int sigfd, int *ret_status,
+                                 boxlite_error **err)
+{
+    if (!rt || !b || !o || !o->argv || !o->argv[0] || !ret_status)
+        return bl_err(err, -EINVAL, "a command is required");
+    *ret_status = 125;
+    int r = start_on_demand(rt, b, "exec", err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int s = bl_msg_connect(b->dir_fd, "shim.sock", err);
+    if (s < 0)
+        return s;
+    /* env: the box's, then ours */
+    _cleanup_json_ json_t *env = json_deep_copy(json_object_get(b->config, "env"));
+    if (!env)
+        return bl_oom(err);
+    for (const char *const *p = o->env; p && *p; p++)
+        env_set(env, *p);
+    size_t argc = bl_strv_length((char *const *) o->argv), envc = json_array_size(env);
+    _cleanup_free_ const char **f = bl_calloc(argc + envc + 8, sizeof(char *));
+    if (!f)
+        return bl_oom(err);
+    char nargs[16], nenv[16];
+    snprintf(nargs, sizeof(nargs), "%zu", argc);
+    snprintf(nenv, sizeof(nenv), "%zu", envc);
+    size_t k = 0;
+    f[k++] = "exec";
+    f[k++] = nargs;
+    for (size_t i = 0; i < argc; i++)
+        f[k++] = o->argv[i];
+    f[k++] = nenv;
+    for (size_t i = 0; i < envc; i++)
+        f[k++] = json_string_value(json_array_get(env, i));
+    f[k++] = o->workdir ? o->workdir
+                        : json_string_value(json_object_get(b->config, "workdir"));
+    f[k++] = o->user ? o->user : json_string_value(json_object_get(b->config, "user"));
+    f[k++] = o->detach ? "1" : "0";
+    _cleanup_close_ int devnull = -1;
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = o->stdio[i];
+        if (fds[i] < 0) {
+            if (devnull < 0)
+                devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+            fds[i] = devnull;
+        }
+    }
+    r = bl_msg_send(s, f, k, fds, 3);
+    if (r < 0)
+        return bl_err_code(err, r, "cannot send the exec request");
+    _cleanup_free_ struct bl_msg *msg = bl_malloc(sizeof(*msg));
+    if (!msg)
+        return bl_oom(err);
+    for (;;) {
+        struct pollfd p[2] = {{.fd = s, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+        int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return bl_err_errno(err, "poll");
+        if (sigfd >= 0 && (p[1].revents & POLLIN)) {
+            int sig = 0;
+            if (read(sigfd, &sig, sizeof(sig)) == (ssize_t) sizeof(sig) && sig > 0) {
+                char sn[16];
+                snprintf(sn, sizeof(sn), "%d", sig);
+                const char *sf[] = {"signal", sn};
+                (void) bl_msg_send(s, sf, 2, NULL, 0);
+            }
+        }
+        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        r = bl_msg_recv(s, msg);
+        if (r < 0)
+            return bl_err(err, -EIO, "the box's shim went away during exec");
+        if (msg->n >= 1 && !strcmp(msg->field[0], "error")) {
+            *ret_status = parse_status(msg->n > 1 ? msg->field[1] : NULL);
+            return bl_err(err, -EIO, "%s", msg->n > 2 ? msg->field[2] : "exec failed");
+        }
+        if (msg->n >= 1 && !strcmp(msg->field[0], "pid") && o->detach) {
+            *ret_status = 0;
+            return 0;
+        }
+        if (msg->n >= 2 && !strcmp(msg->field[0], "exit")) {
+            *ret_status = parse_status(msg->field[1]);
+            return 0;
+        }
+    }
+}

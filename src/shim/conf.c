@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* BOX_DIR/shim.conf: `key\0value\0` records; repeated keys form lists, in order. */
+#include <errno.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "fs-util.h"
+#include "shim.h"
+
+#define CONF_MAX (16 * 1024 * 1024)
+
+void conf_free(struct shim_conf *c)
+{
+    free(c->layers);
+    free(c->argv);
+    free(c->env);
+    free(c->buf);
+    *c = (struct shim_conf){0};
+}
+
+/* Pass 1 (fill = false) counts the list items; pass 2 stores pointers into buf. Returns the
+ * number of records or -EINVAL. */
+static int walk(char *buf, size_t len, struct shim_conf *c, bool fill)
+{
+    size_t n_layers = 0, argc = 0, n_env = 0;
+    int n = 0;
+    char *p = buf, *end = buf + len;
+    while (p < end) {
+        char *key = p;
+        char *kend = memchr(p, 0, (size_t) (end - p));
+        if (!kend || kend + 1 > end)
+            return -EINVAL;
+        char *val = kend + 1;
+        char *vend = val < end ? memchr(val, 0, (size_t) (end - val)) : NULL;
+        if (!vend)
+            vend = end; /* the last value may lack its NUL; buf[len] is 0 */
+        p = vend + 1;
+        n++;
+        if (!strcmp(key, "layer")) {
+            if (fill)
+                c->layers[n_layers] = val;
+            n_layers++;
+        } else if (!strcmp(key, "arg")) {
+            if (fill)
+                c->argv[argc] = val;
+            argc++;
+        } else if (!strcmp(key, "env")) {
+            if (fill)
+                c->env[n_env] = val;
+            n_env++;
+        } else if (!fill) {
+            continue;
+        } else if (!strcmp(key, "id")) {
+            c->id = val;
+        } else if (!strcmp(key, "hostname")) {
+            c->hostname = val;
+        } else if (!strcmp(key, "upper")) {
+            c->upper = val;
+        } else if (!strcmp(key, "work")) {
+            c->work = val;
+        } else if (!strcmp(key, "merged")) {
+            c->merged = val;
+        } else if (!strcmp(key, "cwd")) {
+            c->cwd = val;
+        } else if (!strcmp(key, "user")) {
+            c->user = val;
+        } else if (!strcmp(key, "seccomp")) {
+            c->seccomp = val;
+        } else if (!strcmp(key, "cgroup")) {
+            c->cgroup = val;
+        } else if (!strcmp(key, "caps")) {
+            if (parse_hex64(val, &c->caps) < 0)
+                return -EINVAL;
+        } else if (!strcmp(key, "init")) {
+            c->init = !strcmp(val, "1");
+        } else if (!strcmp(key, "detach")) {
+            c->detach = !strcmp(val, "1");
+        } else {
+            shim_log("shim.conf: ignoring unknown key '%s'", key);
+        }
+    }
+    if (!fill) {
+        c->n_layers = n_layers;
+        c->argc = argc;
+        c->n_env = n_env;
+    }
+    return n;
+}
+
+static bool valid_leaf(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < 200 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
+{
+    struct shim_conf t = {0};
+    size_t len = 0;
+    int r = bl_read_file_at(dirfd, name, CONF_MAX, &t.buf, &len, err);
+    if (r < 0)
+        return r;
+    if (walk(t.buf, len, &t, false) < 0) {
+        conf_free(&t);
+        return bl_err(err, -EINVAL, "%s: malformed record", name);
+    }
+    t.layers = bl_calloc(t.n_layers + 1, sizeof(char *));
+    t.argv = bl_calloc(t.argc + 1, sizeof(char *));
+    t.env = bl_calloc(t.n_env + 1, sizeof(char *));
+    if (!t.layers || !t.argv || !t.env) {
+        conf_free(&t);
+        return bl_oom(err);
+    }
+    if (walk(t.buf, len, &t, true) < 0) {
+        conf_free(&t);
+        return bl_err(err, -EINVAL, "%s: bad value of 'caps'", name);
+    }
+    const char *missing = !t.merged || !*t.merged ? "merged"
+                          : !t.upper || !*t.upper ? "upper"
+                          : !t.work || !*t.work   ? "work"
+                          : t.n_layers == 0       ? "layer"
+                                                  : NULL;
+    if (missing) {
+        conf_free(&t);
+        return bl_err(err, -EINVAL, "%s: missing '%s'", name, missing);
+    }
+    if (t.cgroup && *t.cgroup && !valid_leaf(t.cgroup)) {
+        conf_free(&t);
+        return bl_err(err, -EINVAL, "%s: bad cgroup name", name);
+    }
+    if (!t.id)
+        t.id = "";
+    if (!t.hostname)
+        t.hostname = "";
+    if (!t.cwd || !*t.cwd)
+        t.cwd = "/";
+    if (!t.user)
+        t.user = "";
+    if (!t.seccomp)
+        t.seccomp = "";
+    if (!t.cgroup)
+        t.cgroup = "";
+    *c = t;
+    return 0;
+}

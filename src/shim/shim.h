@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * boxlite-shim internals (docs/design/shim-protocol.md is the contract).
+ *
+ * Processes: the shim (supervisor, host side) creates PID 1 with clone3 into fresh namespaces.
+ * Code that runs in a cloned child (PID 1 setup, exec children, the built-in init) never
+ * returns: it either execs or _exits, and reports setup errors through a CLOEXEC pipe as one
+ * struct child_error. The shim learns "exec succeeded" from EOF on that pipe.
+ */
+#pragma once
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "macro.h"
+
+/* Statuses of design §6. */
+#define ST_BOXLITE_FAILED 125
+#define ST_CANNOT_INVOKE 126
+#define ST_NOT_FOUND 127
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* ---- util.c ---------------------------------------------------------------------------- */
+
+void shim_log_open(int dirfd);
+void shim_log(const char *fmt, ...) _printf_(1, 2);
+/* Parse a whole decimal string into an int in [min, max]. */
+int parse_int(const char *s, int min, int max, int *ret);
+/* Parse a whole string of hex digits (optional 0x) into a 64-bit mask. */
+int parse_hex64(const char *s, uint64_t *ret);
+/* Parse a whole decimal string as a uid/gid (0 .. 2^32-2). */
+int parse_id(const char *s, uint32_t *ret);
+/* Start time (field 22 of /proc/self/stat) of the calling process. */
+int self_starttime(unsigned long long *ret);
+/* Write a small string to an fd, ignoring errors (for cgroup files and friends). */
+int write_str(int fd, const char *s);
+/* "/proc/self/fd/N" for mounting onto or from an fd. */
+struct fd_path {
+    char s[32];
+};
+const char *fd_path(struct fd_path *p, int fd);
+/* Write a file atomically in dirfd (temp name + rename). */
+int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
+
+/* ---- conf.c ---------------------------------------------------------------------------- */
+
+struct shim_conf {
+    char *buf; /* owns every string below */
+    const char *id, *hostname, *upper, *work, *merged, *cwd, *user, *seccomp, *cgroup;
+    char **layers; /* lowest first, NULL-terminated */
+    size_t n_layers;
+    char **argv; /* NULL-terminated; argc == 0: built-in idle init */
+    size_t argc;
+    char **env; /* NULL-terminated */
+    size_t n_env;
+    uint64_t caps;
+    bool init, detach;
+};
+
+int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err);
+void conf_free(struct shim_conf *c);
+
+/* ---- proto.c: NUL-separated SOCK_SEQPACKET datagrams ------------------------------------ */
+
+#define PROTO_MAX_MSG (1024 * 1024)
+#define PROTO_MAX_FDS 8
+
+struct proto_msg {
+    char *buf; /* owned */
+    char **f;  /* owned array of pointers into buf */
+    size_t n;
+    int fds[PROTO_MAX_FDS]; /* received with SCM_RIGHTS, O_CLOEXEC; -1 when unused */
+    size_t n_fds;
+};
+#define PROTO_MSG_NULL                                                                             \
+    {                                                                                              \
+        .buf = NULL, .f = NULL, .n = 0, .fds = {-1, -1, -1, -1, -1, -1, -1, -1}, .n_fds = 0        \
+    }
+
+/* Receive one datagram. 0 on success, -EPIPE on EOF, -EAGAIN if nothing is queued. */
+int proto_recv(int fd, struct proto_msg *m);
+void proto_msg_free(struct proto_msg *m);
+/* Send one datagram of n fields (NUL-separated, no trailing NUL). Never raises SIGPIPE. */
+int proto_send(int fd, size_t n, ...);
+int proto_send_int(int fd, const char *verb, int value);
+int proto_send_error(int fd, int status, const char *msg);
+
+/* ---- cgroup.c -------------------------------------------------------------------------- */
+
+#define CG_MAX_V1 4
+
+struct box_cgroups {
+    char *v2_path; /* NULL: no cgroup2 hierarchy */
+    int v2_fd;     /* O_DIRECTORY fd of v2_path, for CLONE_INTO_CGROUP */
+    int v2_procs_fd;
+    size_t n_v1;
+    char *v1_path[CG_MAX_V1];
+    int v1_procs_fd[CG_MAX_V1]; /* O_WRONLY cgroup.procs; a child joins by writing "0" */
+};
+#define BOX_CGROUPS_NULL                                                                           \
+    {                                                                                              \
+        .v2_path = NULL, .v2_fd = -1, .v2_procs_fd = -1, .n_v1 = 0, .v1_path = {NULL},             \
+        .v1_procs_fd = {-1, -1, -1, -1}                                                            \
+    }
+
+int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err);
+/* In a child: join every hierarchy by writing "0" (skip_v2: CLONE_INTO_CGROUP did it). */
+int cg_join_self(const struct box_cgroups *cg, bool skip_v2);
+/* Kill what is left, wait until empty, rmdir, close. Idempotent; tolerates removed dirs. */
+void cg_destroy(struct box_cgroups *cg);
+
+/* ---- process.c: what PID 1, execs and the init share ----------------------------------- */
+
+struct child_error {
+    int status;
+    char msg[512];
+};
+
+/* Report an error to the shim through errfd and _exit(status). */
+_noreturn_ void child_fail(int errfd, int status, const char *fmt, ...) _printf_(3, 4);
+
+struct proc_spec {
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    const char *user;
+    uint64_t caps;
+    const struct sock_fprog *seccomp; /* NULL: none */
+};
+
+#define BOX_MAX_GROUPS 64
+struct box_user {
+    uid_t uid;
+    gid_t gid;
+    size_t n_groups;
+    gid_t groups[BOX_MAX_GROUPS];
+    char home[256];
+};
+
+/* Resolve "", "uid", "uid:gid", "name", "name:group" against the current root's /etc files. */
+int user_resolve(const char *spec, struct box_user *u, char *msg, size_t msgsz);
+/* Unblock every signal and reset the dispositions the shim changed. */
+void child_reset_signals(void);
+/* Drop the bounding set, switch user, set capabilities (child only; _exits on failure). */
+void proc_apply_user_caps(const struct proc_spec *s, const struct box_user *u, int errfd);
+/* no_new_privs and seccomp (child only; _exits on failure). */
+void proc_apply_nnp_seccomp(const struct proc_spec *s, int errfd);
+/* Full process setup and execve; never returns. */
+_noreturn_ void proc_exec(const struct proc_spec *s, int errfd);
+/* PID 1 without a command: reap forever, exit 0 on SIGTERM/SIGINT. Closes errfd when ready. */
+_noreturn_ void init_idle(const struct proc_spec *s, int errfd);
+/* PID 1 in front of a command: fork+exec it, forward signals, reap, exit with its status. */
+_noreturn_ void init_command(const struct proc_spec *s, int errfd);
+
+/* ---- box.c: PID 1 ---------------------------------------------------------------------- */
+
+struct box_start {
+    const struct shim_conf *conf;
+    const struct box_cgroups *cg;
+    bool cg_v2_joined; /* CLONE_INTO_CGROUP placed us in the cgroup2 leaf */
+    int errfd;         /* write end of the error pipe */
+    int shim_pidfd;    /* the shim, to notice that it died before PDEATHSIG was armed */
+    int stdin_fd;      /* detached: read end of the silent pipe; -1 attached */
+    int stdout_fd;     /* detached: logs/console.log; -1 attached */
+    int hosts_fd, hostname_fd, resolv_fd; /* O_PATH fds of BOX_DIR files to bind */
+    const struct sock_fprog *seccomp;
+};
+
+_noreturn_ void box_pid1_main(const struct box_start *b);
+
+/* Raw clone3 returning like fork(): 0 in the child. cgroup_fd < 0: no CLONE_INTO_CGROUP.
+ * *ret_pidfd receives a pidfd. On ENOSYS falls back to clone(2) without a cgroup. */
+pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgroup);
+
+/* ---- supervisor.c ---------------------------------------------------------------------- */
+
+struct shim;
+int supervisor_run(struct shim *s);
