@@ -113,3 +113,26 @@ run_tests() {
     done
     [ "$T_FAILED" -eq 0 ]
 }
+
+# wait_until SECONDS CMD...: poll CMD every 20 ms until it succeeds; fails after SECONDS.
+wait_until() {
+    local limit=$1; shift
+    local end=$((SECONDS + limit))
+    until "$@"; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.02
+    done
+}
+
+# The pid in a box's shim.pid, if any.
+shim_pid_of() { head -n1 "$T_HOME/boxes/$1/shim.pid" 2>/dev/null; }
+no_live_shims() {
+    local f pid
+    for f in "$T_HOME"/boxes/*/shim.pid; do
+        [ -e "$f" ] || continue
+        pid=$(head -n1 "$f"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && return 1
+    done
+    return 0
+}
+# Whether any process still runs the shim of this test's home.
+no_shim_processes() { ! pgrep -f "boxlite-shim $T_HOME/" >/dev/null; }
