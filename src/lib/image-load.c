@@ -49,7 +49,7 @@ struct load {
     struct boxlite_runtime *rt;
     struct bl_stage stage;
     int src_dir_fd; /* OCI layout directory source, or -1 */
-    struct file *files;
+    struct file **files; /* each allocated on its own: pointers to them stay valid */
     size_t n_files;
     unsigned long counter;
     struct bl_new_image *images;
@@ -59,8 +59,9 @@ struct load {
 static void load_done(struct load *L)
 {
     for (size_t i = 0; i < L->n_files; i++) {
-        free(L->files[i].name);
-        free(L->files[i].target);
+        free(L->files[i]->name);
+        free(L->files[i]->target);
+        free(L->files[i]);
     }
     free(L->files);
     for (size_t i = 0; i < L->n_images; i++)
@@ -145,22 +146,26 @@ static char *resolve_link(const char *name, const char *target, int symlink)
 
 static int add_file(struct load *L, struct file f, bl_error **err)
 {
-    struct file *n = bl_realloc(L->files, (L->n_files + 1) * sizeof(*n));
-    if (!n) {
+    struct file **n = bl_realloc(L->files, (L->n_files + 1) * sizeof(*n));
+    struct file *c = bl_malloc(sizeof(*c));
+    if (n)
+        L->files = n;
+    if (!n || !c) {
+        free(c);
         free(f.name);
         free(f.target);
         return bl_oom(err);
     }
-    L->files = n;
-    L->files[L->n_files++] = f;
+    *c = f;
+    L->files[L->n_files++] = c;
     return 0;
 }
 
 static struct file *find_raw(struct load *L, const char *name)
 {
     for (size_t i = L->n_files; i > 0; i--) /* a later entry wins */
-        if (!strcmp(L->files[i - 1].name, name))
-            return &L->files[i - 1];
+        if (!strcmp(L->files[i - 1]->name, name))
+            return L->files[i - 1];
     return NULL;
 }
 
@@ -343,7 +348,7 @@ static int stage_from_dir(struct load *L, const char *name, struct file **ret, b
         int r = add_file(L, f, err);
         if (r < 0)
             return r;
-        *ret = &L->files[L->n_files - 1];
+        *ret = L->files[L->n_files - 1];
         return 0;
     }
     _cleanup_close_ int fd = openat(L->src_dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -382,7 +387,7 @@ static int stage_from_dir(struct load *L, const char *name, struct file **ret, b
     r = add_file(L, f, err);
     if (r < 0)
         return r;
-    *ret = &L->files[L->n_files - 1];
+    *ret = L->files[L->n_files - 1];
     return 0;
 }
 
@@ -903,8 +908,8 @@ static int unpack_layers(struct load *L, bl_error **err)
             snprintf(nm, sizeof(nm), "blobs/sha256/%s", bl_digest_hex(l->blob_digest));
             struct file *f = NULL;
             for (size_t z = 0; z < L->n_files && !f; z++)
-                if (!L->files[z].target && !strcmp(L->files[z].digest, l->blob_digest))
-                    f = &L->files[z];
+                if (!L->files[z]->target && !strcmp(L->files[z]->digest, l->blob_digest))
+                    f = L->files[z];
             if (!f)
                 return bl_err(err, -ENOENT, "layer blob %s is missing", l->blob_digest);
             jobs[n++] = (struct job){.layer = l, .blob = f};
