@@ -28,7 +28,7 @@
 #include "fs-util.h"
 #include "image-store.h"
 #include "log.h"
-#include "seccomp.h"
+#include "seccomp-profile.h"
 #include "shim-proto.h"
 #include "strv.h"
 

@@ -27,20 +27,47 @@
 
 #define NAME(c) [CAP_##c] = "CAP_" #c
 static const char *const cap_names[] = {
-    NAME(CHOWN),           NAME(DAC_OVERRIDE),    NAME(DAC_READ_SEARCH),
-    NAME(FOWNER),          NAME(FSETID),          NAME(KILL),
-    NAME(SETGID),          NAME(SETUID),          NAME(SETPCAP),
-    NAME(LINUX_IMMUTABLE), NAME(NET_BIND_SERVICE), NAME(NET_BROADCAST),
-    NAME(NET_ADMIN),       NAME(NET_RAW),         NAME(IPC_LOCK),
-    NAME(IPC_OWNER),       NAME(SYS_MODULE),      NAME(SYS_RAWIO),
-    NAME(SYS_CHROOT),      NAME(SYS_PTRACE),      NAME(SYS_PACCT),
-    NAME(SYS_ADMIN),       NAME(SYS_BOOT),        NAME(SYS_NICE),
-    NAME(SYS_RESOURCE),    NAME(SYS_TIME),        NAME(SYS_TTY_CONFIG),
-    NAME(MKNOD),           NAME(LEASE),           NAME(AUDIT_WRITE),
-    NAME(AUDIT_CONTROL),   NAME(SETFCAP),         NAME(MAC_OVERRIDE),
-    NAME(MAC_ADMIN),       NAME(SYSLOG),          NAME(WAKE_ALARM),
-    NAME(BLOCK_SUSPEND),   NAME(AUDIT_READ),      NAME(PERFMON),
-    NAME(BPF),             NAME(CHECKPOINT_RESTORE),
+    NAME(CHOWN),
+    NAME(DAC_OVERRIDE),
+    NAME(DAC_READ_SEARCH),
+    NAME(FOWNER),
+    NAME(FSETID),
+    NAME(KILL),
+    NAME(SETGID),
+    NAME(SETUID),
+    NAME(SETPCAP),
+    NAME(LINUX_IMMUTABLE),
+    NAME(NET_BIND_SERVICE),
+    NAME(NET_BROADCAST),
+    NAME(NET_ADMIN),
+    NAME(NET_RAW),
+    NAME(IPC_LOCK),
+    NAME(IPC_OWNER),
+    NAME(SYS_MODULE),
+    NAME(SYS_RAWIO),
+    NAME(SYS_CHROOT),
+    NAME(SYS_PTRACE),
+    NAME(SYS_PACCT),
+    NAME(SYS_ADMIN),
+    NAME(SYS_BOOT),
+    NAME(SYS_NICE),
+    NAME(SYS_RESOURCE),
+    NAME(SYS_TIME),
+    NAME(SYS_TTY_CONFIG),
+    NAME(MKNOD),
+    NAME(LEASE),
+    NAME(AUDIT_WRITE),
+    NAME(AUDIT_CONTROL),
+    NAME(SETFCAP),
+    NAME(MAC_OVERRIDE),
+    NAME(MAC_ADMIN),
+    NAME(SYSLOG),
+    NAME(WAKE_ALARM),
+    NAME(BLOCK_SUSPEND),
+    NAME(AUDIT_READ),
+    NAME(PERFMON),
+    NAME(BPF),
+    NAME(CHECKPOINT_RESTORE),
 };
 #undef NAME
 _Static_assert(ELEMENTSOF(cap_names) == CAP_CHECKPOINT_RESTORE + 1, "a capability has no name");
@@ -162,8 +189,7 @@ static int parse_list(char *const *names, int check_kernel, uint64_t kernel_caps
     return 0;
 }
 
-int bl_caps_apply(uint64_t base, char *const *add, char *const *drop, uint64_t *ret,
-                  bl_error **err)
+int bl_caps_apply(uint64_t base, char *const *add, char *const *drop, uint64_t *ret, bl_error **err)
 {
     uint64_t kernel_caps = bl_caps_all(), add_mask = 0, drop_mask = 0, result;
     int add_all = 0, drop_all = 0, r;

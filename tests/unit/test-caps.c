@@ -20,11 +20,11 @@ static int popcount64(uint64_t m)
 
 TEST(default_set)
 {
-    static const int expected[] = {CAP_CHOWN,           CAP_DAC_OVERRIDE, CAP_FSETID,
-                                   CAP_FOWNER,          CAP_MKNOD,        CAP_NET_RAW,
-                                   CAP_SETGID,          CAP_SETUID,       CAP_SETFCAP,
-                                   CAP_SETPCAP,         CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-                                   CAP_KILL,            CAP_AUDIT_WRITE};
+    static const int expected[] = {
+        CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+        CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+        CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+        CAP_KILL,    CAP_AUDIT_WRITE};
     uint64_t m = bl_caps_default(), want = 0;
 
     for (size_t i = 0; i < ELEMENTSOF(expected); i++)
@@ -78,11 +78,16 @@ TEST(parse_valid)
         const char *in;
         int cap;
     } cases[] = {
-        {"cap_net_admin", CAP_NET_ADMIN}, {"NET_ADMIN", CAP_NET_ADMIN},
-        {"CAP_NET_ADMIN", CAP_NET_ADMIN}, {"net_admin", CAP_NET_ADMIN},
-        {"Cap_Sys_Admin", CAP_SYS_ADMIN}, {"chown", CAP_CHOWN},
-        {"CAP_BPF", 39},                  {"checkpoint_restore", 40},
-        {"sys_ptrace", CAP_SYS_PTRACE},   {"CAP_AUDIT_WRITE", CAP_AUDIT_WRITE},
+        {"cap_net_admin", CAP_NET_ADMIN},
+        {"NET_ADMIN", CAP_NET_ADMIN},
+        {"CAP_NET_ADMIN", CAP_NET_ADMIN},
+        {"net_admin", CAP_NET_ADMIN},
+        {"Cap_Sys_Admin", CAP_SYS_ADMIN},
+        {"chown", CAP_CHOWN},
+        {"CAP_BPF", 39},
+        {"checkpoint_restore", 40},
+        {"sys_ptrace", CAP_SYS_PTRACE},
+        {"CAP_AUDIT_WRITE", CAP_AUDIT_WRITE},
     };
 
     for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -171,7 +176,8 @@ static void apply_ok(uint64_t base, char *const *add, char *const *drop, uint64_
         tap_fail(__FILE__, __LINE__, "apply: got 0x%" PRIx64 ", want 0x%" PRIx64, got, want);
 }
 
-#define L(...) ((char *const[]){__VA_ARGS__, NULL})
+/* a NULL-terminated list of literals, as the CLI passes argv-derived lists */
+#define L(...) ((char *const *) (const char *const[]){__VA_ARGS__, NULL})
 #define M(c) BL_CAP_MASK(CAP_##c)
 
 TEST(apply)
@@ -262,7 +268,7 @@ TEST(last_cap)
 
     if (f) {
         ASSERT_EQ(fscanf(f, "%d", &from_proc), 1);
-        fclose(f);
+        (void) fclose(f);
         ASSERT_EQ(last, from_proc);
     } else {
         ASSERT_EQ(last, CAP_LAST_CAP);
@@ -277,8 +283,8 @@ TEST(mask_to_string)
     _cleanup_free_ char *empty = bl_caps_mask_to_string(0);
     _cleanup_free_ char *two = bl_caps_mask_to_string(M(KILL) | M(CHOWN));
     _cleanup_free_ char *one = bl_caps_mask_to_string(M(SYS_ADMIN));
-    _cleanup_free_ char *odd = bl_caps_mask_to_string(BL_CAP_MASK(40) | BL_CAP_MASK(41) |
-                                                      BL_CAP_MASK(63));
+    _cleanup_free_ char *odd =
+        bl_caps_mask_to_string(BL_CAP_MASK(40) | BL_CAP_MASK(41) | BL_CAP_MASK(63));
     _cleanup_free_ char *full = bl_caps_mask_to_string(UINT64_MAX);
 
     ASSERT_STREQ(empty, "");
@@ -298,7 +304,7 @@ TEST(mask_to_string_oom)
     SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
 #else
     int status = 0;
-    fflush(stdout);
+    (void) fflush(stdout);
     pid_t pid = fork();
     ASSERT_TRUE(pid >= 0);
     if (pid == 0) {

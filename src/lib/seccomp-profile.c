@@ -18,8 +18,7 @@
  * SCMP_FLTATR_CTL_NNP does not matter here: we export the program rather than load it, and the
  * shim sets no_new_privs itself before loading.
  */
-#define BL_SECCOMP_WANT_LIBSECCOMP 1
-#include <seccomp.h> /* this module's header, which pulls in libseccomp's: see there */
+#include <seccomp.h> /* libseccomp */
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -36,6 +35,7 @@
 #include "caps.h"
 #include "fault.h"
 #include "fs-util.h"
+#include "seccomp-profile.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -156,7 +156,6 @@ static const struct deny_rule deny_rules[] = {
 
 /* personality(2) flags a box may combine freely (PER_LINUX32, UNAME26); see add_personality() */
 #define PERSONALITY_FREE_FLAGS UINT32_C(0x0020008)
-#define PERSONALITY_QUERY UINT32_C(0xffffffff)
 
 static void releasep(scmp_filter_ctx *ctx)
 {
@@ -205,8 +204,8 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsi
  *   (b) its N bits are all set but v != 0xffffffff: then some f in F is clear, one rule
  *       "all N set and f clear" per f.
  * The allowed values have N all clear (neither rule) or are all ones (no clear bit); every other
- * value falls under (a) or (b). That is 32 rules, tested exhaustively over single bits, bit pairs
- * and all-ones-but-one-bit in test-seccomp.c.
+ * value falls under (a) or (b). That is 32 rules; test-seccomp.c checks every single bit, every
+ * pair of bits and every all-ones-but-one-bit value against the real kernel.
  */
 static int add_personality(scmp_filter_ctx ctx, uint32_t action, bl_error **err)
 {
@@ -264,7 +263,10 @@ static int build_filter(uint64_t caps, scmp_filter_ctx *ret, bl_error **err)
 
     if (!ctx)
         return bl_oom(err); /* seccomp_init fails only on allocation */
-    /* KILL_PROCESS needs Linux 4.14; older kernels kill the calling thread only */
+    /*
+     * KILL_PROCESS needs Linux 4.14, and libseccomp probes for it; where the probe fails (old
+     * kernel, valgrind) the program kills the calling thread only. Either way the call is denied.
+     */
     if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0) {
         r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL);
         if (r < 0)

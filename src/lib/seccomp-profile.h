@@ -7,17 +7,8 @@
  * prctl(PR_SET_SECCOMP) and does not link libseccomp (docs/design/shim-protocol.md, key
  * `seccomp`). Cache files are immutable once renamed into place; a change of the rules bumps
  * BL_SECCOMP_PROFILE_VERSION, which changes every file name.
- *
- * Include note: src/lib is on the include path, so this file shadows libseccomp's own
- * <seccomp.h> for the whole tree. seccomp.c, the only user of libseccomp, defines
- * BL_SECCOMP_WANT_LIBSECCOMP and includes this header as <seccomp.h>; it is then found through
- * -Isrc/lib and #include_next continues the search past src/lib to the system header.
  */
 #pragma once
-
-#ifdef BL_SECCOMP_WANT_LIBSECCOMP
-#include_next <seccomp.h>
-#endif
 
 #include <stdint.h>
 
@@ -44,7 +35,9 @@ int bl_seccomp_export(uint64_t caps, int fd, bl_error **err);
  * compiled into a temporary file in cache_dir, fsync()ed and renamed into place; processes racing
  * on the same file each rename a complete copy, so readers only ever see a whole program.
  *
- * Blocking: does file system I/O and, on a miss, about a few ms of CPU work. Thread-safe.
+ * Blocking: file system I/O; a miss also compiles (under a millisecond of CPU here) and
+ * fsync()s, which dominates on a disk. Thread-safe. A process killed between creating and
+ * renaming its temporary file leaves a ".seccomp-tmp-*" file behind; nothing removes it.
  * @param cache_dir  borrowed; absolute or relative to the working directory.
  * @param ret_path   on success a new string owned by the caller (free()); untouched on failure.
  * @return 0, or a negative errno with *err set: -EACCES/-EPERM/-ENOTDIR/-EROFS when cache_dir
