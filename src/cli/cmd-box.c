@@ -120,7 +120,15 @@ static int box_opt(int c, const char *arg)
         return push(o.cap_add, &o.n_add, arg);
     case OPT_CAP_DROP:
         return push(o.cap_drop, &o.n_drop, arg);
-    case 't' + 1000: {
+    default:
+        return EXIT_USAGE;
+    }
+}
+
+static int stop_opt(int c, const char *arg)
+{
+    switch (c) {
+    case 't': {
         char *end;
         long v = strtol(arg, &end, 10); /* NOLINT: flag value */
         if (*arg == 0 || *end || v < 0)
@@ -296,10 +304,10 @@ CMD(create)
 static int multi(const struct command *cmd, int argc, char **argv, const char *verb,
                  const char *ing, int (*op)(boxlite_runtime *, boxlite_box *, boxlite_error **))
 {
-    static const struct option longopts[] = {{"time", required_argument, NULL, 't' + 1000},
+    static const struct option longopts[] = {{"time", required_argument, NULL, 't'},
                                              CLI_GLOBAL_LONGOPTS, {0}};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "", longopts, box_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, "t:", longopts, stop_opt, &rc);
     if (ind < 0)
         return rc;
     if (ind >= argc)

@@ -191,7 +191,11 @@ int cli_parse(const struct command *cmd, int argc, char **argv, const char *shor
               int *ret_exit)
 {
     char sopts[64];
-    snprintf(sopts, sizeof(sopts), ":h%s", shortopts);
+    /* "+" (stop at the first operand: run's trailing COMMAND) must lead the option string */
+    if (shortopts[0] == '+')
+        snprintf(sopts, sizeof(sopts), "+:h%s", shortopts + 1);
+    else
+        snprintf(sopts, sizeof(sopts), ":h%s", shortopts);
     optind = 1;
     opterr = 0;
     int c;

@@ -425,6 +425,11 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
     r = mkdirs_at(b->dir_fd, dirs, err);
     if (r < 0)
         return r;
+    /* the upper dir's mode is the box's "/": every user in the box must traverse it (the
+     * enclosing rootfs/ stays 0700, so the host's other users still cannot) */
+    if (fchmodat(b->dir_fd, "rootfs/upper", 0755, 0) < 0 ||
+        fchmodat(b->dir_fd, "rootfs/merged", 0755, 0) < 0)
+        return bl_err_errno(err, "cannot set the mode of the box's root");
     b->id = bl_strdup(id);
     b->name = o->name ? bl_strdup(o->name) : NULL;
     b->status = bl_strdup("configured");

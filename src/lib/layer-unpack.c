@@ -13,8 +13,9 @@
  * Safety invariant: nothing outside root_fd is ever read, written, created, chowned or chmodded,
  * whatever the tar contains. Names are normalised ("/" and "./" prefixes dropped) and any ".."
  * component fails the layer. A directory named by the tar is only ever turned into an fd with
- * openat2(root_fd, ..., RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so symlinks in the tree
- * (including ones the tar just created) resolve as if root_fd were "/". The last component is
+ * openat2(root_fd, ..., RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) (or, where openat2 is missing,
+ * a userspace walk with the same rules), so symlinks in the tree (including ones the tar just
+ * created) resolve as if root_fd were "/". The last component is
  * then handled with *at() calls that never follow it: O_CREAT|O_EXCL|O_NOFOLLOW, mkdirat,
  * symlinkat, mknodat, AT_SYMLINK_NOFOLLOW. Whatever already sits at a name is removed (unlinked,
  * never written through) before a new entry takes its place. Hardlink targets are opened the same
@@ -45,7 +46,7 @@
 #include "log.h"
 
 /* Read size for blob_fd; large reads keep the syscall count down on uncompressed layers. */
-#define BLOB_READ_SIZE (1024 * 1024)
+#define BLOB_READ_SIZE ((size_t) 1 << 20)
 /* Symlinks followed while creating missing parent directories, as the kernel's ELOOP limit. */
 #define MAX_SYMLINK_HOPS 40
 
@@ -79,6 +80,14 @@ struct dir_fixup {
     size_t seq; /* entry order, so that the last entry for a path wins */
 };
 
+/* The directory we unpack into, and how paths are confined to it. */
+struct root {
+    int fd;       /* borrowed */
+    bool emulate; /* no openat2() (kernel < 5.6, a seccomp filter, valgrind): walk by hand */
+    dev_t dev;    /* identity of the root, where ".." stops in the emulated walk */
+    ino_t ino;
+};
+
 /* The metadata of one tar entry, checked and converted. */
 struct meta {
     uid_t uid;
@@ -90,17 +99,17 @@ struct meta {
 
 struct unpack {
     int blob_fd; /* borrowed */
-    int root_fd; /* borrowed */
-    bool privileged;
+    struct root root;
+    bool privileged; /* real root: see is_privileged() */
 
     /* The stream. */
-    struct archive *outer;  /* borrowed: owned by bl_layer_unpack's scope */
-    struct bl_sha256 *sha;  /* borrowed, likewise */
-    void *read_buf;         /* owned; BLOB_READ_SIZE bytes */
-    uint64_t blob_bytes;    /* bytes read from blob_fd */
-    uint64_t tar_bytes;     /* uncompressed bytes hashed so far */
-    int read_errno;         /* read(2) on blob_fd failed with this; 0 if it did not */
-    bool outer_failed;      /* decompression failed; libarchive's message is in outer */
+    struct archive *outer; /* borrowed: owned by bl_layer_unpack's scope */
+    struct bl_sha256 *sha; /* borrowed, likewise */
+    void *read_buf;        /* owned; BLOB_READ_SIZE bytes */
+    uint64_t blob_bytes;   /* bytes read from blob_fd */
+    uint64_t tar_bytes;    /* uncompressed bytes hashed so far */
+    int read_errno;        /* read(2) on blob_fd failed with this; 0 if it did not */
+    bool outer_failed;     /* decompression failed; libarchive's message is in outer */
     bool outer_eof;
 
     /*
@@ -200,12 +209,19 @@ static int outer_error(struct unpack *u, bl_error **err)
     return bl_err(err, -EBADMSG, "corrupt or truncated layer stream: %s", aerr(u->outer));
 }
 
-/* Error for a failure of the tar reader while reading `what`; blames the outer one if it failed. */
-static int tar_error(struct unpack *u, struct archive *tar, const char *what, bl_error **err)
+/*
+ * Error for a failure of the tar reader in the data of entry `path`, or in a header when path is
+ * NULL. The outer reader is blamed when it is the one that failed.
+ */
+static int tar_error(struct unpack *u, struct archive *tar, const char *path, bl_error **err)
 {
     if (u->read_errno || u->outer_failed)
         return outer_error(u, err);
-    return bl_err(err, -EBADMSG, "corrupt or truncated tar stream at '%s': %s", what, aerr(tar));
+    if (path)
+        return bl_err(err, -EBADMSG, "corrupt or truncated tar stream in '%s': %s", path,
+                      aerr(tar));
+    return bl_err(err, -EBADMSG, "corrupt or truncated tar stream after %llu entries: %s",
+                  (unsigned long long) u->entries, aerr(tar));
 }
 
 /* ---- paths --------------------------------------------------------------------------------- */
@@ -265,11 +281,8 @@ static int split_path(const char *path, char **ret_parent, char **ret_last)
     return 0;
 }
 
-/*
- * openat2() confined to root_fd: symlinks and ".." resolve as if root_fd were "/", /proc magic
- * links are refused. "" opens the root itself. Returns an fd (O_CLOEXEC) or -errno.
- */
-static int open_in_root(int root_fd, const char *path, int flags)
+/* openat2() with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS. Returns an fd or -errno. */
+static int openat2_in_root(int root_fd, const char *path, int flags)
 {
     struct open_how how = {
         .flags = (uint64_t) (flags | O_CLOEXEC),
@@ -278,7 +291,7 @@ static int open_in_root(int root_fd, const char *path, int flags)
 
     /* EAGAIN means a concurrent rename raced with a ".." lookup: the kernel asks us to retry. */
     for (unsigned i = 0;; i++) {
-        long fd = syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof(how));
+        long fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
         if (fd >= 0)
             return (int) fd;
         if (errno != EAGAIN || i >= 16)
@@ -286,15 +299,118 @@ static int open_in_root(int root_fd, const char *path, int flags)
     }
 }
 
-static int resolve_dir(int root_fd, const char *path, unsigned *hops);
+/*
+ * RESOLVE_IN_ROOT done by hand, for when openat2() is missing: one component at a time with
+ * O_PATH|O_NOFOLLOW, each symlink expanded from its text (an absolute target restarts at the
+ * root), ".." stopped at the root. Against the content of the tar this is as strict as the
+ * kernel; unlike the kernel it does not guard against a concurrent rename inside the root, which
+ * cannot happen while we are its only writer. Magic links are never followed, only read as text.
+ */
+static int open_in_root_emulated(const struct root *root, const char *path, int flags)
+{
+    _cleanup_free_ char *buf = bl_strdup(path); /* what is left to walk */
+    if (!buf)
+        return -ENOMEM;
+    _cleanup_close_ int cur = openat(root->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0)
+        return -errno;
+    unsigned hops = 0;
+    const char *p = buf;
+
+    for (;;) {
+        while (*p == '/')
+            p++;
+        if (!*p) { /* the path named the directory we stand in */
+            int fd = openat(cur, ".", flags | O_CLOEXEC);
+            return fd < 0 ? -errno : fd;
+        }
+        size_t len = strcspn(p, "/");
+        if (len > NAME_MAX)
+            return -ENAMETOOLONG;
+        char name[NAME_MAX + 1];
+        memcpy(name, p, len);
+        name[len] = 0;
+        p += len;
+        bool last = p[strspn(p, "/")] == 0;
+
+        if (streq(name, "."))
+            continue;
+        struct stat st;
+        if (streq(name, "..")) {
+            if (fstat(cur, &st) < 0)
+                return -errno;
+            if (st.st_dev == root->dev && st.st_ino == root->ino)
+                continue; /* ".." of the root is the root */
+            int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (up < 0)
+                return -errno;
+            (void) bl_close(cur);
+            cur = up;
+            continue;
+        }
+
+        if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return -errno;
+        if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
+            if (++hops > MAX_SYMLINK_HOPS)
+                return -ELOOP;
+            _cleanup_free_ char *target = bl_malloc(PATH_MAX);
+            if (!target)
+                return -ENOMEM;
+            ssize_t n = readlinkat(cur, name, target, PATH_MAX);
+            if (n < 0)
+                return -errno;
+            if (n == 0 || n >= PATH_MAX)
+                return -ENAMETOOLONG;
+            target[n] = 0;
+            /* Continue with the target followed by the rest (which starts with "/" if any). */
+            char *next = bl_asprintf("%s%s", target, p);
+            if (!next)
+                return -ENOMEM;
+            free(buf);
+            buf = next;
+            p = buf;
+            if (target[0] == '/') {
+                (void) bl_close(cur);
+                cur = openat(root->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (cur < 0)
+                    return -errno;
+            }
+            continue;
+        }
+        if (last) {
+            int fd = openat(cur, name, flags | O_NOFOLLOW | O_CLOEXEC);
+            return fd < 0 ? -errno : fd;
+        }
+        if (!S_ISDIR(st.st_mode))
+            return -ENOTDIR;
+        int next = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0)
+            return -errno;
+        (void) bl_close(cur);
+        cur = next;
+    }
+}
 
 /*
- * dfd/name exists but did not resolve: if it is a symlink whose target is missing, create that
- * target as a directory (inside the root, as `mkdir -p` through the link would). `parent` is the
- * path of dfd, for relative targets.
+ * Open `path` confined to the root: symlinks and ".." resolve as if the root were "/", /proc
+ * magic links are refused. "" opens the root itself. Returns an fd (O_CLOEXEC) or -errno.
  */
-static int create_link_target(int root_fd, int dfd, const char *parent, const char *name,
-                              unsigned *hops)
+static int open_in_root(const struct root *root, const char *path, int flags)
+{
+    if (root->emulate)
+        return open_in_root_emulated(root, path, flags);
+    return openat2_in_root(root->fd, *path ? path : ".", flags);
+}
+
+static int resolve_dir(const struct root *root, const char *path, unsigned *hops);
+
+/*
+ * dfd/name is a symlink whose target is missing: create that target as a directory, inside the
+ * root, as `mkdir -p` through the link would. `parent` is the path of dfd, for relative targets.
+ */
+static int create_link_target(const struct root *root, int dfd, const char *parent,
+                              const char *name, unsigned *hops)
 {
     if (++*hops > MAX_SYMLINK_HOPS)
         return -ELOOP;
@@ -304,25 +420,25 @@ static int create_link_target(int root_fd, int dfd, const char *parent, const ch
         return -ENOMEM;
     ssize_t n = readlinkat(dfd, name, target, PATH_MAX - 1);
     if (n < 0)
-        return errno == EINVAL ? -ENOTDIR : -errno; /* EINVAL: not a symlink, so a non-directory */
+        return -errno;
     target[n] = 0;
 
     _cleanup_free_ char *where =
         target[0] == '/' || !*parent ? bl_strdup(target) : bl_asprintf("%s/%s", parent, target);
     if (!where)
         return -ENOMEM;
-    _cleanup_close_ int fd = resolve_dir(root_fd, where, hops);
+    _cleanup_close_ int fd = resolve_dir(root, where, hops);
     return fd < 0 ? fd : 0;
 }
 
 /*
- * Open directory `path` inside root_fd as an O_PATH fd, creating missing components as 0755
+ * Open directory `path` inside the root as an O_PATH fd, creating missing components as 0755
  * directories. Every mkdirat() happens in a directory fd obtained through open_in_root(), so
  * nothing is ever created outside the root. Returns the fd (owned by the caller) or -errno.
  */
-static int resolve_dir(int root_fd, const char *path, unsigned *hops)
+static int resolve_dir(const struct root *root, const char *path, unsigned *hops)
 {
-    int fd = open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+    int fd = open_in_root(root, path, O_PATH | O_DIRECTORY);
     if (fd != -ENOENT)
         return fd;
 
@@ -331,18 +447,29 @@ static int resolve_dir(int root_fd, const char *path, unsigned *hops)
     int r = split_path(path, &parent, &last);
     if (r < 0)
         return r;
-    _cleanup_close_ int pfd = resolve_dir(root_fd, parent, hops);
+    _cleanup_close_ int pfd = resolve_dir(root, parent, hops);
     if (pfd < 0)
         return pfd;
     /* "." and ".." (possible in symlink targets) exist once their parent does. */
     if (!streq(last, ".") && !streq(last, "..") && mkdirat(pfd, last, 0755) < 0) {
         if (errno != EEXIST)
             return -errno;
-        r = create_link_target(root_fd, pfd, parent, last, hops);
-        if (r < 0)
-            return r;
+        /*
+         * Something is there. A directory means the missing piece was further up and exists
+         * now; a symlink is dangling and its target gets created; anything else is in the way.
+         */
+        struct stat st;
+        if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return -errno;
+        if (S_ISLNK(st.st_mode)) {
+            r = create_link_target(root, pfd, parent, last, hops);
+            if (r < 0)
+                return r;
+        } else if (!S_ISDIR(st.st_mode)) {
+            return -ENOTDIR;
+        }
     }
-    return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+    return open_in_root(root, path, O_PATH | O_DIRECTORY);
 }
 
 /*
@@ -358,7 +485,7 @@ static int get_parent(struct unpack *u, const char *parent, bl_error **err)
     if (!p)
         return bl_oom(err);
     unsigned hops = 0;
-    _cleanup_close_ int fd = resolve_dir(u->root_fd, parent, &hops);
+    _cleanup_close_ int fd = resolve_dir(&u->root, parent, &hops);
     if (fd == -ENOMEM)
         return bl_oom(err);
     if (fd < 0)
@@ -419,6 +546,7 @@ static int set_owner(const struct unpack *u, int dfd, const char *name, const st
     if (fchownat(dfd, name, m->uid, m->gid, flags) >= 0)
         return 0;
     if (errno == EINVAL || (errno == EPERM && !u->privileged)) {
+        /* EINVAL: an id not mapped in our user namespace. */
         bl_debug("cannot chown '%s' to %u:%u, ignoring: %s", path, (unsigned) m->uid,
                  (unsigned) m->gid, strerror(errno));
         return 0;
@@ -605,7 +733,7 @@ static int unpack_dir(struct unpack *u, struct archive_entry *e, int dfd, const 
 static int unpack_root(struct unpack *u, struct archive_entry *e, const struct meta *m,
                        bl_error **err)
 {
-    _cleanup_close_ int fd = openat(u->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_close_ int fd = openat(u->root.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return bl_err_errno(err, "cannot open the layer directory");
     return finish_dir(u, e, fd, "", m, err);
@@ -705,7 +833,7 @@ static int unpack_hardlink(struct unpack *u, struct archive_entry *e, int dfd, c
         return bl_err(err, -EINVAL, "unsafe hardlink '%s' -> '%s'", path, raw);
 
     /* The target is resolved inside the root like any other name, its last symlink not followed. */
-    _cleanup_close_ int tfd = open_in_root(u->root_fd, target, O_PATH | O_NOFOLLOW);
+    _cleanup_close_ int tfd = open_in_root(&u->root, target, O_PATH | O_NOFOLLOW);
     if (tfd < 0)
         return bl_err_code(err, tfd, "cannot open target '%s' of hardlink '%s'", raw, path);
     struct stat st;
@@ -771,7 +899,7 @@ static int unpack_entry(struct unpack *u, struct archive *tar, struct archive_en
     if (r < 0)
         return bl_err(err, -EINVAL, "unsafe entry '%s': name contains '..'", raw);
 
-    struct meta m;
+    struct meta m = {0};
     r = entry_meta(e, raw, &m, err);
     if (r < 0)
         return r;
@@ -849,7 +977,7 @@ static int fixup_dirs(struct unpack *u, bl_error **err)
             continue;
 
         _cleanup_close_ int fd =
-            open_in_root(u->root_fd, d->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+            open_in_root(&u->root, d->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
         if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
             continue;
         if (fd < 0)
@@ -867,6 +995,55 @@ static int fixup_dirs(struct unpack *u, bl_error **err)
     return 0;
 }
 
+/*
+ * Whether we are root in the initial user namespace. Root in a child namespace (rootless, e.g.
+ * `unshare -r`) cannot chown to unmapped ids nor set trusted.* xattrs, so those failures are
+ * expected there, as they are for any other non-root user.
+ */
+static bool is_privileged(void)
+{
+    if (geteuid() != 0)
+        return false;
+    _cleanup_close_ int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true; /* no /proc: nothing says otherwise */
+    char map[64] = {0};
+    ssize_t n = read(fd, map, sizeof(map) - 1);
+    unsigned long inside, outside, count;
+    if (n <= 0 || sscanf(map, "%lu %lu %lu", &inside, &outside, &count) != 3)
+        return true;
+    /* The initial namespace maps every id to itself; a child one maps a subrange. */
+    return inside == 0 && outside == 0 && count == 4294967295UL;
+}
+
+/*
+ * Record the root's identity and whether openat2() works. ENOSYS: kernel < 5.6, a seccomp
+ * filter, or valgrind. EPERM: container seccomp profiles written before openat2 existed (Docker
+ * < 20.10) answer EPERM to calls they do not know; opening "." of a directory we hold cannot
+ * legitimately fail with it.
+ */
+static int probe_root(struct root *root, bl_error **err)
+{
+    struct stat st;
+    if (fstat(root->fd, &st) < 0)
+        return bl_err_errno(err, "cannot stat the layer directory");
+    if (!S_ISDIR(st.st_mode))
+        return bl_err(err, -ENOTDIR, "the layer directory is not a directory");
+    root->dev = st.st_dev;
+    root->ino = st.st_ino;
+
+    int fd = openat2_in_root(root->fd, ".", O_PATH | O_DIRECTORY);
+    if (fd >= 0) {
+        (void) bl_close(fd);
+        return 0;
+    }
+    if (fd != -ENOSYS && fd != -EPERM)
+        return bl_err_code(err, fd, "cannot open the layer directory");
+    bl_debug("openat2() is not available (%s), resolving paths in userspace", strerror(-fd));
+    root->emulate = true;
+    return 0;
+}
+
 /* ---- entry point --------------------------------------------------------------------------- */
 
 int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN + 1],
@@ -874,13 +1051,17 @@ int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN
 {
     _cleanup_(unpack_done) struct unpack u = {
         .blob_fd = blob_fd,
-        .root_fd = root_fd,
-        .privileged = geteuid() == 0,
+        .root = {.fd = root_fd},
+        .privileged = is_privileged(),
         .parent_fd = -1,
     };
     int r;
 
     assert(blob_fd >= 0 && root_fd >= 0 && ret_diff_id);
+
+    r = probe_root(&u.root, err);
+    if (r < 0)
+        return r;
 
     _cleanup_(bl_sha256_freep) struct bl_sha256 *sha = bl_sha256_new();
     u.read_buf = bl_malloc(BLOB_READ_SIZE);
@@ -933,9 +1114,7 @@ int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN
             /* e.g. a pax name that is not valid in the current locale; the bytes are kept */
             bl_debug("tar header warning, ignoring: %s", aerr(tar));
         } else if (r != ARCHIVE_OK) {
-            if (u.entries == 0 && !u.outer_failed && !u.read_errno)
-                return bl_err(err, -EINVAL, "not a tar archive: %s", aerr(tar));
-            return tar_error(&u, tar, "header", err);
+            return tar_error(&u, tar, NULL, err); /* the format was recognised: corruption */
         }
         u.entries++;
         r = unpack_entry(&u, tar, e, err);
@@ -943,7 +1122,7 @@ int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN
             return r;
     }
 
-    /* The end-of-archive marker may be followed by more zero blocks: they are part of the diff_id. */
+    /* Zero blocks may follow the end-of-archive marker: they are part of the diff_id too. */
     for (;;) {
         const void *buf;
         size_t size;

@@ -42,13 +42,19 @@ static long long now_ms(void)
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Create dir (reusing a stale one) and open its cgroup.procs for writing. */
-static int make_leaf(const char *path, int *ret_procs, bl_error **err)
+static void remove_leaf(const char *dir, bool v2);
+
+/* Create dir (a stale one, left by a killed shim, is emptied and made anew) and open its
+ * cgroup.procs for writing. */
+static int make_leaf(const char *path, bool v2, int *ret_procs, bl_error **err)
 {
     if (mkdir(path, 0755) < 0) {
         if (errno != EEXIST)
             return bl_err_errno(err, "cannot create cgroup '%s'", path);
-        shim_log("reusing stale cgroup %s", path);
+        shim_log("removing stale cgroup %s", path);
+        remove_leaf(path, v2);
+        if (mkdir(path, 0755) < 0)
+            return bl_err_errno(err, "cannot create cgroup '%s'", path);
     }
     _cleanup_free_ char *procs = bl_path_join(path, "cgroup.procs");
     if (!procs)
@@ -65,14 +71,14 @@ int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
     if (!leaf || !*leaf)
         return 0;
     bool pure = is_fs(CG_ROOT, CGROUP2_SUPER_MAGIC);
-    const char *v2root = pure                                            ? CG_ROOT
+    const char *v2root = pure                                             ? CG_ROOT
                          : is_fs(CG_ROOT "/unified", CGROUP2_SUPER_MAGIC) ? CG_ROOT "/unified"
                                                                           : NULL;
     if (v2root) {
         cg->v2_path = bl_path_join(v2root, leaf);
         if (!cg->v2_path)
             return bl_oom(err);
-        r = make_leaf(cg->v2_path, &cg->v2_procs_fd, err);
+        r = make_leaf(cg->v2_path, true, &cg->v2_procs_fd, err);
         if (r < 0)
             return r;
         cg->v2_fd = open(cg->v2_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -100,7 +106,7 @@ int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
             return bl_oom(err);
         seen[k] = st.st_dev;
         cg->n_v1++;
-        r = make_leaf(cg->v1_path[k], &cg->v1_procs_fd[k], err);
+        r = make_leaf(cg->v1_path[k], false, &cg->v1_procs_fd[k], err);
         if (r < 0)
             return r;
     }
@@ -116,6 +122,23 @@ int cg_join_self(const struct box_cgroups *cg, bool skip_v2)
     }
     for (size_t i = 0; i < cg->n_v1; i++) {
         int r = write_str(cg->v1_procs_fd[i], "0");
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int cg_attach(const struct box_cgroups *cg, pid_t pid, bool skip_v2)
+{
+    char num[16];
+    (void) snprintf(num, sizeof(num), "%d", (int) pid);
+    if (!skip_v2 && cg->v2_procs_fd >= 0) {
+        int r = write_str(cg->v2_procs_fd, num);
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < cg->n_v1; i++) {
+        int r = write_str(cg->v1_procs_fd[i], num);
         if (r < 0)
             return r;
     }

@@ -1,12 +1,301 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * boxlite-shim: the per-box supervisor (design §1). Boxes land with the lifecycle issue; until
- * then the shim only identifies itself, so that `make install` ships the binary's final name.
+ * boxlite-shim BOX_DIR: the per-box supervisor (design §1, docs/design/shim-protocol.md).
+ * Reads BOX_DIR/shim.conf, takes BOX_DIR/shim.lock, creates the box's cgroups and PID 1, then
+ * serves the spawn channel (fd 3) and BOX_DIR/shim.sock until PID 1 exits, tears the box down
+ * and reports its status.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
+#include "alloc-util.h"
 #include "boxlite/version.h"
+#include "fs-util.h"
+#include "shim.h"
+
+#define SPAWN_FD 3
+#define BOX_NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
+
+static void shim_init(struct shim *s)
+{
+    *s = (struct shim){
+        .boxfd = -1,
+        .lockfd = -1,
+        .spawnfd = -1,
+        .orig_pidns_fd = -1,
+        .cg = BOX_CGROUPS_NULL,
+        .stdin_wfd = -1,
+        .pid1fd = -1,
+        .pid1_errfd = -1,
+        .epfd = -1,
+        .sigfd = -1,
+        .listenfd = -1,
+        .timerfd = -1,
+        .sig_ev = {EV_SIGNAL},
+        .spawn_ev = {EV_SPAWN},
+        .pid1_err_ev = {EV_PID1_ERR},
+        .listen_ev = {EV_LISTEN},
+        .timer_ev = {EV_TIMER},
+    };
+}
+
+static void shim_free(struct shim *s)
+{
+    supervisor_free(s);
+    cg_destroy(&s->cg); /* no-op after a teardown */
+    int *fds[] = {&s->boxfd,     &s->lockfd,   &s->spawnfd,    &s->orig_pidns_fd,
+                  &s->stdin_wfd, &s->pid1fd,   &s->pid1_errfd, &s->epfd,
+                  &s->sigfd,     &s->listenfd, &s->timerfd};
+    for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+        *fds[i] = bl_close(*fds[i]);
+    free(s->filter);
+    conf_free(&s->conf);
+}
+
+/* An error before we own the box (or before there is one): report it, touch nothing. */
+static int early_error(struct shim *s, const char *msg)
+{
+    shim_log("error: %s", msg);
+    (void) proto_send_error(s->spawnfd, ST_BOXLITE_FAILED, msg);
+    return 1;
+}
+
+static int load_seccomp(struct shim *s, bl_error **err)
+{
+    const char *path = s->conf.seccomp;
+    if (!*path)
+        return 0;
+    char *buf = NULL;
+    size_t len = 0;
+    int r = bl_read_file_at(AT_FDCWD, path, BPF_MAXINSNS * sizeof(struct sock_filter) + 1, &buf,
+                            &len, err);
+    if (r < 0)
+        return bl_err_prefix(err, r, "seccomp filter");
+    s->filter = (struct sock_filter *) buf;
+    if (len == 0 || len % sizeof(struct sock_filter) ||
+        len > BPF_MAXINSNS * sizeof(struct sock_filter))
+        return bl_err(err, -EINVAL, "seccomp filter '%s': not a BPF program (%zu bytes)", path,
+                      len);
+    s->seccomp = (struct sock_fprog){.len = (unsigned short) (len / sizeof(struct sock_filter)),
+                                     .filter = s->filter};
+    return 0;
+}
+
+/* BOX_DIR/hosts, hostname and resolv.conf, bind-mounted into the box by PID 1. */
+static int write_etc_files(struct shim *s, bl_error **err)
+{
+    const char *h = s->conf.hostname;
+    _cleanup_free_ char *hosts_txt =
+        bl_asprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s%s%s",
+                    *h ? "127.0.1.1\t" : "", h, *h ? "\n" : "");
+    _cleanup_free_ char *hostname_txt = bl_asprintf("%s\n", h);
+    if (!hosts_txt || !hostname_txt)
+        return bl_oom(err);
+    _cleanup_free_ char *resolv_txt = NULL;
+    size_t resolv_len = 0;
+    if (bl_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &resolv_txt, &resolv_len, NULL) <
+        0)
+        resolv_len = 0; /* no resolver on the host: an empty file */
+    struct {
+        const char *name, *data;
+        size_t len;
+    } files[] = {{"hosts", hosts_txt, strlen(hosts_txt)},
+                 {"hostname", hostname_txt, strlen(hostname_txt)},
+                 {"resolv.conf", resolv_txt ? resolv_txt : "", resolv_len}};
+    for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+        /* In place (a rename costs a journal commit): only this box binds them. */
+        _cleanup_close_ int fd = openat(
+            s->boxfd, files[i].name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        int r = fd < 0 ? -errno : bl_write_all(fd, files[i].data, files[i].len);
+        if (r < 0)
+            return bl_err_code(err, r, "cannot write %s/%s", s->box_dir, files[i].name);
+    }
+    return 0;
+}
+
+static int setup_loop(struct shim *s, bl_error **err)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (s->epfd < 0 || s->sigfd < 0 || s->timerfd < 0)
+        return bl_err_errno(err, "cannot set up the event loop");
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->sig_ev};
+    int r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &e);
+    e = (struct epoll_event){.events = EPOLLIN, .data.ptr = &s->timer_ev};
+    r = r < 0 ? r : epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &e);
+    e = (struct epoll_event){.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &s->spawn_ev};
+    r = r < 0 ? r : epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->spawnfd, &e);
+    if (r < 0)
+        return bl_err_errno(err, "cannot set up the event loop");
+    return 0;
+}
+
+/* Replace our 0/1/2 with /dev/null: the client's pipes must see EOF when the box closes them. */
+static void drop_client_stdio(void)
+{
+    _cleanup_close_ int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int i = 0; fd >= 0 && i < 3; i++)
+        (void) dup3(fd, i, 0);
+}
+
+static int start_box(struct shim *s, bl_error **err)
+{
+    int r = load_seccomp(s, err);
+    if (r < 0)
+        return r;
+    r = write_etc_files(s, err);
+    if (r < 0)
+        return r;
+    r = cg_create(&s->cg, s->conf.cgroup, err);
+    if (r < 0)
+        return r;
+
+    _cleanup_close_ int in_r = -1, console = -1;
+    if (s->conf.detach) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return bl_err_errno(err, "pipe");
+        in_r = p[0];
+        s->stdin_wfd = p[1];
+        if (mkdirat(s->boxfd, "logs", 0755) < 0 && errno != EEXIST)
+            return bl_err_errno(err, "cannot create %s/logs", s->box_dir);
+        console = openat(s->boxfd, "logs/console.log",
+                         O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (console < 0)
+            return bl_err_errno(err, "cannot open %s/logs/console.log", s->box_dir);
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return bl_err_errno(err, "pipe");
+    _cleanup_close_ int err_r = p[0], err_w = p[1];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return bl_err_errno(err, "pipe");
+    _cleanup_close_ int go_r = p[0], go_w = p[1];
+
+    struct box_start b = {
+        .conf = &s->conf,
+        .errfd = err_w,
+        .go_fd = go_r,
+        .stdin_fd = in_r,
+        .stdout_fd = console,
+        .box_dir = s->box_dir,
+        .seccomp = s->seccomp.len ? &s->seccomp : NULL,
+    };
+    int pidfd = -1;
+    bool in_cgroup = false;
+    pid_t pid = shim_clone(BOX_NS_FLAGS, s->cg.v2_fd, &pidfd, &in_cgroup);
+    if (pid < 0)
+        return bl_err_code(err, pid, "cannot create the box's PID 1");
+    if (pid == 0) {
+        (void) close(go_w); /* so that a dead shim reads as EOF */
+        box_pid1_main(&b);
+    }
+
+    s->pid1 = pid;
+    s->pid1fd = pidfd;
+    /* Later children (execs) are born in the box's pid namespace. */
+    if (setns(s->pid1fd, CLONE_NEWPID) < 0)
+        shim_log("cannot join the box's pid namespace: %m (exec disabled)");
+    else
+        s->pidns_joined = true;
+    s->pid1_errfd = TAKE_FD(err_r);
+    (void) fcntl(s->pid1_errfd, F_SETFL, O_NONBLOCK);
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->pid1_err_ev};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->pid1_errfd, &e) < 0)
+        shim_log("epoll: %m"); /* finish() reads the pipe synchronously then */
+    drop_client_stdio();
+
+    /* PID 1 builds its rootfs meanwhile (a v1 migration waits for an RCU grace period); it
+     * waits for "go" before running anything of the box. */
+    r = cg_attach(&s->cg, pid, in_cgroup);
+    if (r >= 0 && write(go_w, "1", 1) != 1)
+        r = -errno;
+    if (r < 0) {
+        char msg[256];
+        (void) snprintf(msg, sizeof(msg), "cannot move PID 1 into the box cgroup: %s",
+                        strerror(-r));
+        supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
+    }
+    shim_log("PID 1 is %d", (int) pid);
+    return 0;
+}
+
+static int run(const char *box_dir)
+{
+    _cleanup_(shim_free) struct shim s;
+    shim_init(&s);
+    s.box_dir = box_dir;
+    s.spawnfd = SPAWN_FD;
+    s.spawn_open = true;
+    char msg[512];
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    (void) sigprocmask(SIG_BLOCK, &set, NULL);
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    (void) sigaction(SIGPIPE, &ign, NULL);
+
+    s.boxfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s.boxfd < 0) {
+        (void) snprintf(msg, sizeof(msg), "cannot open box directory '%s': %s", box_dir,
+                        strerror(errno));
+        return early_error(&s, msg);
+    }
+    s.lockfd = openat(s.boxfd, "shim.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (s.lockfd < 0 || flock(s.lockfd, LOCK_EX | LOCK_NB) < 0) {
+        bool busy = errno == EWOULDBLOCK;
+        (void) snprintf(msg, sizeof(msg), "%s: %s",
+                        busy ? "box is already running" : "cannot lock the box",
+                        busy ? "shim.lock is held" : strerror(errno));
+        return early_error(&s, msg);
+    }
+    if (fchdir(s.boxfd) < 0) {
+        (void) snprintf(msg, sizeof(msg), "cannot enter '%s': %s", box_dir, strerror(errno));
+        return early_error(&s, msg);
+    }
+    shim_log_open(s.boxfd);
+    _cleanup_(bl_error_freep) bl_error *err = NULL;
+    if (conf_load(s.boxfd, "shim.conf", &s.conf, &err) < 0)
+        return early_error(&s, bl_error_msg(err));
+    shim_log("starting box %s (%zu layers, %s)", s.conf.id, s.conf.n_layers,
+             s.conf.argc ? s.conf.argv[0] : "idle init");
+    if (s.conf.detach)
+        (void) setsid();
+    (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    (void) unlinkat(s.boxfd, "exit.json", 0); /* a stale status must not outlive this run */
+    s.orig_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+
+    if (setup_loop(&s, &err) < 0 || start_box(&s, &err) < 0) {
+        supervisor_fail(&s, ST_BOXLITE_FAILED, bl_error_msg(err));
+        return 1;
+    }
+    return supervisor_run(&s);
+}
 
 int main(int argc, char **argv)
 {
@@ -14,6 +303,26 @@ int main(int argc, char **argv)
         printf("boxlite-shim %s\n", BOXLITE_VERSION_STRING);
         return 0;
     }
-    fprintf(stderr, "boxlite-shim: started by boxlite, not by hand\n");
-    return 2;
+    if (argc != 2 || argv[1][0] != '/') {
+        fprintf(stderr, "usage: boxlite-shim BOX_DIR (started by boxlite, not by hand)\n");
+        return 2;
+    }
+    /* Closed 0/1/2 would be reused by our own files; make them /dev/null. */
+    for (int i = 0; i < 3; i++)
+        if (fcntl(i, F_GETFD) < 0 && errno == EBADF &&
+            open("/dev/null", O_RDWR) != i) /* NOLINT: stdio, inherited on purpose */
+            return 2;
+    int type = 0;
+    socklen_t len = sizeof(type);
+    if (getsockopt(SPAWN_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET) {
+        fprintf(stderr, "boxlite-shim: fd 3 is not the spawn channel (started by boxlite, not "
+                        "by hand)\n");
+        return 2;
+    }
+    shim_argv_area = argv[0];
+    shim_argv_len = (size_t) (argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
+    /* Nothing we inherited may leak into the box. */
+    (void) fcntl(SPAWN_FD, F_SETFD, FD_CLOEXEC);
+    (void) close_range(SPAWN_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+    return run(argv[1]);
 }

@@ -47,6 +47,11 @@ const char *fd_path(struct fd_path *p, int fd);
 /* Write a file atomically in dirfd (temp name + rename). */
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
 
+/* Our argv area, so that the built-in init can rename itself (its cmdline would show host
+ * paths inside the box otherwise). */
+extern char *shim_argv_area;
+extern size_t shim_argv_len;
+
 /* ---- conf.c ---------------------------------------------------------------------------- */
 
 struct shim_conf {
@@ -105,12 +110,20 @@ struct box_cgroups {
 #define BOX_CGROUPS_NULL                                                                           \
     {                                                                                              \
         .v2_path = NULL, .v2_fd = -1, .v2_procs_fd = -1, .n_v1 = 0, .v1_path = {NULL},             \
-        .v1_procs_fd = {-1, -1, -1, -1}                                                            \
+        .v1_procs_fd = {                                                                           \
+            -1,                                                                                    \
+            -1,                                                                                    \
+            -1,                                                                                    \
+            -1                                                                                     \
+        }                                                                                          \
     }
 
 int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err);
 /* In a child: join every hierarchy by writing "0" (skip_v2: CLONE_INTO_CGROUP did it). */
 int cg_join_self(const struct box_cgroups *cg, bool skip_v2);
+/* Move pid into every hierarchy (skip_v2 as above). A v1 migration waits for an RCU grace
+ * period (~10 ms here), so the shim does this for PID 1 while PID 1 builds its rootfs. */
+int cg_attach(const struct box_cgroups *cg, pid_t pid, bool skip_v2);
 /* Kill what is left, wait until empty, rmdir, close. Idempotent; tolerates removed dirs. */
 void cg_destroy(struct box_cgroups *cg);
 
@@ -144,7 +157,7 @@ struct box_user {
 
 /* Resolve "", "uid", "uid:gid", "name", "name:group" against the current root's /etc files. */
 int user_resolve(const char *spec, struct box_user *u, char *msg, size_t msgsz);
-/* Unblock every signal and reset the dispositions the shim changed. */
+/* Unblock every signal and reset every disposition to the default. */
 void child_reset_signals(void);
 /* Drop the bounding set, switch user, set capabilities (child only; _exits on failure). */
 void proc_apply_user_caps(const struct proc_spec *s, const struct box_user *u, int errfd);
@@ -161,13 +174,14 @@ _noreturn_ void init_command(const struct proc_spec *s, int errfd);
 
 struct box_start {
     const struct shim_conf *conf;
-    const struct box_cgroups *cg;
-    bool cg_v2_joined; /* CLONE_INTO_CGROUP placed us in the cgroup2 leaf */
-    int errfd;         /* write end of the error pipe */
-    int shim_pidfd;    /* the shim, to notice that it died before PDEATHSIG was armed */
-    int stdin_fd;      /* detached: read end of the silent pipe; -1 attached */
-    int stdout_fd;     /* detached: logs/console.log; -1 attached */
-    int hosts_fd, hostname_fd, resolv_fd; /* O_PATH fds of BOX_DIR files to bind */
+    int errfd;           /* write end of the error pipe */
+    int go_fd;           /* read end of the go pipe: one byte once the shim put us in every cgroup,
+                          * EOF if it failed or died (this also covers a shim that died before our
+                          * PR_SET_PDEATHSIG, which getppid() cannot show in a new pid namespace) */
+    int stdin_fd;        /* detached: read end of the silent pipe; -1 attached */
+    int stdout_fd;       /* detached: logs/console.log; -1 attached */
+    const char *box_dir; /* BOX_DIR/{hosts,hostname,resolv.conf} are bound into /etc (by path:
+                          * a bind source must be a mount of the box's own namespace) */
     const struct sock_fprog *seccomp;
 };
 
@@ -179,5 +193,44 @@ pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgr
 
 /* ---- supervisor.c ---------------------------------------------------------------------- */
 
-struct shim;
+/* What epoll_event.data.ptr points at: the first member of each watched object. */
+enum ev_kind { EV_SIGNAL, EV_SPAWN, EV_PID1_ERR, EV_LISTEN, EV_TIMER, EV_CONN, EV_EXEC_ERR };
+struct ev {
+    enum ev_kind kind;
+};
+
+struct conn;
+struct exec_proc;
+
+struct shim {
+    const char *box_dir;
+    struct shim_conf conf;
+    int boxfd, lockfd, spawnfd, orig_pidns_fd;
+    struct box_cgroups cg;
+    struct sock_filter *filter; /* owned; seccomp.filter points here */
+    struct sock_fprog seccomp;
+    int stdin_wfd; /* detached: write end of PID 1's silent stdin */
+
+    pid_t pid1;
+    int pid1fd;
+    bool pidns_joined; /* our children are born in the box's pid namespace */
+    int pid1_errfd;    /* read end of PID 1's error pipe, until EOF */
+    struct child_error setup_err;
+    size_t setup_err_got;
+    bool started, pid1_exited, kill_requested, stopping, spawn_open;
+    int pid1_status;
+
+    int epfd, sigfd, listenfd, timerfd;
+    struct ev sig_ev, spawn_ev, pid1_err_ev, listen_ev, timer_ev;
+    struct conn *conns;
+    struct exec_proc *procs;
+};
+
+/* Runs the event loop until the box is gone and torn down; returns the shim's exit status. */
 int supervisor_run(struct shim *s);
+/* Tear down (idempotent) and report `error` on the spawn channel and to waiters. */
+void supervisor_fail(struct shim *s, int status, const char *msg);
+/* Record a setup error found by the shim itself and kill PID 1 (the first error wins). */
+void supervisor_setup_error(struct shim *s, int status, const char *msg);
+/* Close and free every connection and process record. */
+void supervisor_free(struct shim *s);

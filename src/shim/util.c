@@ -15,13 +15,16 @@
 
 #define LOG_CAP (1024 * 1024)
 
+char *shim_argv_area;
+size_t shim_argv_len;
+
 static int log_fd = -1;
 static off_t log_size;
 
 void shim_log_open(int dirfd)
 {
-    log_fd = openat(dirfd, "shim.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                    0640);
+    log_fd =
+        openat(dirfd, "shim.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (log_fd < 0)
         return;
     struct stat st;

@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PID 1 of a box: the child of clone3 in fresh pid, mount, uts, ipc, net (and, after joining
+ * the cgroups, cgroup) namespaces. It builds the root filesystem, pivots into it, masks /proc
+ * and becomes the command (or the built-in init). It never returns.
+ *
+ * Paths inside the rootfs come from an image and are not trusted: every mount target in it is
+ * resolved with openat2(RESOLVE_IN_ROOT) relative to the rootfs and mounted through
+ * /proc/self/fd/N, so a symlink in the image can never redirect a mount to the host.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* struct clone_args of <linux/sched.h> (that header clashes with glibc's <sched.h>). */
+struct shim_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
+pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgroup)
+{
+    int pidfd = -1;
+    struct shim_clone_args a = {
+        .flags = flags | CLONE_PIDFD,
+        .pidfd = (uint64_t) (uintptr_t) &pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    if (cgroup_fd >= 0) {
+        a.flags |= CLONE_INTO_CGROUP;
+        a.cgroup = (uint64_t) cgroup_fd;
+    }
+    long r = syscall(SYS_clone3, &a, sizeof(a));
+    if (r < 0 && cgroup_fd >= 0 && errno != ENOSYS && errno != ENOMEM && errno != EAGAIN) {
+        /* CLONE_INTO_CGROUP refused (e.g. an older kernel): the child joins by itself. */
+        a.flags &= ~(uint64_t) CLONE_INTO_CGROUP;
+        a.cgroup = 0;
+        cgroup_fd = -1;
+        r = syscall(SYS_clone3, &a, sizeof(a));
+    }
+    if (r < 0 && errno == ENOSYS) {
+        cgroup_fd = -1;
+        /* x86-64 order: flags, stack, parent_tid (receives the pidfd), child_tid, tls. */
+        r = syscall(SYS_clone, (unsigned long) (flags | CLONE_PIDFD) | SIGCHLD, NULL, &pidfd, NULL,
+                    0);
+    }
+    if (r < 0)
+        return -errno;
+    *ret_in_cgroup = cgroup_fd >= 0; /* both sides need it: the rest is joined by hand */
+    if (r == 0)
+        return 0;
+    *ret_pidfd = pidfd;
+    return (pid_t) r;
+}
+
+/* ---- safe paths inside the rootfs --------------------------------------------------------- */
+
+static int open_in_root(int rootfd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (uint64_t) (flags | O_CLOEXEC),
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+    return fd < 0 ? -errno : (int) fd;
+}
+
+/* Split "a/b/c" into parent "a/b" (in buf) and last "c"; parent "" for "c". */
+static int split_last(const char *path, char *buf, size_t bufsz, const char **last)
+{
+    if (snprintf(buf, bufsz, "%s", path) >= (int) bufsz)
+        return -ENAMETOOLONG;
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (slash) {
+        *slash = 0;
+        *last = slash + 1;
+    } else {
+        if (n + 2 > bufsz)
+            return -ENAMETOOLONG;
+        memmove(buf + 1, buf, n + 1); /* parent "" at buf, the name after it */
+        buf[0] = 0;
+        *last = buf + 1;
+    }
+    if (!**last || !strcmp(*last, ".") || !strcmp(*last, ".."))
+        return -EINVAL;
+    return 0;
+}
+
+/* mkdir -p inside the rootfs; returns an O_PATH fd of the directory or -errno. */
+static int mkdir_in_root(int rootfd, const char *path)
+{
+    int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+    if (fd != -ENOENT)
+        return fd;
+    char parent[PATH_MAX];
+    const char *last;
+    int r = split_last(path, parent, sizeof(parent), &last);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int pfd_owned = -1;
+    if (*parent) {
+        pfd_owned = mkdir_in_root(rootfd, parent);
+        if (pfd_owned < 0)
+            return pfd_owned;
+    }
+    int pfd = *parent ? pfd_owned : rootfd;
+    if (mkdirat(pfd, last, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    fd = openat(pfd, last, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* A file to bind-mount over inside the rootfs: the existing one (symlinks resolved inside the
+ * root), or a new empty file (replacing a dangling symlink). O_PATH fd or -errno. */
+static int mkfile_in_root(int rootfd, const char *path)
+{
+    int fd = open_in_root(rootfd, path, O_PATH);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+            (void) close(fd);
+            return -EISDIR;
+        }
+        return fd;
+    }
+    if (fd != -ENOENT)
+        return fd;
+    char parent[PATH_MAX];
+    const char *last;
+    int r = split_last(path, parent, sizeof(parent), &last);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int pfd_owned = -1;
+    if (*parent) {
+        pfd_owned = mkdir_in_root(rootfd, parent);
+        if (pfd_owned < 0)
+            return pfd_owned;
+    }
+    int pfd = *parent ? pfd_owned : rootfd;
+    struct stat st;
+    if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        (void) unlinkat(pfd, last, 0);
+    int cfd = openat(pfd, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (cfd < 0 && errno != EEXIST)
+        return -errno;
+    cfd = bl_close(cfd);
+    fd = openat(pfd, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* ---- the mounts ------------------------------------------------------------------------ */
+
+/* First message of the fs context log ("e overlayfs: ...") without its prefix. */
+static void fs_context_msg(int fsfd, char *out, size_t outsz)
+{
+    char buf[256];
+    ssize_t n = read(fsfd, buf, sizeof(buf) - 1);
+    if (n <= 2) {
+        (void) snprintf(out, outsz, "%s", strerror(errno));
+        return;
+    }
+    buf[n] = 0;
+    (void) snprintf(out, outsz, "%s", buf + 2);
+}
+
+static void mount_overlay_legacy(const struct shim_conf *c, int errfd)
+{
+    /* lowerdir=top:...:bottom; ':' ',' and '\' in paths are escaped with '\'. */
+    size_t cap = 64 + strlen(c->upper) * 2 + strlen(c->work) * 2;
+    for (size_t i = 0; i < c->n_layers; i++)
+        cap += strlen(c->layers[i]) * 2 + 1;
+    _cleanup_free_ char *data = malloc(cap);
+    if (!data)
+        child_fail(errfd, ST_BOXLITE_FAILED, "out of memory");
+    char *p = data;
+#define PUT_ESCAPED(s)                                                                             \
+    for (const char *q = (s); *q; q++) {                                                           \
+        if (*q == ':' || *q == ',' || *q == '\\')                                                  \
+            *p++ = '\\';                                                                           \
+        *p++ = *q;                                                                                 \
+    }
+    p += snprintf(p, 16, "lowerdir=");
+    for (size_t i = c->n_layers; i-- > 0;) {
+        PUT_ESCAPED(c->layers[i]);
+        if (i > 0)
+            *p++ = ':';
+    }
+    p += snprintf(p, 16, ",upperdir=");
+    PUT_ESCAPED(c->upper);
+    p += snprintf(p, 16, ",workdir=");
+    PUT_ESCAPED(c->work);
+    *p = 0;
+#undef PUT_ESCAPED
+    if (mount("overlay", c->merged, "overlay", 0, data) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount the rootfs overlay on '%s': %s",
+                   c->merged, strerror(errno));
+}
+
+/* The new mount API: one "lowerdir+" per layer, so no page-size limit on the layer count. */
+static void mount_overlay(const struct shim_conf *c, int errfd)
+{
+    _cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+    if (fsfd < 0) {
+        mount_overlay_legacy(c, errfd);
+        return;
+    }
+    char why[256];
+    for (size_t i = c->n_layers; i-- > 0;) {
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", c->layers[i], 0) == 0)
+            continue;
+        if (errno == EINVAL && i == c->n_layers - 1) { /* kernel < 6.8 */
+            mount_overlay_legacy(c, errfd);
+            return;
+        }
+        fs_context_msg(fsfd, why, sizeof(why));
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot use layer '%s': %s", c->layers[i], why);
+    }
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", c->upper, 0) < 0 ||
+        fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", c->work, 0) < 0 ||
+        fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        fs_context_msg(fsfd, why, sizeof(why));
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot create the rootfs overlay: %s", why);
+    }
+    _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+    if (mfd < 0 || move_mount(mfd, "", AT_FDCWD, c->merged, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount the rootfs overlay on '%s': %s",
+                   c->merged, strerror(errno));
+}
+
+static int mount_at(const char *src, int target_fd, const char *type, unsigned long flags,
+                    const char *data)
+{
+    struct fd_path tp;
+    return mount(src, fd_path(&tp, target_fd), type, flags, data) < 0 ? -errno : 0;
+}
+
+static int mkdir_target(int rootfd, const char *path, int errfd)
+{
+    int fd = mkdir_in_root(rootfd, path);
+    if (fd < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot create mount point /%s in the rootfs: %s",
+                   path, strerror(-fd));
+    return fd;
+}
+
+static void mount_proc_sys(int rootfd, int errfd)
+{
+    _cleanup_close_ int proc = mkdir_target(rootfd, "proc", errfd);
+    int r = mount_at("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount /proc: %s", strerror(-r));
+
+    _cleanup_close_ int sys = mkdir_target(rootfd, "sys", errfd);
+    r = mount_at("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    if (r < 0) {
+        /* No fresh sysfs (e.g. a netns owned by another user ns): the host's, read-only. */
+        r = mount_at("/sys", sys, NULL, MS_BIND | MS_REC, NULL);
+        _cleanup_close_ int sys2 = r < 0 ? -1 : open_in_root(rootfd, "sys", O_PATH | O_DIRECTORY);
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+        if (r == 0 && (sys2 < 0 || mount_setattr(sys2, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                                                 sizeof(attr)) < 0))
+            r = -errno;
+        if (r < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount /sys: %s", strerror(-r));
+    }
+}
+
+static void make_dev_node(int devfd, const char *name, unsigned maj, unsigned min, int errfd)
+{
+    if (mknodat(devfd, name, S_IFCHR | 0666, makedev(maj, min)) == 0)
+        return;
+    if (errno != EPERM)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot create /dev/%s: %s", name, strerror(errno));
+    /* No mknod (user namespace): bind the host's node onto an empty file. */
+    int fd = openat(devfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        fd = bl_close(fd);
+    _cleanup_close_ int target = openat(devfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    char src[64];
+    (void) snprintf(src, sizeof(src), "/dev/%s", name);
+    int r = target < 0 ? -errno : mount_at(src, target, NULL, MS_BIND, NULL);
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot bind /dev/%s: %s", name, strerror(-r));
+}
+
+static void mount_dev(int rootfd, int errfd)
+{
+    _cleanup_close_ int dev = mkdir_target(rootfd, "dev", errfd);
+    int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount /dev: %s", strerror(-r));
+    /* Re-open through the mount: the old fd is the directory underneath. The tmpfs is ours,
+     * so plain *at() calls below are safe. */
+    _cleanup_close_ int devfd = open_in_root(rootfd, "dev", O_PATH | O_DIRECTORY);
+    if (devfd < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot open /dev: %s", strerror(-devfd));
+
+    static const struct {
+        const char *name;
+        unsigned maj, min;
+    } nodes[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+                 {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+    for (size_t i = 0; i < ELEMENTSOF(nodes); i++)
+        make_dev_node(devfd, nodes[i].name, nodes[i].maj, nodes[i].min, errfd);
+
+    static const struct {
+        const char *name, *target;
+    } links[] = {{"fd", "/proc/self/fd"},       {"stdin", "/proc/self/fd/0"},
+                 {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
+                 {"ptmx", "pts/ptmx"},          {"core", "/proc/kcore"}};
+    for (size_t i = 0; i < ELEMENTSOF(links); i++)
+        if (symlinkat(links[i].target, devfd, links[i].name) < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot create /dev/%s: %s", links[i].name,
+                       strerror(errno));
+
+    if (mkdirat(devfd, "pts", 0755) < 0 || mkdirat(devfd, "shm", 01777) < 0 ||
+        mkdirat(devfd, "mqueue", 0755) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot populate /dev: %s", strerror(errno));
+    _cleanup_close_ int pts = openat(devfd, "pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    r = pts < 0 ? -errno
+                : mount_at("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC,
+                           "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    if (r == -EINVAL) /* gid 5 not mapped (user namespace) */
+        r = mount_at("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC,
+                     "newinstance,ptmxmode=0666,mode=0620");
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount /dev/pts: %s", strerror(-r));
+    _cleanup_close_ int shm = openat(devfd, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    r = shm < 0 ? -errno
+                : mount_at("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                           "mode=1777,size=65536k");
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount /dev/shm: %s", strerror(-r));
+    _cleanup_close_ int mq = openat(devfd, "mqueue", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (mq >= 0) /* optional */
+        (void) mount_at("mqueue", mq, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+static void bind_etc_file(int rootfd, const char *box_dir, const char *name, int errfd)
+{
+    char src[PATH_MAX], path[32];
+    if (snprintf(src, sizeof(src), "%s/%s", box_dir, name) >= (int) sizeof(src))
+        child_fail(errfd, ST_BOXLITE_FAILED, "box directory path too long");
+    (void) snprintf(path, sizeof(path), "etc/%s", name);
+    _cleanup_close_ int target = mkfile_in_root(rootfd, path);
+    int r = target < 0 ? target : mount_at(src, target, NULL, MS_BIND, NULL);
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount /%s: %s", path, strerror(-r));
+}
+
+static void loopback_up(int errfd)
+{
+    _cleanup_close_ int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (sk < 0 || ioctl(sk, SIOCGIFFLAGS, &ifr) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot query lo: %s", strerror(errno));
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(sk, SIOCSIFFLAGS, &ifr) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot bring lo up: %s", strerror(errno));
+}
+
+static void pivot(int rootfd, int errfd)
+{
+    if (fchdir(rootfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "pivot_root: %s", strerror(errno));
+    /* The old root is now stacked on top of the new one at "."; detach it. */
+    if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot detach the old root: %s", strerror(errno));
+}
+
+/* docker's masked and read-only paths (absent ones are skipped). */
+static void mask_paths(int errfd)
+{
+    static const char *const nulled[] = {"/proc/kcore",         "/proc/keys",
+                                         "/proc/timer_list",    "/proc/sched_debug",
+                                         "/proc/latency_stats", "/proc/timer_stats"};
+    static const char *const emptied[] = {"/proc/acpi", "/proc/scsi", "/proc/asound",
+                                          "/sys/firmware", "/sys/devices/virtual/powercap"};
+    static const char *const readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                           "/proc/sysrq-trigger"};
+    for (size_t i = 0; i < ELEMENTSOF(nulled); i++)
+        if (mount("/dev/null", nulled[i], NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot mask %s: %s", nulled[i], strerror(errno));
+    for (size_t i = 0; i < ELEMENTSOF(emptied); i++)
+        if (mount("tmpfs", emptied[i], "tmpfs", MS_RDONLY, "size=0") < 0 && errno != ENOENT)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot mask %s: %s", emptied[i], strerror(errno));
+    for (size_t i = 0; i < ELEMENTSOF(readonly); i++) {
+        if (mount(readonly[i], readonly[i], NULL, MS_BIND | MS_REC, NULL) < 0) {
+            if (errno == ENOENT)
+                continue;
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot bind %s: %s", readonly[i],
+                       strerror(errno));
+        }
+        if (mount(NULL, readonly[i], NULL,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot make %s read-only: %s", readonly[i],
+                       strerror(errno));
+    }
+}
+
+void box_pid1_main(const struct box_start *b)
+{
+    const struct shim_conf *c = b->conf;
+    int errfd = b->errfd;
+
+    /* A killed shim takes the box with it (if it died before this, the go pipe says so). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
+    child_reset_signals();
+    (void) umask(0);
+
+    if (b->stdin_fd >= 0 && (dup3(b->stdin_fd, 0, 0) < 0 || dup3(b->stdout_fd, 1, 0) < 0 ||
+                             dup3(b->stdout_fd, 2, 0) < 0))
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up stdio: %s", strerror(errno));
+
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot make / private: %s", strerror(errno));
+    mount_overlay(c, errfd);
+    _cleanup_close_ int rootfd = open(c->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot open the rootfs: %s", strerror(errno));
+    mount_proc_sys(rootfd, errfd);
+    mount_dev(rootfd, errfd);
+    bind_etc_file(rootfd, b->box_dir, "hosts", errfd);
+    bind_etc_file(rootfd, b->box_dir, "hostname", errfd);
+    bind_etc_file(rootfd, b->box_dir, "resolv.conf", errfd);
+    if (*c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot set hostname: %s", strerror(errno));
+    loopback_up(errfd);
+    pivot(rootfd, errfd);
+    rootfd = bl_close(rootfd);
+    mask_paths(errfd);
+
+    /* Wait until the shim has put us into every cgroup, then root a new cgroup namespace
+     * there. Nothing of the box's own has run yet. */
+    char go;
+    ssize_t n;
+    do
+        n = read(b->go_fd, &go, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(ST_BOXLITE_FAILED); /* the shim reports why (or is gone) */
+    if (unshare(CLONE_NEWCGROUP) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot create cgroup namespace: %s", strerror(errno));
+
+    struct proc_spec s = {
+        .argv = c->argv,
+        .envp = c->env,
+        .cwd = c->cwd,
+        .user = c->user,
+        .caps = c->caps,
+        .seccomp = b->seccomp,
+    };
+    if (c->argc == 0)
+        init_idle(&s, errfd);
+    if (c->init)
+        init_command(&s, errfd);
+    proc_exec(&s, errfd);
+}

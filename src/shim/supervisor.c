@@ -1,0 +1,736 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shim's event loop: one epoll over a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP), the
+ * spawn channel, PID 1's error pipe, the control socket and its connections, exec error pipes
+ * and the stop timer. Single-threaded; children are reaped with waitpid(-1) on SIGCHLD (the
+ * kernel only lets PID 1 go after every process of its pid namespace, execs included, has been
+ * reaped, so the loop must never block on one child).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "shim.h"
+
+enum conn_state { CONN_REQUEST, CONN_EXEC, CONN_WAIT };
+
+struct conn {
+    struct ev ev; /* EV_CONN; first member */
+    struct conn *next;
+    int fd; /* -1 once closed; freed after the current batch of events */
+    enum conn_state state;
+    struct exec_proc *proc;
+};
+
+struct exec_proc {
+    struct ev ev; /* EV_EXEC_ERR; first member */
+    struct exec_proc *next;
+    pid_t pid;
+    int pidfd, errfd;
+    struct conn *conn; /* NULL once the client is gone (or for a detached exec) */
+    bool detach, err_done, failed, exited, pid_sent;
+    int status;
+    struct child_error err;
+    size_t err_got;
+};
+
+static int exit_status(int wstatus)
+{
+    return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+}
+
+static int ep_add(struct shim *s, int fd, struct ev *ev, uint32_t events)
+{
+    struct epoll_event e = {.events = events, .data.ptr = ev};
+    return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
+}
+
+static void ep_del(struct shim *s, int fd)
+{
+    if (fd >= 0)
+        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static void kill_box(struct shim *s, int sig)
+{
+    if (s->pid1fd < 0 || s->pid1_exited)
+        return;
+    if (pidfd_send_signal(s->pid1fd, sig, NULL, 0) < 0 && errno != ESRCH)
+        shim_log("cannot send signal %d to PID 1: %m", sig);
+    if (sig == SIGKILL)
+        s->kill_requested = true;
+}
+
+/* ---- connections and exec'd processes ---------------------------------------------------- */
+
+static void conn_close(struct shim *s, struct conn *c)
+{
+    if (c->fd < 0)
+        return;
+    ep_del(s, c->fd);
+    c->fd = bl_close(c->fd);
+    struct exec_proc *p = c->proc;
+    if (p) {
+        p->conn = NULL;
+        c->proc = NULL;
+        /* The client went away before its process ended: the process goes too. */
+        if (!p->exited && !p->failed && !p->detach &&
+            pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0) < 0)
+            shim_log("cannot kill exec'd pid %d: %m", (int) p->pid);
+    }
+}
+
+static void proc_close_errpipe(struct shim *s, struct exec_proc *p)
+{
+    ep_del(s, p->errfd);
+    p->errfd = bl_close(p->errfd);
+    p->err_done = true;
+}
+
+/* Read what the exec child reported; EOF without a report means its execve() succeeded. */
+static void proc_read_err(struct shim *s, struct exec_proc *p)
+{
+    while (!p->err_done) {
+        ssize_t n = read(p->errfd, (char *) &p->err + p->err_got, sizeof(p->err) - p->err_got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n > 0)
+            p->err_got += (size_t) n;
+        if (n <= 0 || p->err_got == sizeof(p->err)) {
+            p->failed = p->err_got == sizeof(p->err);
+            proc_close_errpipe(s, p);
+        }
+    }
+}
+
+/* Advance the reply sequence of an exec: `pid` (or `error`), then `exit`. */
+static void proc_progress(struct shim *s, struct exec_proc *p)
+{
+    if (!p->err_done)
+        return;
+    struct conn *c = p->conn;
+    if (p->failed) {
+        if (c) {
+            p->err.msg[sizeof(p->err.msg) - 1] = 0;
+            (void) proto_send_error(c->fd, p->err.status, p->err.msg);
+            conn_close(s, c);
+        }
+        return;
+    }
+    if (c && !p->pid_sent) {
+        (void) proto_send_int(c->fd, "pid", (int) p->pid);
+        p->pid_sent = true;
+        if (p->detach)
+            conn_close(s, c);
+        c = p->conn;
+    }
+    if (c && p->exited) {
+        (void) proto_send_int(c->fd, "exit", p->status);
+        conn_close(s, c);
+    }
+}
+
+static void proc_free(struct exec_proc *p)
+{
+    p->errfd = bl_close(p->errfd);
+    p->pidfd = bl_close(p->pidfd);
+    free(p);
+}
+
+/* Free closed connections and finished processes (after a batch, so no event points at
+ * freed memory). */
+static void sweep(struct shim *s)
+{
+    for (struct conn **cp = &s->conns; *cp;) {
+        struct conn *c = *cp;
+        if (c->fd >= 0) {
+            cp = &c->next;
+            continue;
+        }
+        *cp = c->next;
+        free(c);
+    }
+    for (struct exec_proc **pp = &s->procs; *pp;) {
+        struct exec_proc *p = *pp;
+        if (!(p->exited && p->err_done && !p->conn)) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        proc_free(p);
+    }
+}
+
+/* The process a forked exec child becomes. Never returns. */
+static _noreturn_ void exec_child(struct shim *s, bool in_cgroup, const int *fds,
+                                  const struct proc_spec *spec, int errfd)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
+    child_reset_signals();
+    int r = cg_join_self(&s->cg, in_cgroup);
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot join the box cgroup: %s", strerror(-r));
+    if (setns(s->pid1fd,
+              CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot enter the box: %s", strerror(errno));
+    for (int i = 0; i < 3; i++)
+        if (dup3(fds[i], i, 0) < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up stdio: %s", strerror(errno));
+    proc_exec(spec, errfd);
+}
+
+/* Environment of an exec: the box's, with the request's entries added or replacing. */
+static char **merge_env(char **base, char **extra, size_t n_extra)
+{
+    size_t n_base = 0;
+    while (base[n_base])
+        n_base++;
+    char **env = bl_calloc(n_base + n_extra + 1, sizeof(char *));
+    if (!env)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < n_base; i++) {
+        size_t k = strcspn(base[i], "=");
+        bool overridden = false;
+        for (size_t j = 0; j < n_extra && !overridden; j++)
+            overridden = !strncmp(extra[j], base[i], k) && extra[j][k] == '=';
+        if (!overridden)
+            env[n++] = base[i];
+    }
+    for (size_t j = 0; j < n_extra; j++)
+        env[n++] = extra[j];
+    return env;
+}
+
+/* exec\0argc\0arg...\0envc\0env...\0cwd\0user\0detach, three fds attached. */
+static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char *why, size_t whysz)
+{
+    int argc, envc;
+    if (m->n < 2 || parse_int(m->f[1], 1, 1 << 20, &argc) < 0 || m->n < 3 + (size_t) argc ||
+        parse_int(m->f[2 + argc], 0, 1 << 20, &envc) < 0 || m->n < 5 + (size_t) (argc + envc)) {
+        (void) snprintf(why, whysz, "malformed exec request");
+        return -EINVAL;
+    }
+    if (m->n_fds < 3) {
+        (void) snprintf(why, whysz, "exec request without stdin, stdout and stderr fds");
+        return -EINVAL;
+    }
+    if (!s->started || s->pid1_exited || s->kill_requested || !s->pidns_joined) {
+        (void) snprintf(why, whysz, "box is not running");
+        return -ESRCH;
+    }
+    char **argv = m->f + 2;
+    char **extra_env = m->f + 3 + argc;
+    const char *cwd = m->f[3 + argc + envc];
+    const char *user = m->f[4 + argc + envc];
+    bool detach = m->n > 5 + (size_t) (argc + envc) && !strcmp(m->f[5 + argc + envc], "1");
+    /* argv must be NULL-terminated for execve: cut the list there (fields are copied). */
+    _cleanup_free_ char **args = bl_calloc((size_t) argc + 1, sizeof(char *));
+    _cleanup_free_ char **env = merge_env(s->conf.env, extra_env, (size_t) envc);
+    _cleanup_free_ struct exec_proc *p = bl_calloc(1, sizeof(*p));
+    if (!args || !env || !p) {
+        (void) snprintf(why, whysz, "out of memory");
+        return -ENOMEM;
+    }
+    memcpy(args, argv, (size_t) argc * sizeof(char *));
+    struct proc_spec spec = {
+        .argv = args,
+        .envp = env,
+        .cwd = *cwd ? cwd : s->conf.cwd,
+        .user = *user ? user : s->conf.user,
+        .caps = s->conf.caps,
+        .seccomp = s->seccomp.len ? &s->seccomp : NULL,
+    };
+    int pfds[2];
+    if (pipe2(pfds, O_CLOEXEC) < 0) {
+        (void) snprintf(why, whysz, "pipe: %s", strerror(errno));
+        return -errno;
+    }
+    _cleanup_close_ int err_r = pfds[0], err_w = pfds[1];
+    int pidfd = -1;
+    bool in_cgroup = false;
+    pid_t pid = shim_clone(0, s->cg.v2_fd, &pidfd, &in_cgroup);
+    if (pid < 0) {
+        (void) snprintf(why, whysz, "cannot create process: %s", strerror(-pid));
+        return pid;
+    }
+    if (pid == 0)
+        exec_child(s, in_cgroup, m->fds, &spec, err_w);
+    err_w = bl_close(err_w);
+    *p = (struct exec_proc){
+        .ev = {EV_EXEC_ERR},
+        .pid = pid,
+        .pidfd = pidfd,
+        .errfd = TAKE_FD(err_r),
+        .conn = c,
+        .detach = detach,
+    };
+    (void) fcntl(p->errfd, F_SETFL, O_NONBLOCK);
+    int r = ep_add(s, p->errfd, &p->ev, EPOLLIN);
+    if (r < 0) /* cannot watch it: wait for it synchronously instead (rare) */
+        shim_log("epoll: %s", strerror(-r));
+    c->state = CONN_EXEC;
+    c->proc = p;
+    p->next = s->procs;
+    s->procs = TAKE_PTR(p);
+    shim_log("exec pid %d: %s", (int) pid, args[0]);
+    if (r < 0) {
+        struct exec_proc *q = s->procs;
+        (void) fcntl(q->errfd, F_SETFL, 0);
+        proc_read_err(s, q);
+        proc_progress(s, q);
+    }
+    return 0;
+}
+
+static void begin_stop(struct shim *s, int grace_ms)
+{
+    if (s->pid1_exited)
+        return;
+    if (grace_ms <= 0 || s->timerfd < 0) {
+        kill_box(s, SIGKILL);
+        return;
+    }
+    if (s->stopping)
+        return; /* the first stop's timer stands */
+    s->stopping = true;
+    kill_box(s, SIGTERM);
+    struct itimerspec its = {
+        .it_value = {.tv_sec = grace_ms / 1000, .tv_nsec = (long) (grace_ms % 1000) * 1000000}};
+    if (timerfd_settime(s->timerfd, 0, &its, NULL) < 0)
+        kill_box(s, SIGKILL);
+}
+
+static void handle_request(struct shim *s, struct conn *c, struct proto_msg *m)
+{
+    const char *verb = m->f[0];
+    char why[256];
+    int n;
+    if (!strcmp(verb, "ping")) {
+        (void) proto_send_int(c->fd, "pong", (int) s->pid1);
+    } else if (!strcmp(verb, "signal")) {
+        if (m->n < 2 || parse_int(m->f[1], 1, 64, &n) < 0)
+            (void) proto_send_error(c->fd, ST_BOXLITE_FAILED, "bad signal number");
+        else if (s->pid1_exited || pidfd_send_signal(s->pid1fd, n, NULL, 0) < 0)
+            (void) proto_send_error(c->fd, ST_BOXLITE_FAILED,
+                                    s->pid1_exited ? "box is not running" : strerror(errno));
+        else
+            (void) proto_send(c->fd, 1, "ok");
+    } else if (!strcmp(verb, "wait")) {
+        c->state = CONN_WAIT;
+        return;
+    } else if (!strcmp(verb, "stop")) {
+        if (m->n < 2 || parse_int(m->f[1], 0, 0x7fffffff, &n) < 0)
+            n = 10000;
+        shim_log("stop requested (grace %d ms)", n);
+        c->state = CONN_WAIT;
+        begin_stop(s, n);
+        return;
+    } else if (!strcmp(verb, "exec")) {
+        int r = start_exec(s, c, m, why, sizeof(why));
+        if (r >= 0)
+            return;
+        shim_log("exec refused: %s", why);
+        (void) proto_send_error(c->fd, ST_BOXLITE_FAILED, why);
+    } else {
+        (void) snprintf(why, sizeof(why), "unknown request '%.64s'", verb);
+        (void) proto_send_error(c->fd, ST_BOXLITE_FAILED, why);
+    }
+    conn_close(s, c);
+}
+
+static void on_conn(struct shim *s, struct conn *c, uint32_t events)
+{
+    for (;;) {
+        if (c->fd < 0)
+            return;
+        struct proto_msg m = PROTO_MSG_NULL;
+        int r = proto_recv(c->fd, &m);
+        if (r == -EAGAIN) {
+            proto_msg_free(&m);
+            if (events & (EPOLLHUP | EPOLLERR))
+                conn_close(s, c);
+            return;
+        }
+        if (r < 0) { /* EOF, error or a datagram too big */
+            proto_msg_free(&m);
+            conn_close(s, c);
+            return;
+        }
+        if (c->state == CONN_REQUEST)
+            handle_request(s, c, &m);
+        /* Anything a client sends after its request is ignored. */
+        proto_msg_free(&m);
+    }
+}
+
+static void on_listen(struct shim *s)
+{
+    for (;;) {
+        int fd = accept4(s->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                shim_log("accept: %m");
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return;
+        }
+        struct conn *c = bl_calloc(1, sizeof(*c));
+        if (!c) {
+            (void) close(fd);
+            continue;
+        }
+        *c = (struct conn){.ev = {EV_CONN}, .fd = fd, .state = CONN_REQUEST};
+        if (ep_add(s, fd, &c->ev, EPOLLIN | EPOLLRDHUP) < 0) {
+            (void) close(fd);
+            free(c);
+            continue;
+        }
+        c->next = s->conns;
+        s->conns = c;
+    }
+}
+
+/* ---- PID 1 ----------------------------------------------------------------------------- */
+
+static int listen_socket(struct shim *s)
+{
+    (void) unlinkat(s->boxfd, "shim.sock", 0);
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    /* Bound relative to our cwd (BOX_DIR): sun_path is only 108 bytes. */
+    struct sockaddr_un a = {.sun_family = AF_UNIX, .sun_path = "shim.sock"};
+    mode_t old = umask(0177);
+    int r = bind(fd, (struct sockaddr *) &a, offsetof(struct sockaddr_un, sun_path) + 10);
+    (void) umask(old);
+    if (r < 0 || listen(fd, 64) < 0)
+        return -errno;
+    return TAKE_FD(fd);
+}
+
+static int write_pid_file(struct shim *s)
+{
+    unsigned long long start = 0;
+    int r = self_starttime(&start);
+    if (r < 0)
+        return r;
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%d\n%llu\n", (int) getpid(), start);
+    return write_file_atomic(s->boxfd, "shim.pid", buf, (size_t) n);
+}
+
+/* PID 1 exec'd (its error pipe reached EOF with nothing in it). */
+static void on_started(struct shim *s)
+{
+    s->started = true;
+    if (!s->pid1_exited) {
+        char msg[256];
+        int r = write_pid_file(s);
+        if (r < 0) {
+            (void) snprintf(msg, sizeof(msg), "cannot write shim.pid: %s", strerror(-r));
+            supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
+            return;
+        }
+        s->listenfd = listen_socket(s);
+        r = s->listenfd < 0 ? s->listenfd : ep_add(s, s->listenfd, &s->listen_ev, EPOLLIN);
+        if (r < 0) {
+            (void) snprintf(msg, sizeof(msg), "cannot listen on shim.sock: %s", strerror(-r));
+            supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
+            return;
+        }
+    }
+    if (s->spawn_open)
+        (void) proto_send_int(s->spawnfd, "started", (int) s->pid1);
+    shim_log("box started, PID 1 is %d", (int) s->pid1);
+}
+
+void supervisor_setup_error(struct shim *s, int status, const char *msg)
+{
+    if (s->setup_err_got == sizeof(s->setup_err))
+        return;
+    s->setup_err.status = status;
+    (void) snprintf(s->setup_err.msg, sizeof(s->setup_err.msg), "%s", msg);
+    s->setup_err_got = sizeof(s->setup_err);
+    shim_log("box setup failed (%d): %s", status, msg);
+    kill_box(s, SIGKILL);
+}
+
+static void pid1_read_err(struct shim *s, bool block)
+{
+    if (s->pid1_errfd < 0)
+        return;
+    if (block)
+        (void) fcntl(s->pid1_errfd, F_SETFL, 0);
+    bool known = s->setup_err_got == sizeof(s->setup_err); /* the shim found one first */
+    while (s->setup_err_got < sizeof(s->setup_err)) {
+        ssize_t n = read(s->pid1_errfd, (char *) &s->setup_err + s->setup_err_got,
+                         sizeof(s->setup_err) - s->setup_err_got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n > 0)
+            s->setup_err_got += (size_t) n;
+        if (n > 0 && s->setup_err_got < sizeof(s->setup_err))
+            continue;
+        break;
+    }
+    ep_del(s, s->pid1_errfd);
+    s->pid1_errfd = bl_close(s->pid1_errfd);
+    if (s->setup_err_got == sizeof(s->setup_err)) {
+        s->setup_err.msg[sizeof(s->setup_err.msg) - 1] = 0;
+        if (!known) {
+            shim_log("box setup failed (%d): %s", s->setup_err.status, s->setup_err.msg);
+            kill_box(s, SIGKILL); /* PID 1 exits by itself; make sure */
+        }
+        return;
+    }
+    s->setup_err_got = 0;
+    if (!s->kill_requested)
+        on_started(s);
+}
+
+static void reap_all(struct shim *s)
+{
+    for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid <= 0)
+            return;
+        if (pid == s->pid1) {
+            s->pid1_exited = true;
+            s->pid1_status = exit_status(st);
+            shim_log("PID 1 exited with status %d", s->pid1_status);
+            continue;
+        }
+        for (struct exec_proc *p = s->procs; p; p = p->next) {
+            if (p->pid != pid)
+                continue;
+            p->exited = true;
+            p->status = exit_status(st);
+            proc_progress(s, p);
+            break;
+        }
+    }
+}
+
+static void on_signal(struct shim *s)
+{
+    struct signalfd_siginfo si;
+    while (read(s->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD) {
+            reap_all(s);
+        } else {
+            shim_log("got signal %u: killing the box", si.ssi_signo);
+            kill_box(s, SIGKILL);
+        }
+    }
+}
+
+static void on_spawn(struct shim *s, uint32_t events)
+{
+    for (;;) {
+        struct proto_msg m = PROTO_MSG_NULL;
+        int r = proto_recv(s->spawnfd, &m);
+        if (r == -EAGAIN && !(events & (EPOLLHUP | EPOLLERR))) {
+            proto_msg_free(&m);
+            return;
+        }
+        if (r < 0) {
+            proto_msg_free(&m);
+            ep_del(s, s->spawnfd);
+            s->spawn_open = false;
+            if (!s->conf.detach) {
+                shim_log("spawn channel closed: killing the box");
+                kill_box(s, SIGKILL);
+            }
+            return;
+        }
+        int sig;
+        if (!strcmp(m.f[0], "signal") && m.n >= 2 && parse_int(m.f[1], 1, 64, &sig) == 0)
+            kill_box(s, sig);
+        else
+            shim_log("spawn channel: ignoring '%.32s'", m.f[0]);
+        proto_msg_free(&m);
+    }
+}
+
+static void on_timer(struct shim *s)
+{
+    uint64_t ticks;
+    if (read(s->timerfd, &ticks, sizeof(ticks)) > 0) {
+        shim_log("stop grace period over: killing the box");
+        kill_box(s, SIGKILL);
+    }
+}
+
+/* ---- teardown ---------------------------------------------------------------------------- */
+
+static void teardown(struct shim *s, int status)
+{
+    /* Back to our own pid namespace for any later child (LSan's tracer, for one). */
+    if (s->orig_pidns_fd >= 0 && s->pidns_joined && setns(s->orig_pidns_fd, CLONE_NEWPID) == 0)
+        s->pidns_joined = false;
+    ep_del(s, s->listenfd);
+    s->listenfd = bl_close(s->listenfd);
+    (void) unlinkat(s->boxfd, "shim.sock", 0);
+    cg_destroy(&s->cg);
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "{\"exit_code\": %d}\n", status);
+    int r = write_file_atomic(s->boxfd, "exit.json", buf, (size_t) n);
+    if (r < 0)
+        shim_log("cannot write exit.json: %s", strerror(-r));
+    (void) unlinkat(s->boxfd, "shim.pid", 0);
+    /* The box is gone and its files are final: let a new start take the lock now. */
+    s->lockfd = bl_close(s->lockfd);
+}
+
+/* Report to the spawn channel and every waiter; close every connection. */
+static void report(struct shim *s, bool error, int status, const char *msg)
+{
+    if (s->spawn_open) {
+        if (error)
+            (void) proto_send_error(s->spawnfd, status, msg);
+        else
+            (void) proto_send_int(s->spawnfd, "exit", status);
+    }
+    for (struct conn *c = s->conns; c; c = c->next) {
+        if (c->fd >= 0 && c->state == CONN_WAIT) {
+            if (error)
+                (void) proto_send_error(c->fd, status, msg);
+            else
+                (void) proto_send_int(c->fd, "exit", status);
+        }
+        conn_close(s, c);
+    }
+}
+
+void supervisor_fail(struct shim *s, int status, const char *msg)
+{
+    shim_log("error %d: %s", status, msg);
+    teardown(s, status);
+    report(s, true, status, msg);
+}
+
+/* Returns the shim's exit status: 0 after `exit`, 1 after `error`. */
+static int finish(struct shim *s)
+{
+    int ret = 1;
+    reap_all(s);
+    /* Every process of the box is gone: exec error pipes hold EOF or a report. */
+    for (struct exec_proc *p = s->procs; p; p = p->next) {
+        if (p->errfd >= 0)
+            (void) fcntl(p->errfd, F_SETFL, 0);
+        proc_read_err(s, p);
+        proc_progress(s, p);
+    }
+    if (!s->started)
+        pid1_read_err(s, true);
+    if (s->setup_err_got == sizeof(s->setup_err)) {
+        supervisor_fail(s, s->setup_err.status, s->setup_err.msg);
+    } else if (!s->started) {
+        supervisor_fail(s, ST_BOXLITE_FAILED, "box start was interrupted");
+    } else {
+        teardown(s, s->pid1_status);
+        shim_log("box exited with status %d", s->pid1_status);
+        report(s, false, s->pid1_status, NULL);
+        ret = 0;
+    }
+    sweep(s);
+    return ret;
+}
+
+int supervisor_run(struct shim *s)
+{
+    while (!s->pid1_exited) {
+        struct epoll_event evs[16];
+        int n = epoll_wait(s->epfd, evs, (int) ELEMENTSOF(evs), -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            shim_log("epoll_wait: %m");
+            kill_box(s, SIGKILL);
+            /* Without the loop, wait for PID 1 (and the box's execs) the plain way. */
+            while (!s->pid1_exited) {
+                int st;
+                pid_t pid = waitpid(-1, &st, 0);
+                if (pid < 0 && errno != EINTR)
+                    break;
+                if (pid == s->pid1) {
+                    s->pid1_exited = true;
+                    s->pid1_status = exit_status(st);
+                }
+            }
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            struct ev *ev = evs[i].data.ptr;
+            uint32_t events = evs[i].events;
+            switch (ev->kind) {
+            case EV_SIGNAL:
+                on_signal(s);
+                break;
+            case EV_SPAWN:
+                if (s->spawn_open)
+                    on_spawn(s, events);
+                break;
+            case EV_PID1_ERR:
+                pid1_read_err(s, false);
+                break;
+            case EV_LISTEN:
+                on_listen(s);
+                break;
+            case EV_TIMER:
+                on_timer(s);
+                break;
+            case EV_CONN:
+                on_conn(s, (struct conn *) ev, events);
+                break;
+            case EV_EXEC_ERR: {
+                struct exec_proc *p = (struct exec_proc *) ev;
+                proc_read_err(s, p);
+                proc_progress(s, p);
+                break;
+            }
+            }
+        }
+        sweep(s);
+    }
+    return finish(s);
+}
+
+void supervisor_free(struct shim *s)
+{
+    for (struct conn *c = s->conns; c; c = c->next)
+        conn_close(s, c);
+    sweep(s);
+    while (s->conns) {
+        struct conn *c = s->conns;
+        s->conns = c->next;
+        free(c);
+    }
+    while (s->procs) {
+        struct exec_proc *p = s->procs;
+        s->procs = p->next;
+        proc_free(p);
+    }
+}
