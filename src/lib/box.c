@@ -561,44 +561,6 @@ static int read_exit_code(int dir_fd)
     return code;
 }
 
-void bl_box_recover(struct boxlite_runtime *rt)
-{
-    _cleanup_stmt_ sqlite3_stmt *st = NULL;
-    if (bl_store_prepare(rt->store,
-                         "SELECT id, status, json_extract(config, '$.auto_remove') FROM boxes "
-                         "WHERE status = 'running' OR json_extract(config, '$.auto_remove')",
-                         &st, NULL) < 0)
-        return;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *id = bl_stmt_text(st, 0);
-        const char *status = bl_stmt_text(st, 1);
-        int auto_remove = sqlite3_column_int(st, 2);
-        _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0 && (lock_held(dfd, "shim.lock") || lock_held(dfd, "lock")))
-            continue; /* alive, or owned by a live process */
-        if (auto_remove || dfd < 0) {
-            bl_debug("recovery: removing stale box %s", id);
-            (void) delete_box(rt, id, NULL);
-            continue;
-        }
-        if (!strcmp(status, "running")) {
-            int code = read_exit_code(dfd);
-            bl_debug("recovery: box %s is no longer running (exit %d)", id, code);
-            _cleanup_stmt_ sqlite3_stmt *up = NULL;
-            if (bl_store_prepare(rt->store,
-                                 "UPDATE boxes SET status = 'stopped', pid = 0, exit_code = "
-                                 "CASE WHEN ?2 >= 0 THEN ?2 ELSE exit_code END WHERE id = ?1",
-                                 &up, NULL) == 0) {
-                bl_stmt_bind_text(up, 1, id);
-                sqlite3_bind_int(up, 2, code);
-                (void) sqlite3_step(up);
-            }
-            (void) unlinkat(dfd, "shim.pid", 0);
-            (void) unlinkat(dfd, "shim.sock", 0);
-        }
-    }
-}
-
 /* Remove what a dead shim could not: the box's cgroups (killing anything still in them). */
 static void cgroup_cleanup(const char *id)
 {
@@ -633,6 +595,45 @@ static void cgroup_cleanup(const char *id)
                 }
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL); /* bounded wait for the kernel to empty the cgroup */
+        }
+    }
+}
+
+void bl_box_recover(struct boxlite_runtime *rt)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    if (bl_store_prepare(rt->store,
+                         "SELECT id, status, json_extract(config, '$.auto_remove') FROM boxes "
+                         "WHERE status = 'running' OR json_extract(config, '$.auto_remove')",
+                         &st, NULL) < 0)
+        return;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = bl_stmt_text(st, 0);
+        const char *status = bl_stmt_text(st, 1);
+        int auto_remove = sqlite3_column_int(st, 2);
+        _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0 && (lock_held(dfd, "shim.lock") || lock_held(dfd, "lock")))
+            continue; /* alive, or owned by a live process */
+        cgroup_cleanup(id); /* a shim killed with SIGKILL could not remove them */
+        if (auto_remove || dfd < 0) {
+            bl_debug("recovery: removing stale box %s", id);
+            (void) delete_box(rt, id, NULL);
+            continue;
+        }
+        if (!strcmp(status, "running")) {
+            int code = read_exit_code(dfd);
+            bl_debug("recovery: box %s is no longer running (exit %d)", id, code);
+            _cleanup_stmt_ sqlite3_stmt *up = NULL;
+            if (bl_store_prepare(rt->store,
+                                 "UPDATE boxes SET status = 'stopped', pid = 0, exit_code = "
+                                 "CASE WHEN ?2 >= 0 THEN ?2 ELSE exit_code END WHERE id = ?1",
+                                 &up, NULL) == 0) {
+                bl_stmt_bind_text(up, 1, id);
+                sqlite3_bind_int(up, 2, code);
+                (void) sqlite3_step(up);
+            }
+            (void) unlinkat(dfd, "shim.pid", 0);
+            (void) unlinkat(dfd, "shim.sock", 0);
         }
     }
 }

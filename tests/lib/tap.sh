@@ -83,6 +83,8 @@ leak_check() {
             id=$(basename "$d")
             if find /sys/fs/cgroup -maxdepth 3 -type d -name "boxlite-$id*" 2>/dev/null | grep -q .; then
                 diag "leak: cgroup of box $id"; leaked=1
+                # do not let one failure spill into the next tests or the machine
+                find /sys/fs/cgroup -maxdepth 3 -type d -name "boxlite-$id*" -exec rmdir {} + 2>/dev/null
             fi
             if pgrep -f "boxlite-shim.*$id" >/dev/null 2>&1; then
                 diag "leak: process naming box $id"; leaked=1

@@ -295,7 +295,21 @@ t_leak_detached_outlives_cli() {
     bl rm -f d; assert_rc 0
 }
 
-run_tests t_exit_codes t_command_not_found_127 t_cannot_invoke_126 t_bad_workdir_125 \
+# A detached box whose shim is killed: PID 1 dies with it (parent-death signal) and the next
+# command marks the box stopped and removes its cgroups. Checked by removing the recovery's
+# cgroup cleanup: the leak guard then finds the box's cgroups.
+t_leak_sigkill_detached_shim() {
+    setup
+    bl run -d --name dd busybox sleep 1000; assert_rc 0
+    local id=$OUT pid; pid=$(shim_pid_of "$id")
+    kill -KILL "$pid"
+    wait_until 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "shim still alive"
+    bl ls -a; assert_contains "$OUT" "Stopped"
+    [ -z "$(find /sys/fs/cgroup -maxdepth 3 -type d -name "boxlite-$id")" ] || fail "cgroups left after recovery"
+    bl rm dd; assert_rc 0
+}
+
+run_tests t_leak_sigkill_detached_shim t_exit_codes t_command_not_found_127 t_cannot_invoke_126 t_bad_workdir_125 \
     t_image_missing_125 t_output_never_lost t_stdin t_process_config t_isolation \
     t_rm_removes_before_return t_stopped_box_keeps_exit_code t_detached_lifecycle \
     t_graceful_stop t_create_start_exec t_exec_refused_after_main_command t_rootfs t_bad_input \
