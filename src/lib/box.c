@@ -697,7 +697,10 @@ static void conf_put(struct conf_buf *c, const char *k, const char *v)
     c->len += kl + vl;
 }
 
-static int write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, bl_error **err)
+/* `attached`: this start's client holds the box (a foreground run); otherwise the box runs on
+ * its own, whatever the box was created as (a stopped `run` box restarted by `start`). */
+static int write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, int attached,
+                           bl_error **err)
 {
     struct conf_buf c = {0};
     _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
@@ -745,7 +748,7 @@ static int write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, bl
     }
     conf_put(&c, "seccomp", bpf);
     conf_put(&c, "init", json_is_true(json_object_get(cfg, "init")) ? "1" : "0");
-    conf_put(&c, "detach", json_is_true(json_object_get(cfg, "detach")) ? "1" : "0");
+    conf_put(&c, "detach", attached ? "0" : "1");
     char cg[64];
     snprintf(cg, sizeof(cg), "boxlite-%s", b->id);
     conf_put(&c, "cgroup", cg);
@@ -780,7 +783,7 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
         if (b->lock_fd < 0 || flock(b->lock_fd, LOCK_EX) < 0)
             return bl_err_errno(err, "cannot lock box %s", b->id);
     }
-    int r = write_shim_conf(rt, b, err);
+    int r = write_shim_conf(rt, b, attached, err);
     if (r < 0)
         return r;
     (void) unlinkat(b->dir_fd, "exit.json", 0);

@@ -119,7 +119,9 @@ t_rm_removes_before_return() {
 
 t_stopped_box_keeps_exit_code() {
     setup
-    bl run --name keep busybox sh -c 'echo data > /keep; exit 42'; assert_rc 42
+    # (the sleep makes a restarted box outlive its starter's connection: a 'start' must not tie
+    # the box to the CLI that started it)
+    bl run --name keep busybox sh -c 'echo data > /keep; sleep 0.3; exit 42'; assert_rc 42
     bl inspect --format '{{.State.ExitCode}} {{.State.Status}}' keep
     assert_eq "$OUT" "42 stopped"
     bl ls -a; assert_contains "$OUT" "Stopped"
