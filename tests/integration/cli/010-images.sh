@@ -201,6 +201,7 @@ t_cli_usage() {
     bl load --help; assert_rc 0; assert_contains "$OUT" "Usage: boxlite load"
     bl images -h; assert_rc 0; assert_contains "$OUT" "--format"
     "$BOXLITE_BIN" >/dev/null 2>&1; RC=$?; assert_rc 2
+    # shellcheck disable=SC2034 # RC is read by assert_rc
     "$BOXLITE_BIN" --home relative/dir images >/dev/null 2>"$T_HOME/err"; RC=$?
     assert_rc 1
     assert_contains "$(cat "$T_HOME/err")" "home_dir must be absolute path, got: relative/dir"
@@ -210,8 +211,8 @@ t_home_precedence() {
     local envhome="$T_HOME/envhome"
     BOXLITE_HOME=$envhome "$BOXLITE_BIN" load -i "$(fixture busybox oci)" >/dev/null || fail "load via env"
     [ -f "$envhome/db/boxlite.db" ] || fail "BOXLITE_HOME not used"
-    HOME=$T_HOME/h BOXLITE_HOME= "$BOXLITE_BIN" images -q >/dev/null || fail "images via HOME"
-    [ -f "$T_HOME/h/.boxlite/db/boxlite.db" ] || fail "~/.boxlite not used"
+    HOME=$T_HOME/h BOXLITE_HOME='' "$BOXLITE_BIN" images -q >/dev/null || fail "images via HOME"
+    [ -f "$T_HOME/h/.boxlite/db/boxlite.db" ] || fail "\$HOME/.boxlite not used"
     # --home beats BOXLITE_HOME
     local out; out=$(BOXLITE_HOME=$envhome "$BOXLITE_BIN" --home "$T_HOME/flag" images -q)
     assert_eq "$out" "" "--home wins"

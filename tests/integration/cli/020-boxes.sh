@@ -175,7 +175,7 @@ t_create_start_exec() {
 
 t_exec_refused_after_main_command() {
     setup
-    bl create --name job busybox echo done; assert_rc 0
+    bl create --name job busybox echo finished; assert_rc 0
     bl exec job true; assert_rc 1
     assert_contains "$ERR" "starting the box would run its main command"
     bl start job; assert_rc 0
