@@ -200,7 +200,7 @@ t_cli_usage() {
     bl --version; assert_rc 0; assert_match "$OUT" '^boxlite [0-9]+\.[0-9]+\.[0-9]+$'
     bl load --help; assert_rc 0; assert_contains "$OUT" "Usage: boxlite load"
     bl images -h; assert_rc 0; assert_contains "$OUT" "--format"
-    "$BOXLITE_BIN" >/dev/null 2>&1; RC=$?; assert_rc 2
+    bl; assert_rc 2   # no command
     bl --home relative/dir images   # the last --home wins
     assert_rc 1
     assert_contains "$ERR" "home_dir must be absolute path, got: relative/dir"
