@@ -231,6 +231,8 @@ static int start_box(struct shim *s, bl_error **err)
     r = cg_attach(&s->cg, pid, in_cgroup);
     if (r >= 0 && write(go_w, "1", 1) != 1)
         r = -errno;
+    if (r == -ESRCH || r == -EPIPE)
+        r = 0; /* PID 1 is already gone: its error pipe says why */
     if (r < 0) {
         char msg[256];
         (void) snprintf(msg, sizeof(msg), "cannot move PID 1 into the box cgroup: %s",
@@ -286,6 +288,10 @@ static int run(const char *box_dir)
              s.conf.argc ? s.conf.argv[0] : "idle init");
     if (s.conf.detach)
         (void) setsid();
+    else
+        /* out of the client's process group: a terminal's Ctrl-C reaches only the client, which
+         * forwards it to the command (the shim would otherwise take it as "stop the box") */
+        (void) setpgid(0, 0);
     (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     (void) unlinkat(s.boxfd, "exit.json", 0); /* a stale status must not outlive this run */
     s.orig_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);

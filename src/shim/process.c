@@ -52,11 +52,17 @@ void child_reset_signals(void)
 
 /* ---- /etc/passwd and /etc/group of the box ---------------------------------------------- */
 
+/* A missing (or not regular: a FIFO must not hang us) file has no entries; numeric ids still
+ * work. */
 static char *read_etc(const char *path)
 {
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return NULL;
     char *buf = NULL;
-    if (bl_read_file_at(AT_FDCWD, path, 16 * 1024 * 1024, &buf, NULL, NULL) < 0)
-        return NULL; /* a missing file has no entries; numeric ids still work */
+    if (bl_read_full_fd(fd, 16 * 1024 * 1024, &buf, NULL) < 0)
+        return NULL;
     return buf;
 }
 
@@ -125,10 +131,8 @@ int user_resolve(const char *spec, struct box_user *u, char *msg, size_t msgsz)
     *u = (struct box_user){0};
     (void) snprintf(u->home, sizeof(u->home), "/");
     char name[128] = "";
-    uint32_t id;
+    uint32_t id = 0;
     bool numeric = !*upart || parse_id(upart, &id) == 0;
-    if (!*upart)
-        id = 0;
     bool found = false;
     _cleanup_free_ char *pw = read_etc("/etc/passwd");
     char *p = pw, *f[7];
@@ -157,7 +161,7 @@ int user_resolve(const char *spec, struct box_user *u, char *msg, size_t msgsz)
         u->gid = 0;
     }
 
-    uint32_t gid;
+    uint32_t gid = 0;
     bool gnumeric = gpart && parse_id(gpart, &gid) == 0;
     if (gnumeric)
         u->gid = gid;
@@ -205,7 +209,7 @@ void proc_apply_user_caps(const struct proc_spec *s, const struct box_user *u, i
             child_fail(errfd, ST_BOXLITE_FAILED, "cannot drop capability %d: %s", cap,
                        strerror(errno));
     }
-    if (setgroups(u->n_groups, u->groups) < 0 && errno != EPERM)
+    if (setgroups(u->n_groups, u->groups) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "setgroups: %s", strerror(errno));
     if (setresgid(u->gid, u->gid, u->gid) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot set gid %u: %s", (unsigned) u->gid,

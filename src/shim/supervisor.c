@@ -375,9 +375,17 @@ static void on_conn(struct shim *s, struct conn *c, uint32_t events)
             conn_close(s, c);
             return;
         }
-        if (c->state == CONN_REQUEST)
+        int sig;
+        if (c->state == CONN_REQUEST) {
             handle_request(s, c, &m);
-        /* Anything a client sends after its request is ignored. */
+        } else if (c->state == CONN_EXEC && c->proc && !c->proc->exited &&
+                   !strcmp(m.f[0], "signal") && m.n >= 2 && parse_int(m.f[1], 1, 64, &sig) == 0) {
+            /* `signal` on an exec connection goes to that process (the client forwards its
+             * own signals); no reply, so that the stream stays `pid`, `exit`. */
+            if (pidfd_send_signal(c->proc->pidfd, sig, NULL, 0) < 0)
+                shim_log("cannot signal exec'd pid %d: %m", (int) c->proc->pid);
+        }
+        /* Anything else a client sends after its request is ignored. */
         proto_msg_free(&m);
     }
 }

@@ -188,6 +188,15 @@ def cmd_exec(a):
     req += [a.cwd, a.user, "1" if a.detach else "0"]
     s = connect(a.box_dir)
     socket.send_fds(s, [encode(req)], [0, 1, 2])
+
+    def relay(sig, _frame):
+        try:
+            s.send(encode(["signal", str(sig)]))
+        except OSError:
+            pass
+
+    signal.signal(signal.SIGINT, relay)
+    signal.signal(signal.SIGTERM, relay)
     rc = 255
     while True:
         data = s.recv(65536)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # box commands are single-quoted on purpose: they run in the box
 # SPDX-License-Identifier: MIT
 # boxlite-shim driven by hand (no library): box directories are made here around a busybox
 # rootfs, the shim is started by tests/shim/drive.py (spawn channel on fd 3) and exec requests
@@ -162,7 +163,7 @@ leak_check() {
     if [ -n "$left" ]; then
         sleep 0.2
         left=$(pgrep -f "$WORK/box" || true)
-        [ -n "$left" ] && fail "leak: processes naming the box: $(ps -o pid,args -p "$(echo $left | tr ' ' ,)")"
+        [ -n "$left" ] && fail "leak: processes naming the box: $(ps -o pid,args -p "$(echo "$left" | tr ' ' ,)")"
     fi
     if grep -q "$WORK" /proc/self/mountinfo; then
         fail "leak: mounts: $(grep "$WORK" /proc/self/mountinfo)"
@@ -331,12 +332,18 @@ t_pid1_is_the_command() {
 
 t_clean_process_state() {
     # Only 0/1/2 are open; no signal ignored or blocked even if the client ignores some.
-    new_box arg sh arg -c arg 'ls /proc/$$/fd | tr "\n" " "; grep -E "^Sig(Blk|Ign)" /proc/$$/status | tr -d "\t"'
+    # (ls itself, not a shell: shells keep fds of their own; ls's 3 is the directory it reads)
+    new_box arg ls arg -l arg /proc/self/fd
+    run_box
+    assert_rc 0
+    assert_eq "$(awk 'NR > 1 { printf "%s%s ", $9, $11 }' <<<"$OUT")" "0/dev/null 1$BOX.out 2$BOX.err 3 "
+    leak_check
+    new_box arg grep arg -E arg '^Sig(Blk|Ign)' arg /proc/self/status
     (
         trap '' HUP USR1
         run_box
         assert_rc 0
-        assert_eq "$OUT" $'0 1 2 SigBlk:0000000000000000\nSigIgn:0000000000000000'
+        assert_eq "$OUT" $'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000'
         exit "$T_CUR_FAIL"
     ) || T_CUR_FAIL=1
 }
@@ -384,7 +391,7 @@ t_network_is_lo_only() {
 }
 
 t_loopback_works() {
-    new_box arg sh arg -c arg 'nc -l -p 5555 >/tmp/got & sleep 0.2; echo ping | nc -w 1 127.0.0.1 5555; wait; cat /tmp/got'
+    new_box arg sh arg -c arg 'nc -l -p 5555 >/tmp/got & for i in $(seq 50); do echo ping | nc 127.0.0.1 5555 2>/dev/null && break; sleep 0.1; done; wait; cat /tmp/got'
     run_box
     assert_rc 0
     assert_eq "$OUT" ping
@@ -539,8 +546,10 @@ t_exec_into_idle_box() {
     ex --cwd /tmp --user user --env FOO=bar -- sh -c 'pwd; id -u; echo $FOO $HOME; echo $PATH'
     assert_rc 0
     assert_eq "$OUT" $'/tmp\n1000\nbar /home/user\n/usr/local/bin:/usr/bin:/bin'
-    ex -- sh -c 'grep -E "^(CapEff|NoNewPrivs)" /proc/self/status | tr -d "\t"; ls /proc/$$/fd | tr "\n" " "'
-    assert_eq "$OUT" "$(printf 'CapEff:%016x\nNoNewPrivs:1\n0 1 2 ' $((0x$CAPS & 0x$(grep CapPrm /proc/self/status | cut -f2))))"
+    ex -- sh -c 'grep -E "^(CapEff|NoNewPrivs)" /proc/self/status | tr -d "\t"'
+    assert_eq "$OUT" "$(printf 'CapEff:%016x\nNoNewPrivs:1' $((0x$CAPS & 0x$(grep CapPrm /proc/self/status | cut -f2))))"
+    ex -- ls /proc/self/fd
+    assert_eq "${OUT//$'\n'/ }" "0 1 2 3" "fds of an exec'd process"
     ex -- nonexistent
     assert_rc 127
     assert_contains "$ERR" 'drive: error 127 exec: "nonexistent": executable file not found in $PATH'
@@ -569,6 +578,14 @@ t_exec_killed_with_its_client() {
     sleep 0.1
     kill -0 "$pid" 2>/dev/null || fail "detached exec $pid was killed"
     gone "$pid" 3 || fail "detached exec did not end"
+    # `signal` on the exec connection reaches the exec'd process.
+    "${DRIVE[@]}" exec "$BOX" -- sleep 100 </dev/null >/dev/null 2>"$WORK/exec.err" &
+    local drv=$!
+    sleep 0.3
+    kill -TERM "$drv"
+    wait "$drv"
+    RC=$?
+    assert_rc 143
     ex -- sh -c 'sleep 0.1 & exit 0' # orphan for the init to reap
     sleep 0.3
     ex -- sh -c 'ps -o stat | grep -c Z'
@@ -664,7 +681,7 @@ t_shim_killed() {
     wait "$BG"
     # What the library's recovery does: remove the leftovers of a killed shim.
     local d
-    for d in $(find /sys/fs/cgroup -maxdepth 3 -type d -name "$CG"); do rmdir "$d" || fail "rmdir $d"; done
+    find /sys/fs/cgroup -maxdepth 3 -type d -name "$CG" -exec rmdir {} + || fail "rmdir $CG"
     rm -f "$BOX/shim.pid" "$BOX/shim.sock"
 }
 
@@ -748,7 +765,7 @@ T_NUM=$((T_NUM + 1))
 reports=$(find "$WORK" -maxdepth 1 \( -name 'asan.*' -o -name 'ubsan.*' \))
 if [ -n "$reports" ]; then
     echo "not ok $T_NUM - no sanitizer reports"
-    cat $reports | head -60 | sed 's/^/# /'
+    find "$WORK" -maxdepth 1 \( -name 'asan.*' -o -name 'ubsan.*' \) -exec cat {} + | head -60 | sed 's/^/# /'
     T_FAILED=$((T_FAILED + 1))
 else
     echo "ok $T_NUM - no sanitizer reports"

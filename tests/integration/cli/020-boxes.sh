@@ -247,6 +247,18 @@ t_leak_sigint_to_cli() {
     assert_rc 130
     bl ls -a; assert_contains "$OUT" "Stopped"
 }
+# A terminal's Ctrl-C goes to the whole foreground process group. Only the CLI may act on it
+# (forwarding it to the command); checked without the shim's setpgid: the shim took the
+# SIGINT as "stop the box" and run returned 137.
+t_sigint_to_process_group() {
+    setup
+    setsid "$BOXLITE_BIN" --home "$T_HOME" run --rm --init busybox sleep 1000 >/dev/null 2>&1 &
+    local pid=$!
+    wait_until 10 sh -c "ls '$T_HOME'/boxes/*/shim.pid >/dev/null 2>&1" || fail "box did not start"
+    kill -INT -- "-$pid"
+    wait "$pid"; RC=$?
+    assert_rc 130
+}
 t_leak_sighup_to_cli() {
     setup
     start_fg --rm busybox sh -c 'trap "exit 9" HUP; while true; do sleep 0.1; done'
@@ -315,6 +327,6 @@ run_tests t_leak_sigkill_detached_shim t_exit_codes t_command_not_found_127 t_ca
     t_image_missing_125 t_output_never_lost t_stdin t_process_config t_isolation \
     t_rm_removes_before_return t_stopped_box_keeps_exit_code t_detached_lifecycle \
     t_graceful_stop t_create_start_exec t_exec_refused_after_main_command t_rootfs t_bad_input \
-    t_leak_sigterm_to_cli t_leak_sigint_to_cli t_leak_sighup_to_cli t_leak_sigkill_cli \
+    t_leak_sigterm_to_cli t_leak_sigint_to_cli t_sigint_to_process_group t_leak_sighup_to_cli t_leak_sigkill_cli \
     t_leak_sigkill_cli_keeps_record t_leak_sigkill_shim t_leak_nonzero_and_signal_exit \
     t_leak_detached_outlives_cli
