@@ -53,7 +53,7 @@ TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 FIXTURE_BIN := $(patsubst tests/fixtures/%.c,$(O)/fixtures/%,$(FIXTURE_SRC))
 
-all: $(O)/boxlite $(O)/boxlite-shim $(O)/libboxlite.a $(O)/libboxlite.so.0 $(O)/boxlite.pc \
+all: $(O)/boxlite $(O)/boxlite-shim $(O)/libboxlite.a $(O)/libboxlite.so.0 \
 	$(UNIT_BIN) $(FIXTURE_BIN)
 
 $(O)/%.o: %.c
@@ -90,10 +90,21 @@ $(O)/fixtures/%: $(O)/tests/fixtures/%.o $(O)/libboxlite.a
 	@mkdir -p $(@D)
 	@echo "  LD $@"; $(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libboxlite.a $(PKG_LIBS)
 
-$(O)/boxlite.pc: Makefile
-	@mkdir -p $(@D)
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: boxlite\nDescription: %s\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lboxlite\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' 'Sandbox runtime for OCI images' '$(VERSION)' '$(PKGS)' > $@
+# pkg-config file, written at install time so that it names the PREFIX of that install.
+define PC_TEXT
+prefix=$(PREFIX)
+libdir=$(LIBDIR)
+includedir=$(INCDIR)
+
+Name: boxlite
+Description: Sandbox runtime for OCI images (library)
+Version: $(VERSION)
+Requires.private: $(PKGS)
+Libs: -L$${libdir} -lboxlite
+Libs.private: -lpthread
+Cflags: -I$${includedir}
+endef
+export PC_TEXT
 
 # The test runner reads TAP from every unit binary and integration script and ends with
 # "N passed, N failed, N skipped".
@@ -124,7 +135,7 @@ install: all
 	install -m 0755 $(O)/libboxlite.so.0 $(DESTDIR)$(LIBDIR)/libboxlite.so.0
 	ln -sf libboxlite.so.0 $(DESTDIR)$(LIBDIR)/libboxlite.so
 	install -m 0644 include/boxlite/*.h $(DESTDIR)$(INCDIR)/boxlite/
-	install -m 0644 $(O)/boxlite.pc $(DESTDIR)$(LIBDIR)/pkgconfig/boxlite.pc
+	printf '%s\n' "$$PC_TEXT" > $(DESTDIR)$(LIBDIR)/pkgconfig/boxlite.pc
 
 format:
 	clang-format -i $(BASIC_SRC) $(LIB_SRC) $(CLI_SRC) $(SHIM_SRC) $(wildcard src/*/*.h include/boxlite/*.h)
