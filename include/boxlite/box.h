@@ -29,10 +29,21 @@ typedef struct {
     int init;                      /* put a minimal init in front of the command */
     int auto_remove;               /* remove the box when it stops (foreground run --rm) */
     int detach;                    /* the box outlives the process that started it */
+    /* version 2 */
+    int64_t memory_mib;            /* memory limit in MiB; 0 = the default (1024), < 0 = none */
+    double cpus;                   /* CPU limit (fractions allowed); 0 = the default (1), < 0 =
+                                    * none. The defaults are skipped where the host has no
+                                    * cgroup controller for them; explicit limits are not. */
+    int64_t pids_limit;            /* most tasks at once; <= 0 = no limit */
+    const char *const *volumes;    /* NULL-terminated `docker -v` specs: HOST:BOX[:OPTS],
+                                    * /BOX[:ro|rw] (an anonymous volume, made under the home and
+                                    * removed with the box); OPTS is a comma list, "ro" counts */
+    int tty;                       /* an attached start gives PID 1 a pseudo-terminal */
 } boxlite_box_opts;
 
-#define BOXLITE_BOX_OPTS_VERSION 1
-#define BOXLITE_BOX_OPTS_INIT {BOXLITE_BOX_OPTS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define BOXLITE_BOX_OPTS_VERSION 2
+#define BOXLITE_BOX_OPTS_INIT                                                                      \
+    {BOXLITE_BOX_OPTS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 BOXLITE_API void boxlite_box_opts_init(boxlite_box_opts *opts);
 
 /**
@@ -70,7 +81,10 @@ BOXLITE_API int boxlite_box_has_user_command(const boxlite_box *box);
 /**
  * Start the box's shim and PID 1, returning once the main command has been exec'd.
  * @param stdio  for an attached start, the three fds (borrowed) PID 1 gets as stdin, stdout,
- *               stderr; NULL for a detached start.
+ *               stderr; NULL for a detached start. For a box created with `tty`, PID 1 gets a
+ *               pty of the box instead, and boxlite_box_wait() copies stdio[0] to it and its
+ *               output to stdio[1] (the fds must then stay open until the wait returns; the
+ *               window size is read from stdio[0] when it is a terminal).
  * @param ret_status  when the command could not be started: 125 (boxlite failure), 126 (cannot
  *               invoke), 127 (not found); set together with the error.
  * @return 0, -EBUSY (already running by another process), or an error.
@@ -87,7 +101,8 @@ BOXLITE_API int boxlite_box_signal(boxlite_runtime *rt, boxlite_box *box, int si
  * stopped (or removed, for auto_remove) and *ret_status holds the command's status (128+N for
  * signal N). Blocks.
  * @param sigfd  optional fd (borrowed, -1 for none): each int read from it is a signal number
- *               forwarded to PID 1 while waiting.
+ *               forwarded to PID 1 while waiting; SIGWINCH instead resizes the box's pty to the
+ *               window size of stdio[0].
  */
 BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *box, int sigfd,
                                  int *ret_status, boxlite_error **err);
@@ -112,21 +127,105 @@ typedef struct {
     const char *user;        /* NULL = the box's */
     int detach;              /* start and return at once */
     int stdio[3];            /* fds (borrowed) for the process; -1 = /dev/null */
+    /* version 2 */
+    int tty;                 /* the process gets a pty of the box: stdio[0] is copied to it (EOF
+                              * becomes the terminal's EOF character) and its output to
+                              * stdio[1]; the window size follows stdio[0] (see sigfd) */
 } boxlite_exec_opts;
-#define BOXLITE_EXEC_OPTS_VERSION 1
+#define BOXLITE_EXEC_OPTS_VERSION 2
 BOXLITE_API void boxlite_exec_opts_init(boxlite_exec_opts *opts);
 
 /**
  * Run a process in a box. A stopped or configured box without a user command is started
  * (detached) first; one with a user command is refused (-EINVAL... see message).
  * @param sigfd  optional fd (borrowed, -1 for none) whose readability means "a signal number
- *               is waiting" : an int written by the caller is forwarded to the process.
+ *               is waiting" : an int written by the caller is forwarded to the process
+ *               (SIGWINCH with tty: the pty takes the window size of stdio[0] instead).
  * @param ret_status  exit status of the process (128+N for signal N), or 125/126/127 when it
  *               could not be started (with *err set).
  */
 BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *box,
                                  const boxlite_exec_opts *opts, int sigfd, int *ret_status,
                                  boxlite_error **err);
+
+/* ---- resource usage ---- */
+
+/** Resource usage of a running box; a field is -1 when unknown (or, for limits, unlimited). */
+typedef struct {
+    unsigned version;          /* BOXLITE_BOX_STATS_VERSION, set by the library */
+    int64_t time_ns;           /* monotonic time of the sample, for rates between samples */
+    int64_t cpu_ns;            /* CPU time used by the box's processes */
+    int64_t memory_bytes;      /* memory in use (without the inactive page cache) */
+    int64_t memory_limit;
+    int64_t pids;              /* tasks */
+    int64_t pids_limit;
+    int64_t block_read_bytes;  /* block I/O */
+    int64_t block_write_bytes;
+    int64_t net_rx_bytes;      /* the box's interfaces other than loopback */
+    int64_t net_tx_bytes;
+    int64_t tcp_connections;   /* established */
+    int64_t tcp_errors;        /* failed attempts, resets, bad segments */
+    int64_t execs;             /* commands exec'd since the box started */
+    int64_t exec_errors;       /* execs that failed to start */
+    int64_t boot_ms;           /* from the shim's start to PID 1's exec */
+} boxlite_box_stats;
+#define BOXLITE_BOX_STATS_VERSION 1
+
+/**
+ * Sample the box's resource usage. A box that is not running is started on demand when it
+ * has no user command; one with a user command is refused with -EINVAL (see the message).
+ * @return 0, -ENOENT, -EINVAL (refused), or -ESRCH (the box stopped meanwhile).
+ */
+BOXLITE_API int boxlite_box_stats_get(boxlite_runtime *rt, boxlite_box *box,
+                                      boxlite_box_stats *ret_stats, boxlite_error **err);
+
+/* ---- logs ---- */
+
+typedef struct {
+    unsigned version; /* BOXLITE_LOGS_OPTS_VERSION */
+    int64_t tail;     /* the last N lines only; < 0 = all */
+    int follow;       /* then keep printing what the box writes, until it stops */
+    int timestamps;   /* prefix each line with the RFC 3339 time it was written */
+    int stop_fd;      /* follow: readable means "stop now" (borrowed; -1 = none) */
+    const char *follow_notice; /* follow: written to err_fd once what was there is printed */
+} boxlite_logs_opts;
+#define BOXLITE_LOGS_OPTS_VERSION 1
+BOXLITE_API void boxlite_logs_opts_init(boxlite_logs_opts *opts);
+
+/**
+ * Write the main command's logged output (detached runs; see docs/user-guide.md): its stdout
+ * to out_fd and its stderr to err_fd (both borrowed; they may be the same fd).
+ * @return 0; -ENOENT when the box has no log yet (nothing written); or an error. Follow
+ * returns when the box stops or stop_fd becomes readable.
+ */
+BOXLITE_API int boxlite_box_logs(boxlite_runtime *rt, boxlite_box *box,
+                                 const boxlite_logs_opts *opts, int out_fd, int err_fd,
+                                 boxlite_error **err);
+/** The box's current log file (borrowed until boxlite_box_free). */
+BOXLITE_API const char *boxlite_box_log_path(boxlite_runtime *rt, boxlite_box *box);
+
+/* ---- copying files ---- */
+
+enum {
+    BOXLITE_COPY_FOLLOW_SYMLINKS = 1, /* copy what symlinks in the source point at */
+    BOXLITE_COPY_NO_OVERWRITE = 2,    /* fail when the destination exists */
+};
+
+/**
+ * Copy a host file or tree into the box (host_src: a host path; box_dst: a path in the box),
+ * or out of it (boxlite_box_copy_out). A running box is copied into through its own view of its
+ * files; a stopped or never started box is copied into without starting it. Paths in the box
+ * are resolved inside the box: no symlink can make the copy read or write outside it. Modes and
+ * times are kept; files are owned by the caller. Destination rules: a DST that ends with '/' or
+ * is a directory receives SRC inside it; else a non-directory SRC becomes DST (parents are
+ * created); else DST is created as a directory and receives SRC inside it.
+ * @param flags  BOXLITE_COPY_* bits.
+ * @return 0, -ENOENT (no such source), -EEXIST (NO_OVERWRITE), or an error.
+ */
+BOXLITE_API int boxlite_box_copy_in(boxlite_runtime *rt, boxlite_box *box, const char *host_src,
+                                    const char *box_dst, int flags, boxlite_error **err);
+BOXLITE_API int boxlite_box_copy_out(boxlite_runtime *rt, boxlite_box *box, const char *box_src,
+                                     const char *host_dst, int flags, boxlite_error **err);
 
 /** Destructor. Releases the handle only (a running box keeps running). NULL is a no-op. */
 BOXLITE_API void boxlite_box_free(boxlite_box *box);

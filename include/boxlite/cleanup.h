@@ -14,6 +14,10 @@ static inline void boxlite_error_freep(boxlite_error **p)
 {
     boxlite_error_free(*p);
 }
+static inline void boxlite_image_freep(boxlite_image **p)
+{
+    boxlite_image_free(*p);
+}
 static inline void boxlite_freep(void *p)
 {
     boxlite_free(*(void **) p);

@@ -27,11 +27,21 @@ typedef void (*boxlite_log_fn)(int level, const char *msg, void *userdata);
 
 typedef struct {
     unsigned version;  /* BOXLITE_RUNTIME_OPTS_VERSION */
-    const char *home;  /* NULL = $BOXLITE_HOME, else ~/.boxlite. Must be absolute when given. */
+    const char *home;  /* NULL = $BOXLITE_HOME, else the configuration's home_dir, else
+                          ~/.boxlite. Must be absolute when given. */
+    /* Since version 2. */
+    const char *config_json;       /* optional: runtime configuration as JSON text (the CLI's
+                                      --config file): "home_dir", "image_registries" with host,
+                                      transport, skip_verify, search, auth, ca. Borrowed for
+                                      the call; may hold secrets, which the runtime keeps in
+                                      memory only. */
+    const char *const *registries; /* optional NULL-terminated list of registry hosts (the
+                                      CLI's --registry): each https with search=true, tried
+                                      before the configured ones. Borrowed for the call. */
 } boxlite_runtime_opts;
 
-#define BOXLITE_RUNTIME_OPTS_VERSION 1
-#define BOXLITE_RUNTIME_OPTS_INIT {BOXLITE_RUNTIME_OPTS_VERSION, 0}
+#define BOXLITE_RUNTIME_OPTS_VERSION 2
+#define BOXLITE_RUNTIME_OPTS_INIT {BOXLITE_RUNTIME_OPTS_VERSION, 0, 0, 0}
 
 /** Fill `opts` with defaults. */
 BOXLITE_API void boxlite_runtime_opts_init(boxlite_runtime_opts *opts);
@@ -43,7 +53,7 @@ BOXLITE_API void boxlite_runtime_opts_init(boxlite_runtime_opts *opts);
  * @param opts     options (borrowed).
  * @param ret_rt   on success a handle owned by the caller, released with boxlite_runtime_free().
  * @param err      optional; receives the error on failure.
- * @return 0, or -EINVAL (relative home), -EACCES, -EIO.
+ * @return 0, or -EINVAL (relative home, invalid configuration), -EACCES, -EIO.
  * Blocks on disk I/O. A handle may be used by one thread at a time.
  */
 BOXLITE_API int boxlite_runtime_open(const boxlite_runtime_opts *opts, boxlite_runtime **ret_rt,

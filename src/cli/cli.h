@@ -11,6 +11,8 @@ enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
 extern const char *arg_home;
 extern int arg_debug;
+extern const char *arg_config;          /* --config PATH */
+extern const char *arg_registries[];    /* --registry HOST..., NULL-terminated */
 
 struct command {
     const char *name;
@@ -45,8 +47,12 @@ int cli_parse(const struct command *cmd, int argc, char **argv, const char *shor
               const struct option *longopts, int (*on_opt)(int c, const char *arg),
               int *ret_exit);
 
+/* The command table (main.c), for `completion`. */
+const struct command *cli_commands(size_t *ret_n);
+
 #define CMD(name) int cmd_##name(const struct command *cmd, int argc, char **argv)
 CMD(load);
+CMD(pull);
 CMD(images);
 CMD(rmi);
 CMD(image);
@@ -59,3 +65,8 @@ CMD(rm);
 CMD(list);
 CMD(inspect);
 CMD(exec);
+CMD(cp);
+CMD(logs);
+CMD(stats);
+CMD(info);
+CMD(completion);

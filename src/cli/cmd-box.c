@@ -8,6 +8,7 @@
  */
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "macro.h"
 #include "output.h"
 #include "template.h"
+#include "term.h"
 
 BL_DEFINE_CLEANUP_FUNC(boxlite_runtime *, boxlite_runtime_free)
 BL_DEFINE_CLEANUP_FUNC(boxlite_box *, boxlite_box_free)
@@ -32,6 +34,10 @@ static struct {
     int n_env;
     const char *cap_add[MAX_LIST], *cap_drop[MAX_LIST];
     int n_add, n_drop;
+    const char *volumes[MAX_LIST];
+    int n_volumes;
+    int64_t memory_mib, pids_limit;
+    double cpus;
     int timeout;
 } o = {.timeout = 10};
 
@@ -44,6 +50,10 @@ enum {
     OPT_CAP_ADD,
     OPT_CAP_DROP,
     OPT_FORMAT,
+    OPT_MEMORY,
+    OPT_CPUS,
+    OPT_PIDS_LIMIT,
+    OPT_DISK_SIZE,
 };
 
 static int push(const char **list, int *n, const char *v)
@@ -55,8 +65,84 @@ static int push(const char **list, int *n, const char *v)
     return 0;
 }
 
+/* clap's words for a bad integer (Rust's ParseIntError) */
+static int parse_uint(const char *flag, const char *arg, unsigned long long max,
+                      unsigned long long *ret)
+{
+    if (!*arg)
+        return cli_usage_error(NULL, "invalid value '' for '%s': cannot parse integer from empty "
+                                     "string", flag);
+    for (const char *p = arg; *p; p++)
+        if (*p < '0' || *p > '9')
+            return cli_usage_error(NULL, "invalid value '%s' for '%s': invalid digit found in "
+                                         "string", arg, flag);
+    errno = 0;
+    unsigned long long v = strtoull(arg, NULL, 10); /* NOLINT: digits checked above */
+    if (errno || v > max)
+        return cli_usage_error(NULL, "invalid value '%s' for '%s': number too large to fit in "
+                                     "target type", arg, flag);
+    *ret = v;
+    return 0;
+}
+
+static int resource_opt(int c, const char *arg)
+{
+    unsigned long long v;
+    int r;
+    switch (c) {
+    case OPT_MEMORY:
+        if ((r = parse_uint("--memory <MEMORY>", arg, 0xffffffffULL, &v)) != 0)
+            return r;
+        if (v < 6)
+            return cli_usage_error(NULL, "invalid value '%s' for '--memory <MEMORY>': the "
+                                         "minimum is 6 (MiB)", arg);
+        o.memory_mib = (int64_t) v;
+        return 0;
+    case OPT_CPUS: {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(arg, &end); /* NOLINT: checked below */
+        if (!*arg || *end || errno || isnan(d) || isinf(d) || strchr(arg, 'x') ||
+            strchr(arg, 'X'))
+            return cli_usage_error(NULL, "invalid value '%s' for '--cpus <CPUS>': invalid "
+                                         "number", arg);
+        if (d < 0.001)
+            return cli_usage_error(NULL, "invalid value '%s' for '--cpus <CPUS>': must be at "
+                                         "least 0.001", arg);
+        if (d > 255) {
+            fprintf(stderr, "Warning: --cpus %s is more than the maximum of 255; using 255\n",
+                    arg);
+            d = 255;
+        }
+        o.cpus = d;
+        return 0;
+    }
+    case OPT_PIDS_LIMIT: {
+        /* docker: 0 or -1 mean no limit */
+        const char *a = arg[0] == '-' ? arg + 1 : arg;
+        if ((r = parse_uint("--pids-limit <PIDS_LIMIT>", a, 0x7fffffffULL, &v)) != 0)
+            return r;
+        if (arg[0] == '-' && v != 1)
+            return cli_usage_error(NULL, "invalid value '%s' for '--pids-limit <PIDS_LIMIT>': "
+                                         "use a positive number, or 0 or -1 for no limit", arg);
+        o.pids_limit = arg[0] == '-' ? 0 : (int64_t) v;
+        return 0;
+    }
+    case OPT_DISK_SIZE:
+        /* accepted for compatibility: the box's overlay has no size of its own */
+        return parse_uint("--disk-size <DISK_SIZE>", arg, ~0ULL, &v);
+    case 'v':
+        return push(o.volumes, &o.n_volumes, arg);
+    default:
+        return -1;
+    }
+}
+
 static int box_opt(int c, const char *arg)
 {
+    int rr = resource_opt(c, arg);
+    if (rr >= 0)
+        return rr;
     switch (c) {
     case 'd':
         o.detach = 1;
@@ -142,7 +228,11 @@ static int stop_opt(int c, const char *arg)
 }
 
 #define CREATE_LONGOPTS                                                                            \
-    {"detach", no_argument, NULL, 'd'}, {"rm", no_argument, NULL, OPT_RM},                         \
+    {"memory", required_argument, NULL, OPT_MEMORY}, {"cpus", required_argument, NULL, OPT_CPUS},  \
+        {"pids-limit", required_argument, NULL, OPT_PIDS_LIMIT},                                   \
+        {"disk-size", required_argument, NULL, OPT_DISK_SIZE},                                     \
+        {"volume", required_argument, NULL, 'v'},                                                  \
+        {"detach", no_argument, NULL, 'd'}, {"rm", no_argument, NULL, OPT_RM},                     \
         {"name", required_argument, NULL, OPT_NAME}, {"env", required_argument, NULL, 'e'},        \
         {"workdir", required_argument, NULL, 'w'},                                                 \
         {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},                                   \
@@ -159,16 +249,34 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static int forward_signals(void)
+/* with_winch: a window-size change goes through the pipe too (the library resizes the box's
+ * pty). */
+static int forward_signals(int with_winch)
 {
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return -1;
     struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]) - !with_winch; i++)
         (void) sigaction(sigs[i], &sa, NULL);
     return 0;
+}
+
+/* Raw mode for -t; a failure is a warning (spec/cli.md §6). Restored by term_restore(). */
+static void enter_raw_mode(void)
+{
+    int r = term_make_raw(STDIN_FILENO);
+    if (r < 0)
+        fprintf(stderr, "Warning: Failed to enable raw mode: %s\n"
+                        "Continuing in cooked mode. Some features may not work correctly.\n",
+                strerror(-r));
+}
+
+static void restore_terminal(int *armed)
+{
+    if (*armed)
+        term_restore();
 }
 
 static void fill_box_opts(boxlite_box_opts *bo, const char *image, char **cmd)
@@ -185,6 +293,10 @@ static void fill_box_opts(boxlite_box_opts *bo, const char *image, char **cmd)
     bo->cap_add = o.n_add ? o.cap_add : NULL;
     bo->cap_drop = o.n_drop ? o.cap_drop : NULL;
     bo->init = o.init;
+    bo->memory_mib = o.memory_mib;
+    bo->cpus = o.cpus;
+    bo->pids_limit = o.pids_limit;
+    bo->volumes = o.n_volumes ? o.volumes : NULL;
 }
 
 /* run and create share their start: IMAGE [CMD...] or --rootfs PATH [CMD...]. */
@@ -219,7 +331,7 @@ CMD(run)
                                              CLI_GLOBAL_LONGOPTS,
                                              {0}};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "+de:w:u:it", longopts, box_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, "+de:w:u:itv:", longopts, box_opt, &rc);
     if (ind < 0)
         return rc;
     const char *image;
@@ -228,10 +340,6 @@ CMD(run)
         return rc;
     if (o.tty && !isatty(STDIN_FILENO))
         return cli_errorf("the input device is not a TTY.");
-    if (o.tty) {
-        fprintf(stderr, "Error: unsupported: -t (pseudo-terminal) is not supported yet\n");
-        return 125;
-    }
     _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
     if (cli_open_runtime(&rt) != 0)
         return 125;
@@ -239,6 +347,7 @@ CMD(run)
     fill_box_opts(&bo, image, rest);
     bo.detach = o.detach;
     bo.auto_remove = o.rm && !o.detach;
+    bo.tty = o.tty;
     _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
     boxlite_error *err = NULL;
     if (boxlite_box_create(rt, &bo, &box, &err) < 0) {
@@ -254,10 +363,15 @@ CMD(run)
         printf("%s\n", boxlite_box_id(box));
         return EXIT_OK;
     }
-    if (forward_signals() < 0)
+    if (forward_signals(o.tty) < 0)
         return cli_errorf("cannot set up signal forwarding"), 125;
     _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int stdio[3] = {o.interactive ? STDIN_FILENO : devnull, STDOUT_FILENO, STDERR_FILENO};
+    /* -t implies -i: the pty's input is ours */
+    int stdio[3] = {o.interactive || o.tty ? STDIN_FILENO : devnull, STDOUT_FILENO,
+                    STDERR_FILENO};
+    _cleanup_(restore_terminal) int raw = o.tty;
+    if (raw)
+        enter_raw_mode();
     if (boxlite_box_start(rt, box, stdio, &status, &err) < 0) {
         cli_error(err);
         if (o.rm) {
@@ -267,7 +381,8 @@ CMD(run)
         }
         return status;
     }
-    devnull = bl_close(devnull);
+    if (!o.tty)
+        devnull = bl_close(devnull);
     if (boxlite_box_wait(rt, box, sig_pipe[0], &status, &err) < 0) {
         cli_error(err);
         return 125;
@@ -279,7 +394,7 @@ CMD(create)
 {
     static const struct option longopts[] = {CREATE_LONGOPTS, CLI_GLOBAL_LONGOPTS, {0}};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "+de:w:", longopts, box_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, "+de:w:v:", longopts, box_opt, &rc);
     if (ind < 0)
         return rc;
     const char *image;
@@ -490,6 +605,14 @@ CMD(list)
     return EXIT_OK;
 }
 
+/* inspect's -f is --format (elsewhere it is --force) */
+static int inspect_opt(int c, const char *arg)
+{
+    if (c == 'f')
+        c = OPT_FORMAT;
+    return box_opt(c, arg);
+}
+
 CMD(inspect)
 {
     static const struct option longopts[] = {{"latest", no_argument, NULL, 'l'},
@@ -497,7 +620,7 @@ CMD(inspect)
                                              CLI_GLOBAL_LONGOPTS,
                                              {0}};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "lf:", longopts, box_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, "lf:", longopts, inspect_opt, &rc);
     if (ind < 0)
         return rc;
     if (ind >= argc && !o.latest)
@@ -627,10 +750,7 @@ CMD(exec)
                                     "  <COMMAND>...");
     if (o.tty && !o.detach && !isatty(STDIN_FILENO))
         return cli_errorf("the input device is not a TTY.");
-    if (o.tty) {
-        fprintf(stderr, "Error: unsupported: -t (pseudo-terminal) is not supported yet\n");
-        return 125;
-    }
+    int tty = o.tty && !o.detach; /* a detached exec has no terminal to attach */
     _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
     if (cli_open_runtime(&rt) != 0)
         return 125;
@@ -638,7 +758,7 @@ CMD(exec)
     boxlite_error *err = NULL;
     if (boxlite_box_lookup(rt, target, &box, &err) < 0)
         return cli_error(err);
-    if (forward_signals() < 0)
+    if (forward_signals(tty) < 0)
         return cli_errorf("cannot set up signal forwarding"), 125;
     boxlite_exec_opts eo;
     boxlite_exec_opts_init(&eo);
@@ -647,10 +767,14 @@ CMD(exec)
     eo.workdir = o.workdir;
     eo.user = o.user;
     eo.detach = o.detach;
-    eo.stdio[0] = o.interactive && !o.detach ? STDIN_FILENO : -1;
+    eo.stdio[0] = (o.interactive || tty) && !o.detach ? STDIN_FILENO : -1;
     eo.stdio[1] = o.detach ? -1 : STDOUT_FILENO;
     eo.stdio[2] = o.detach ? -1 : STDERR_FILENO;
+    eo.tty = tty;
     int status = 125;
+    _cleanup_(restore_terminal) int raw = tty;
+    if (raw)
+        enter_raw_mode();
     if (boxlite_box_exec(rt, box, &eo, sig_pipe[0], &status, &err) < 0) {
         int code = boxlite_error_code(err);
         cli_error(err);

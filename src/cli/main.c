@@ -4,14 +4,30 @@
  * Usage errors exit 2 with clap-style text; runtime errors exit 1 with one "Error: …" line.
  * Nothing here calls exit() in the middle of a command: every path returns to main.
  */
+#include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "macro.h"
 
 const char *arg_home;
 int arg_debug;
+const char *arg_config;
+#define MAX_REGISTRIES 32
+const char *arg_registries[MAX_REGISTRIES + 1];
+static size_t n_registries;
+
+/* --registry HOST: repeatable, in order; returns 0 or prints a usage error. */
+static int add_registry(const char *host)
+{
+    if (n_registries >= MAX_REGISTRIES)
+        return cli_usage_error(NULL, "too many --registry options (at most %d)", MAX_REGISTRIES);
+    arg_registries[n_registries++] = host;
+    return 0;
+}
 
 static const struct command commands[] = {
     {"run", NULL, "Run a command in a new box", "run [OPTIONS] <IMAGE> [COMMAND]...",
@@ -27,7 +43,12 @@ static const struct command commands[] = {
      "      --init                Run a minimal init as PID 1 (reaps zombies, forwards signals)\n"
      "      --rootfs <PATH>       Run a prepared root filesystem instead of an image\n"
      "      --cap-add <CAP>       Add a Linux capability (repeatable)\n"
-     "      --cap-drop <CAP>      Drop a Linux capability (repeatable)\n",
+     "      --cap-drop <CAP>      Drop a Linux capability (repeatable)\n"
+     "      --memory <MiB>        Memory limit in MiB [default: 1024]\n"
+     "      --cpus <CPUS>         CPU limit, fractions allowed [default: 1]\n"
+     "      --pids-limit <N>      Most processes at once (0: no limit) [default: 0]\n"
+     "      --disk-size <GB>      Accepted for compatibility (the rootfs has no fixed size)\n"
+     "  -v, --volume <SPEC>       Bind HOST:BOX[:ro], or an anonymous volume BOX[:ro]\n",
      cmd_run, 0},
     {"exec", NULL, "Execute a command in a running box", "exec [OPTIONS] <BOX> [--] <COMMAND>...",
      "  -e, --env <K=V>           Set an environment variable (repeatable)\n"
@@ -45,7 +66,12 @@ static const struct command commands[] = {
      "      --init                Run a minimal init as PID 1\n"
      "      --rootfs <PATH>       Use a prepared root filesystem\n"
      "      --cap-add <CAP>       Add a Linux capability (repeatable)\n"
-     "      --cap-drop <CAP>      Drop a Linux capability (repeatable)\n",
+     "      --cap-drop <CAP>      Drop a Linux capability (repeatable)\n"
+     "      --memory <MiB>        Memory limit in MiB [default: 1024]\n"
+     "      --cpus <CPUS>         CPU limit, fractions allowed [default: 1]\n"
+     "      --pids-limit <N>      Most processes at once (0: no limit) [default: 0]\n"
+     "      --disk-size <GB>      Accepted for compatibility (the rootfs has no fixed size)\n"
+     "  -v, --volume <SPEC>       Bind HOST:BOX[:ro], or an anonymous volume BOX[:ro]\n",
      cmd_create, 0},
     {"list", "ls ps", "List boxes", "list [OPTIONS]",
      "  -a, --all                 Show all boxes (default: running only)\n"
@@ -63,10 +89,32 @@ static const struct command commands[] = {
     {"restart", NULL, "Restart one or more boxes", "restart [OPTIONS] <BOX>...",
      "  -t, --time <SECONDS>      Seconds to wait before killing [default: 10]\n",
      cmd_restart, 0},
+    {"pull", NULL, "Pull an image from a registry", "pull [OPTIONS] <IMAGE>",
+     "  -q, --quiet               Print only the image's config digest\n"
+     "      --platform <PLATFORM> os/arch[/variant] to take from a multi-platform image\n"
+     "                            [default: the host's]\n",
+     cmd_pull, 0},
     {"inspect", NULL, "Display detailed information on a box", "inspect [OPTIONS] [BOX]...",
      "  -l, --latest              Inspect the newest box\n"
      "  -f, --format <FORMAT>     json, yaml, or a Go template [default: json]\n",
      cmd_inspect, 0},
+    {"cp", NULL, "Copy files/folders between host and box",
+     "cp [OPTIONS] <SRC> <DST>  (one of them BOX:PATH)",
+     "  -L, --follow-symlinks     Copy what symlinks in SRC point at\n"
+     "      --no-overwrite        Fail if DST exists\n"
+     "      --include-parent      Copy a directory with its own name (always on)\n",
+     cmd_cp, 0},
+    {"info", NULL, "Display system-wide runtime information", "info [OPTIONS]",
+     "      --format <FORMAT>     yaml or json [default: yaml]\n", cmd_info, 0},
+    {"logs", NULL, "Show logs from a box", "logs [OPTIONS] <BOX>",
+     "  -n, --tail <N>            Only the last N lines [default: all]\n"
+     "  -f, --follow              Keep printing new output until the box stops\n"
+     "  -t, --timestamps          Show when each line was written\n",
+     cmd_logs, 0},
+    {"stats", NULL, "Display resource usage statistics for a box", "stats [OPTIONS] <BOX>",
+     "      --format <FORMAT>     table, json or yaml [default: table]\n"
+     "  -s, --stream              Refresh every second until Ctrl-C\n",
+     cmd_stats, 0},
     {"images", NULL, "List images", "images [OPTIONS]",
      "  -a, --all              Show all images (accepted for docker compatibility)\n"
      "  -q, --quiet            Only show image IDs (full manifest digests)\n"
@@ -87,7 +135,15 @@ static const struct command commands[] = {
      "  rm        Remove images (same as `boxlite rmi`)\n"
      "  load      Load images (same as `boxlite load`)\n",
      cmd_image, 0},
+    {"completion", NULL, "Generate a shell completion script", "completion <SHELL>", "",
+     cmd_completion, 1},
 };
+
+const struct command *cli_commands(size_t *ret_n)
+{
+    *ret_n = sizeof(commands) / sizeof(commands[0]);
+    return commands;
+}
 
 static void print_main_help(FILE *f)
 {
@@ -154,13 +210,50 @@ static void log_sink(int level, const char *msg, void *userdata)
     fprintf(stderr, "%s boxlite: %s\n", names[level & 3], msg);
 }
 
+/* The --config file's text, checked to be JSON; NULL (and an error printed) on failure. */
+static char *read_config(const char *path, int *ret_exit)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        *ret_exit = errno == ENOENT ? cli_errorf("Configuration file not found: %s", path)
+                                    : cli_errorf("cannot read config file %s: %s", path,
+                                                 strerror(errno));
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadf(f, 0, &je);
+    fclose(f);
+    if (!j) {
+        *ret_exit = cli_errorf("Failed to parse config file %s: %s at line %d column %d", path,
+                               je.text, je.line, je.column);
+        return NULL;
+    }
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!text)
+        *ret_exit = cli_errorf("out of memory");
+    return text;
+}
+
 int cli_open_runtime(boxlite_runtime **ret)
 {
     boxlite_runtime_opts o;
     boxlite_runtime_opts_init(&o);
     o.home = arg_home;
+    o.registries = arg_registries;
+    _cleanup_free_ char *config = NULL;
+    if (arg_config) {
+        int rc = EXIT_ERROR;
+        config = read_config(arg_config, &rc);
+        if (!config)
+            return rc;
+        o.config_json = config;
+    }
     boxlite_error *err = NULL;
-    if (boxlite_runtime_open(&o, ret, &err) < 0)
+    int r = boxlite_runtime_open(&o, ret, &err);
+    if (config) /* it may hold secrets */
+        explicit_bzero(config, strlen(config));
+    if (r < 0)
         return cli_error(err);
     return 0;
 }
@@ -175,9 +268,11 @@ int cli_global_opt(int c, const struct command *cmd)
         arg_debug = 1;
         boxlite_set_log_fn(log_sink, BOXLITE_LOG_DEBUG, NULL);
         return 1;
-    case 1003: /* --config and --registry matter to pulls; accepted everywhere */
-    case 1004:
+    case 1003:
+        arg_config = optarg;
         return 1;
+    case 1004:
+        return add_registry(optarg) == 0 ? 1 : -1;
     case 'h':
         cli_print_help(cmd);
         return 2;
@@ -203,6 +298,10 @@ int cli_parse(const struct command *cmd, int argc, char **argv, const char *shor
         int g = cli_global_opt(c, cmd);
         if (g == 2) {
             *ret_exit = EXIT_OK;
+            return -1;
+        }
+        if (g < 0) {
+            *ret_exit = EXIT_USAGE;
             return -1;
         }
         if (g == 1)
@@ -252,11 +351,18 @@ int main(int argc, char **argv)
                                        a);
             if (!strcmp(a, "--home"))
                 arg_home = argv[i + 1];
+            else if (!strcmp(a, "--config"))
+                arg_config = argv[i + 1];
+            else if (add_registry(argv[i + 1]) != 0)
+                return EXIT_USAGE;
             i++;
         } else if (!strncmp(a, "--home=", 7)) {
             arg_home = a + 7;
-        } else if (!strncmp(a, "--config=", 9) || !strncmp(a, "--registry=", 11)) {
-            continue;
+        } else if (!strncmp(a, "--config=", 9)) {
+            arg_config = a + 9;
+        } else if (!strncmp(a, "--registry=", 11)) {
+            if (add_registry(a + 11) != 0)
+                return EXIT_USAGE;
         } else {
             return cli_usage_error(NULL, "unexpected argument '%s' found", a);
         }

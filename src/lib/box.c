@@ -12,14 +12,17 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 
 #include "alloc-util.h"
@@ -51,6 +54,8 @@ void bl_box_free(struct boxlite_box *b)
         return;
     bl_proc_kill_and_reap(&b->shim);
     (void) bl_close(b->chan_fd);
+    (void) bl_close(b->tty_master);
+    free(b->log_path);
     (void) bl_close(b->dir_fd);
     (void) bl_close(b->lock_fd);
     json_decref(b->config);
@@ -139,7 +144,7 @@ static int box_from_row(struct boxlite_runtime *rt, sqlite3_stmt *st, struct box
     _cleanup_(bl_box_freep) struct boxlite_box *b = bl_calloc(1, sizeof(*b));
     if (!b)
         return bl_oom(err);
-    b->dir_fd = b->lock_fd = b->chan_fd = -1;
+    b->dir_fd = b->lock_fd = b->chan_fd = b->tty_master = b->io_in = b->io_out = -1;
     b->shim = BL_PROC_NULL;
     const char *name = bl_stmt_text(st, 1);
     b->id = bl_strdup(bl_stmt_text(st, 0));
@@ -290,6 +295,76 @@ static void undo_box_dir(struct undo_box_dir *u)
         (void) bl_rm_rf_at(u->boxes_fd, u->id);
 }
 
+/* Removes the anonymous volumes of a half-created box unless disarmed (rt = NULL). */
+struct undo_volumes {
+    struct boxlite_runtime *rt;
+    json_t *volumes; /* borrowed */
+};
+static void remove_anonymous_volumes(struct boxlite_runtime *rt, json_t *volumes)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(volumes, i, v)
+        if (json_is_true(json_object_get(v, "anonymous")))
+            bl_volume_remove_anonymous(rt, json_string_value(json_object_get(v, "source")));
+}
+static void undo_volumes(struct undo_volumes *u)
+{
+    if (u->rt)
+        remove_anonymous_volumes(u->rt, u->volumes);
+}
+
+/* Limits and volumes of opts (version 2) into cfg. */
+static int create_resources(struct boxlite_runtime *rt, const boxlite_box_opts *o, json_t *cfg,
+                            json_t *volumes, bl_error **err)
+{
+    int v2 = o->version >= 2;
+    int64_t mem = v2 ? o->memory_mib : 0;
+    double cpus = v2 ? o->cpus : 0;
+    int64_t pids = v2 ? o->pids_limit : 0;
+    if (mem > (int64_t) 1 << 40)
+        return bl_err(err, -EINVAL, "invalid argument: memory limit too large: %lld MiB",
+                      (long long) mem);
+    if (isnan(cpus) || isinf(cpus) || cpus > 1e6)
+        return bl_err(err, -EINVAL, "invalid argument: bad CPU limit");
+    long long millis = cpus > 0 ? (long long) (cpus * 1000 + 0.5) : 0; /* no libm */
+    if (cpus > 0 && millis == 0)
+        return bl_err(err, -EINVAL, "invalid argument: the CPU limit must be at least 0.001");
+    if (json_object_set_new(cfg, "memory_mib", mem < 0 ? json_null()
+                                                         : json_integer(mem ? mem : 1024)) < 0 ||
+        json_object_set_new(cfg, "memory_explicit", json_boolean(mem != 0)) < 0 ||
+        json_object_set_new(cfg, "cpus", cpus < 0 ? json_null()
+                                                  : json_real(cpus > 0 ? (double) millis / 1000
+                                                                       : 1.0)) < 0 ||
+        json_object_set_new(cfg, "cpus_explicit", json_boolean(cpus != 0)) < 0 ||
+        json_object_set_new(cfg, "pids_limit", json_integer(pids > 0 ? pids : 0)) < 0 ||
+        json_object_set_new(cfg, "tty", json_boolean(v2 && o->tty)) < 0)
+        return bl_oom(err);
+    for (const char *const *spec = v2 ? o->volumes : NULL; spec && *spec; spec++) {
+        struct bl_volume v = {0};
+        int r = bl_volume_parse(*spec, &v, err);
+        if (r < 0)
+            return r;
+        if (v.anonymous) {
+            r = bl_volume_make_anonymous(rt, &v.source, err);
+            if (r < 0) {
+                bl_volume_done(&v);
+                return r;
+            }
+        }
+        json_t *j = json_pack("{s:s,s:s,s:b,s:b}", "source", v.source, "target", v.target, "ro",
+                              v.ro, "anonymous", v.anonymous);
+        if (!j || json_array_append_new(volumes, j) < 0) {
+            if (v.anonymous)
+                bl_volume_remove_anonymous(rt, v.source);
+            bl_volume_done(&v);
+            return bl_oom(err);
+        }
+        bl_volume_done(&v);
+    }
+    return json_object_set(cfg, "volumes", volumes) < 0 ? bl_oom(err) : 0;
+}
+
 static int mkdirs_at(int dfd, const char *const *paths, bl_error **err)
 {
     for (; *paths; paths++)
@@ -382,6 +457,13 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
                       &caps, err);
     if (r < 0)
         return r;
+    _cleanup_json_ json_t *volumes = json_array();
+    if (!volumes)
+        return bl_oom(err);
+    _cleanup_(undo_volumes) struct undo_volumes undo_vols = {.rt = rt, .volumes = volumes};
+    r = create_resources(rt, o, cfg, volumes, err);
+    if (r < 0)
+        return r;
     char id[13];
     for (int tries = 0;; tries++) {
         r = new_id(id);
@@ -412,7 +494,7 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
     _cleanup_(bl_box_freep) struct boxlite_box *b = bl_calloc(1, sizeof(*b));
     if (!b)
         return bl_oom(err);
-    b->lock_fd = b->chan_fd = -1;
+    b->lock_fd = b->chan_fd = b->tty_master = b->io_in = b->io_out = -1;
     b->shim = BL_PROC_NULL;
     b->dir_fd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (b->dir_fd < 0)
@@ -478,6 +560,7 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
     if (r < 0)
         return r;
     undo.id[0] = 0;
+    undo_vols.rt = NULL;
     *ret_box = TAKE_PTR(b);
     return 0;
 }
@@ -513,9 +596,20 @@ static int set_status(struct boxlite_runtime *rt, struct boxlite_box *b, const c
     return 0;
 }
 
-/* Delete record and directory. The caller made sure no shim runs. */
+/* Delete record and directory, and the box's anonymous volumes. The caller made sure no shim
+ * runs. */
 static int delete_box(struct boxlite_runtime *rt, const char *id, bl_error **err)
 {
+    {
+        _cleanup_stmt_ sqlite3_stmt *q = NULL;
+        if (bl_store_prepare(rt->store, "SELECT config FROM boxes WHERE id = ?", &q, NULL) == 0) {
+            bl_stmt_bind_text(q, 1, id);
+            if (sqlite3_step(q) == SQLITE_ROW) {
+                _cleanup_json_ json_t *cfg = json_loads(bl_stmt_text(q, 0), 0, NULL);
+                remove_anonymous_volumes(rt, json_object_get(cfg, "volumes"));
+            }
+        }
+    }
     _cleanup_txn_ struct bl_txn txn = BL_TXN_NULL;
     int r = bl_txn_begin(rt->store, &txn, err);
     if (r < 0)
@@ -537,8 +631,7 @@ static int delete_box(struct boxlite_runtime *rt, const char *id, bl_error **err
     return 0;
 }
 
-/* 1 if a process holds the flock on dir/name, 0 if not (or the file is missing). */
-static int lock_held(int dir_fd, const char *name)
+int bl_lock_held(int dir_fd, const char *name)
 {
     _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -567,7 +660,7 @@ static void cgroup_cleanup(const char *id)
     static const char *const roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified",
                                         "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids",
                                         "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct",
-                                        "/sys/fs/cgroup/cpu,cpuacct"};
+                                        "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/blkio"};
     for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
         char path[256];
         snprintf(path, sizeof(path), "%s/boxlite-%s", roots[i], id);
@@ -612,7 +705,7 @@ void bl_box_recover(struct boxlite_runtime *rt)
         const char *status = bl_stmt_text(st, 1);
         int auto_remove = sqlite3_column_int(st, 2);
         _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0 && (lock_held(dfd, "shim.lock") || lock_held(dfd, "lock")))
+        if (dfd >= 0 && (bl_lock_held(dfd, "shim.lock") || bl_lock_held(dfd, "lock")))
             continue; /* alive, or owned by a live process */
         cgroup_cleanup(id); /* a shim killed with SIGKILL could not remove them */
         if (auto_remove || dfd < 0) {
@@ -640,7 +733,7 @@ void bl_box_recover(struct boxlite_runtime *rt)
 
 /* ---- starting: the shim ---- */
 
-static int shim_path(char **ret, bl_error **err)
+int bl_shim_path(char **ret, bl_error **err)
 {
     const char *env = getenv("BOXLITE_SHIM");
     if (env && *env) {
@@ -697,11 +790,66 @@ static void conf_put(struct conf_buf *c, const char *k, const char *v)
     c->len += kl + vl;
 }
 
-/* `attached`: this start's client holds the box (a foreground run); otherwise the box runs on
+static size_t path_depth(const char *p)
+{
+    size_t n = 0;
+    for (; *p; p++)
+        n += *p == '/' && p[1] && p[1] != '/';
+    return n;
+}
+
+/* Volumes, parents before children (a volume inside another one is mounted on top of it). */
+static void conf_put_volumes(struct conf_buf *c, json_t *volumes)
+{
+    size_t n = json_array_size(volumes);
+    for (size_t depth = 0, done = 0; done < n && depth < 4096; depth++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(volumes, i, v) {
+            const char *target = json_string_value(json_object_get(v, "target"));
+            const char *source = json_string_value(json_object_get(v, "source"));
+            if (!target || !source || path_depth(target) != depth)
+                continue;
+            conf_put(c, "volume", source);
+            conf_put(c, "volume_target", target);
+            conf_put(c, "volume_ro", json_is_true(json_object_get(v, "ro")) ? "1" : "0");
+            done++;
+        }
+    }
+}
+
+/* Resource limits; a default one (not asked for) is marked best effort with '~'. Records made
+ * before limits existed get the defaults. */
+static void conf_put_limits(struct conf_buf *c, json_t *cfg)
+{
+    char v[64];
+    json_t *mem = json_object_get(cfg, "memory_mib");
+    int mem_soft = !json_is_true(json_object_get(cfg, "memory_explicit"));
+    if (!mem || json_is_integer(mem)) {
+        long long mib = mem ? (long long) json_integer_value(mem) : 1024;
+        snprintf(v, sizeof(v), "%s%lld", mem_soft ? "~" : "", mib * 1024 * 1024);
+        conf_put(c, "memory", v);
+    }
+    json_t *cpus = json_object_get(cfg, "cpus");
+    int cpus_soft = !json_is_true(json_object_get(cfg, "cpus_explicit"));
+    if (!cpus || json_is_number(cpus)) {
+        long long millis = cpus ? (long long) (json_number_value(cpus) * 1000 + 0.5) : 1000;
+        snprintf(v, sizeof(v), "%s%lld", cpus_soft ? "~" : "", millis);
+        conf_put(c, "cpus", v);
+    }
+    json_int_t pids = json_integer_value(json_object_get(cfg, "pids_limit"));
+    if (pids > 0) {
+        snprintf(v, sizeof(v), "%lld", (long long) pids);
+        conf_put(c, "pids", v);
+    }
+}
+
+/* `stdio` set: this start's client holds the box (a foreground run); otherwise the box runs on
  * its own, whatever the box was created as (a stopped `run` box restarted by `start`). */
-static int write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, int attached,
+int bl_box_write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, const int *stdio,
                            bl_error **err)
 {
+    int attached = stdio != NULL;
     struct conf_buf c = {0};
     _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
     if (!box_dir)
@@ -749,6 +897,23 @@ static int write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, in
     conf_put(&c, "seccomp", bpf);
     conf_put(&c, "init", json_is_true(json_object_get(cfg, "init")) ? "1" : "0");
     conf_put(&c, "detach", attached ? "0" : "1");
+    conf_put_limits(&c, cfg);
+    conf_put_volumes(&c, json_object_get(cfg, "volumes"));
+    /* size at which logs/console.log rotates (the shim's default: 8 MiB) */
+    const char *log_max = getenv("BOXLITE_LOG_MAX_BYTES");
+    if (log_max && *log_max && strspn(log_max, "0123456789") == strlen(log_max))
+        conf_put(&c, "log_max", log_max);
+    if (attached && json_is_true(json_object_get(cfg, "tty"))) {
+        conf_put(&c, "tty", "1");
+        struct winsize ws;
+        if (ioctl(stdio[0], TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+            char n[16];
+            snprintf(n, sizeof(n), "%u", ws.ws_row);
+            conf_put(&c, "tty_rows", n);
+            snprintf(n, sizeof(n), "%u", ws.ws_col);
+            conf_put(&c, "tty_cols", n);
+        }
+    }
     char cg[64];
     snprintf(cg, sizeof(cg), "boxlite-%s", b->id);
     conf_put(&c, "cgroup", cg);
@@ -759,6 +924,135 @@ static int write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, in
     r = bl_write_file_atomic_at(b->dir_fd, "shim.conf", c.data, c.len, 0600, err);
     free(c.data);
     return r;
+}
+
+/* ---- a pty between the caller's fds and the box ---------------------------------------- */
+
+/* Copies `in` to the master (host EOF becomes the terminal's EOF character) and the master to
+ * `out`. Between polls it owns no thread: once the command has exited nothing reads `in`
+ * again, so a caller is never stuck on its terminal's input. */
+struct tty_pump {
+    int in, out, master;
+    int in_eof, master_done;
+    char pending[4096];
+    size_t len, off;
+};
+
+static void pump_init(struct tty_pump *p, int in, int out, int master)
+{
+    *p = (struct tty_pump){.in = in, .out = out, .master = master, .in_eof = in < 0};
+    (void) fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+}
+
+static void pump_out(struct tty_pump *p)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(p->master, buf, sizeof(buf));
+        if (n > 0) {
+            if (p->out >= 0)
+                (void) bl_write_all(p->out, buf, (size_t) n); /* a closed output is ignored */
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || errno != EAGAIN)
+            p->master_done = 1; /* EIO: every slave fd is closed */
+        return;
+    }
+}
+
+static void pump_in(struct tty_pump *p)
+{
+    ssize_t n;
+    do
+        n = read(p->in, p->pending, sizeof(p->pending));
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        p->len = (size_t) n;
+        p->off = 0;
+        return;
+    }
+    /* EOF (or an error) on our side: the box's terminal reads an end of file */
+    struct termios t;
+    p->pending[0] = tcgetattr(p->master, &t) == 0 && t.c_cc[VEOF] ? (char) t.c_cc[VEOF] : 4;
+    p->len = 1;
+    p->off = 0;
+    p->in_eof = 1;
+}
+
+static void pump_write(struct tty_pump *p)
+{
+    while (p->off < p->len) {
+        ssize_t n = write(p->master, p->pending + p->off, p->len - p->off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            if (errno != EAGAIN)
+                p->len = p->off = 0; /* the terminal is gone: drop the input */
+            return;
+        }
+        p->off += (size_t) n;
+    }
+    p->len = p->off = 0;
+}
+
+/* One poll over the control socket, sigfd and the pty; returns the POLL* bits of ctl in the
+ * low 16 bits and those of sigfd shifted by 16, or -errno. */
+static int pump_step(struct tty_pump *p, int ctl, int sigfd)
+{
+    struct pollfd f[4] = {
+        {.fd = ctl, .events = POLLIN},
+        {.fd = sigfd, .events = POLLIN},
+        {.fd = p->master_done ? -1 : p->master,
+         .events = (short) (POLLIN | (p->len > p->off ? POLLOUT : 0))},
+        {.fd = p->in_eof || p->len > p->off ? -1 : p->in, .events = POLLIN},
+    };
+    int n = poll(f, 4, -1);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (f[2].revents & (POLLIN | POLLHUP | POLLERR))
+        pump_out(p);
+    if (f[3].revents & (POLLIN | POLLHUP | POLLERR))
+        pump_in(p);
+    if (!p->master_done && p->len > p->off)
+        pump_write(p);
+    return (f[0].revents & 0xffff) | (f[1].revents & 0xffff) << 16;
+}
+
+/* After the command's exit: the rest of its output, until every slave is closed (or a quiet
+ * spell, when a background process of the box still holds the terminal). */
+static void pump_drain(struct tty_pump *p, int quiet_ms)
+{
+    while (!p->master_done) {
+        struct pollfd f = {.fd = p->master, .events = POLLIN};
+        int n = poll(&f, 1, quiet_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        pump_out(p);
+    }
+}
+
+/* "resize", rows, cols of the terminal on fd, or -ENOTTY. */
+static int winsize_fields(int fd, char rows[8], char cols[8])
+{
+    struct winsize ws;
+    if (fd < 0 || ioctl(fd, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
+        return -ENOTTY;
+    snprintf(rows, 8, "%u", ws.ws_row);
+    snprintf(cols, 8, "%u", ws.ws_col);
+    return 0;
+}
+
+static void send_resize(int sock, int term_fd)
+{
+    char rows[8], cols[8];
+    if (winsize_fields(term_fd, rows, cols) < 0)
+        return;
+    const char *f[] = {"resize", rows, cols};
+    (void) bl_msg_send(sock, f, 3, NULL, 0);
 }
 
 static int parse_status(const char *s)
@@ -773,7 +1067,7 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
 {
     if (!rt || !b)
         return bl_err(err, -EINVAL, "invalid arguments");
-    if (lock_held(b->dir_fd, "shim.lock"))
+    if (bl_lock_held(b->dir_fd, "shim.lock"))
         return stdio ? bl_err(err, -EBUSY, "box %s is already running", b->id) : 0;
     int attached = stdio != NULL;
     if (attached && json_is_true(json_object_get(b->config, "detach")))
@@ -783,12 +1077,12 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
         if (b->lock_fd < 0 || flock(b->lock_fd, LOCK_EX) < 0)
             return bl_err_errno(err, "cannot lock box %s", b->id);
     }
-    int r = write_shim_conf(rt, b, attached, err);
+    int r = bl_box_write_shim_conf(rt, b, stdio, err);
     if (r < 0)
         return r;
     (void) unlinkat(b->dir_fd, "exit.json", 0);
     _cleanup_free_ char *shim = NULL;
-    r = shim_path(&shim, err);
+    r = bl_shim_path(&shim, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
@@ -806,10 +1100,9 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
     if (r < 0)
         return r;
     chan_child = bl_close(chan_child);
-    struct bl_msg *m = bl_malloc(sizeof(*m));
-    if (!m)
+    _cleanup_(bl_msg_freep) struct bl_msg *msg = bl_msg_new();
+    if (!msg)
         return bl_oom(err);
-    _cleanup_free_ struct bl_msg *msg = m;
     r = bl_msg_recv(chan, msg);
     if (r < 0 || msg->n < 1) {
         if (proc.pid > 0)
@@ -835,12 +1128,20 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
     if (strcmp(msg->field[0], "started") != 0 || msg->n < 2)
         return bl_err(err, -EPROTO, "box %s: unexpected message from the shim", b->id);
     int pid = (int) strtol(msg->field[1], NULL, 10); /* NOLINT: protocol field */
+    int tty = attached && json_is_true(json_object_get(b->config, "tty"));
+    if (tty && msg->n_fds < 1)
+        return bl_err(err, -EPROTO, "box %s: the shim sent no terminal", b->id);
     r = set_status(rt, b, "running", pid, 0, 0, err);
     if (r < 0)
         return r;
     if (attached) {
         b->shim = TAKE_PROC(proc);
         b->chan_fd = TAKE_FD(chan);
+        if (tty) {
+            b->tty_master = TAKE_FD(msg->fds[0]);
+            b->io_in = stdio[0];
+            b->io_out = stdio[1];
+        }
     } else {
         /* a detached box's lifecycle is the shim's now */
         b->lock_fd = bl_close(b->lock_fd);
@@ -884,20 +1185,38 @@ BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *b, int sigfd,
     if (b->chan_fd < 0)
         return bl_err(err, -EINVAL, "box %s was not started attached by this handle", b->id);
     int status = -1;
-    _cleanup_free_ struct bl_msg *msg = bl_malloc(sizeof(*msg));
+    _cleanup_(bl_msg_freep) struct bl_msg *msg = bl_msg_new();
     if (!msg)
         return bl_oom(err);
+    struct tty_pump pump;
+    int tty = b->tty_master >= 0;
+    if (tty)
+        pump_init(&pump, b->io_in, b->io_out, b->tty_master);
     for (;;) {
-        struct pollfd p[2] = {{.fd = b->chan_fd, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
-        int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (sigfd >= 0 && (p[1].revents & POLLIN)) {
-            int sig = 0;
-            if (read(sigfd, &sig, sizeof(sig)) == (ssize_t) sizeof(sig) && sig > 0)
-                (void) boxlite_box_signal(rt, b, sig, NULL);
+        int ctl_ev, sig_ev;
+        if (tty) {
+            int ev = pump_step(&pump, b->chan_fd, sigfd);
+            ctl_ev = ev < 0 ? POLLERR : ev & 0xffff;
+            sig_ev = ev < 0 ? 0 : ev >> 16;
+        } else {
+            struct pollfd p[2] = {{.fd = b->chan_fd, .events = POLLIN},
+                                  {.fd = sigfd, .events = POLLIN}};
+            int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
+            if (n < 0 && errno == EINTR)
+                continue;
+            ctl_ev = n < 0 ? POLLERR : p[0].revents;
+            sig_ev = n < 0 ? 0 : p[1].revents;
         }
-        if (n >= 0 && !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        if (sigfd >= 0 && (sig_ev & POLLIN)) {
+            int sig = 0;
+            if (read(sigfd, &sig, sizeof(sig)) == (ssize_t) sizeof(sig) && sig > 0) {
+                if (sig == SIGWINCH)
+                    send_resize(b->chan_fd, tty ? b->io_in : -1);
+                else
+                    (void) boxlite_box_signal(rt, b, sig, NULL);
+            }
+        }
+        if (!(ctl_ev & (POLLIN | POLLHUP | POLLERR)))
             continue;
         int r = bl_msg_recv(b->chan_fd, msg);
         if (r < 0)
@@ -906,6 +1225,11 @@ BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *b, int sigfd,
             status = parse_status(msg->field[1]);
             break;
         }
+    }
+    if (tty) {
+        /* PID 1 and the whole box are gone: the master reads to EIO soon */
+        pump_drain(&pump, 2000);
+        b->tty_master = bl_close(b->tty_master);
     }
     b->chan_fd = bl_close(b->chan_fd);
     int shim_status = bl_proc_wait(&b->shim);
@@ -934,7 +1258,7 @@ static void wait_shim_gone(struct boxlite_box *b)
 BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *b, int grace_seconds,
                                  boxlite_error **err)
 {
-    if (!lock_held(b->dir_fd, "shim.lock")) {
+    if (!bl_lock_held(b->dir_fd, "shim.lock")) {
         if (!strcmp(b->status, "running")) /* died without us noticing: repair */
             return finish_stopped(rt, b, read_exit_code(b->dir_fd) >= 0
                                              ? read_exit_code(b->dir_fd)
@@ -949,7 +1273,7 @@ BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *b, int grace_
     if (s >= 0) {
         const char *f[] = {"stop", ms};
         if (bl_msg_send(s, f, 2, NULL, 0) == 0) {
-            _cleanup_free_ struct bl_msg *msg = bl_malloc(sizeof(*msg));
+            _cleanup_(bl_msg_freep) struct bl_msg *msg = bl_msg_new();
             if (!msg)
                 return bl_oom(err);
             while (bl_msg_recv(s, msg) == 0)
@@ -964,7 +1288,7 @@ BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *b, int grace_
         status = read_exit_code(b->dir_fd);
     if (status < 0)
         status = 137;
-    if (lock_held(b->dir_fd, "lock")) {
+    if (bl_lock_held(b->dir_fd, "lock")) {
         /* an attached client owns it and records the exit itself */
         return reload(rt, b, err) == -ENOENT ? 0 : 0;
     }
@@ -974,7 +1298,7 @@ BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *b, int grace_
 BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, boxlite_box *b, int force,
                                    boxlite_error **err)
 {
-    if (lock_held(b->dir_fd, "shim.lock")) {
+    if (bl_lock_held(b->dir_fd, "shim.lock")) {
         if (!force)
             return bl_err(err, -EBUSY,
                           "invalid state: cannot remove box %s with live pid Some(%d) (status: "
@@ -1004,15 +1328,32 @@ BOXLITE_API int boxlite_box_inspect(boxlite_runtime *rt, boxlite_box *b, char **
              (long long) (b->created_ns % 1000000000));
     int running = !strcmp(b->status, "running");
     json_t *cfg = b->config;
+    /* limits as the box runs with them: 0 = none; records older than limits have defaults */
+    json_t *jm = json_object_get(cfg, "memory_mib"), *jc = json_object_get(cfg, "cpus");
+    json_int_t memory = !jm ? (json_int_t) 1073741824 : json_integer_value(jm) * 1048576;
+    double cpus = !jc ? 1.0 : json_number_value(jc);
+    json_t *cpus_j = cpus == (double) (json_int_t) cpus ? json_integer((json_int_t) cpus)
+                                                        : json_real(cpus);
+    json_t *mounts = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(cfg, "volumes"), i, v)
+        json_array_append_new(
+            mounts, json_pack("{s:s,s:O,s:O,s:b}", "Type",
+                              json_is_true(json_object_get(v, "anonymous")) ? "volume" : "bind",
+                              "Source", json_object_get(v, "source"), "Destination",
+                              json_object_get(v, "target"),
+                              "RW", !json_is_true(json_object_get(v, "ro"))));
     _cleanup_json_ json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:b,s:i,s:i},s:i,s:I,s:O,s:O,s:O,s:O,s:O,s:O}", "Id", b->id,
-        "Name", b->name ? b->name : "", "Image", boxlite_box_image(b), "Created", created,
-        "Status", b->status, "State", "Status", b->status, "Running", running, "Pid",
-        running ? b->pid : 0, "ExitCode", b->exit_code, "Cpus", 1, "Memory",
-        (json_int_t) 1073741824, "Entrypoint", json_object_get(cfg, "args"), "Env",
-        json_object_get(cfg, "env"), "WorkingDir", json_object_get(cfg, "workdir"), "User",
-        json_object_get(cfg, "user"), "AutoRemove", json_object_get(cfg, "auto_remove"),
-        "Detach", json_object_get(cfg, "detach"));
+        "{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:b,s:i,s:i},s:o,s:I,s:I,s:b,s:o,s:O,s:O,s:O,s:O,s:O,s:O}",
+        "Id", b->id, "Name", b->name ? b->name : "", "Image", boxlite_box_image(b), "Created",
+        created, "Status", b->status, "State", "Status", b->status, "Running", running, "Pid",
+        running ? b->pid : 0, "ExitCode", b->exit_code, "Cpus", cpus_j, "Memory", memory,
+        "PidsLimit", json_integer_value(json_object_get(cfg, "pids_limit")), "Tty",
+        json_is_true(json_object_get(cfg, "tty")), "Mounts", mounts, "Entrypoint",
+        json_object_get(cfg, "args"), "Env", json_object_get(cfg, "env"), "WorkingDir",
+        json_object_get(cfg, "workdir"), "User", json_object_get(cfg, "user"), "AutoRemove",
+        json_object_get(cfg, "auto_remove"), "Detach", json_object_get(cfg, "detach"));
     if (!o)
         return bl_oom(err);
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -1024,13 +1365,13 @@ BOXLITE_API int boxlite_box_inspect(boxlite_runtime *rt, boxlite_box *b, char **
 
 /* ---- exec ---- */
 
-static int start_on_demand(struct boxlite_runtime *rt, struct boxlite_box *b, const char *op,
+int bl_box_start_on_demand(struct boxlite_runtime *rt, struct boxlite_box *b, const char *op,
                            bl_error **err)
 {
     int r = reload(rt, b, err);
     if (r < 0)
         return r;
-    if (lock_held(b->dir_fd, "shim.lock"))
+    if (bl_lock_held(b->dir_fd, "shim.lock"))
         return 0;
     if (boxlite_box_has_user_command(b))
         return bl_err(err, -EINVAL,
@@ -1053,7 +1394,7 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
     if (!rt || !b || !o || !o->argv || !o->argv[0] || !ret_status)
         return bl_err(err, -EINVAL, "a command is required");
     *ret_status = 125;
-    int r = start_on_demand(rt, b, "exec", err);
+    int r = bl_box_start_on_demand(rt, b, "exec", err);
     if (r < 0)
         return r;
     _cleanup_close_ int s = bl_msg_connect(b->dir_fd, "shim.sock", err);
@@ -1066,7 +1407,7 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
     for (const char *const *p = o->env; p && *p; p++)
         env_set(env, *p);
     size_t argc = bl_strv_length((char *const *) o->argv), envc = json_array_size(env);
-    _cleanup_free_ const char **f = bl_calloc(argc + envc + 8, sizeof(char *));
+    _cleanup_free_ const char **f = bl_calloc(argc + envc + 12, sizeof(char *));
     if (!f)
         return bl_oom(err);
     char nargs[16], nenv[16];
@@ -1084,6 +1425,15 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
                         : json_string_value(json_object_get(b->config, "workdir"));
     f[k++] = o->user ? o->user : json_string_value(json_object_get(b->config, "user"));
     f[k++] = o->detach ? "1" : "0";
+    /* a detached exec gets no terminal: nothing would read it */
+    int tty = o->version >= 2 && o->tty && !o->detach;
+    char rows[8] = "0", cols[8] = "0";
+    if (tty) {
+        (void) winsize_fields(o->stdio[0], rows, cols);
+        f[k++] = "1";
+        f[k++] = rows;
+        f[k++] = cols;
+    }
     _cleanup_close_ int devnull = -1;
     int fds[3];
     for (int i = 0; i < 3; i++) {
@@ -1094,29 +1444,47 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
             fds[i] = devnull;
         }
     }
-    r = bl_msg_send(s, f, k, fds, 3);
+    r = bl_msg_send(s, f, k, fds, tty ? 0 : 3);
     if (r < 0)
         return bl_err_code(err, r, "cannot send the exec request");
-    _cleanup_free_ struct bl_msg *msg = bl_malloc(sizeof(*msg));
+    _cleanup_(bl_msg_freep) struct bl_msg *msg = bl_msg_new();
     if (!msg)
         return bl_oom(err);
+    _cleanup_close_ int master = -1;
+    struct tty_pump pump;
     for (;;) {
-        struct pollfd p[2] = {{.fd = s, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
-        int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return bl_err_errno(err, "poll");
-        if (sigfd >= 0 && (p[1].revents & POLLIN)) {
+        int ctl_ev, sig_ev;
+        if (master >= 0) {
+            int ev = pump_step(&pump, s, sigfd);
+            if (ev < 0)
+                return bl_err_code(err, ev, "poll");
+            ctl_ev = ev & 0xffff;
+            sig_ev = ev >> 16;
+        } else {
+            struct pollfd p[2] = {{.fd = s, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+            int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return bl_err_errno(err, "poll");
+            ctl_ev = p[0].revents;
+            sig_ev = p[1].revents;
+        }
+        if (sigfd >= 0 && (sig_ev & POLLIN)) {
             int sig = 0;
             if (read(sigfd, &sig, sizeof(sig)) == (ssize_t) sizeof(sig) && sig > 0) {
-                char sn[16];
-                snprintf(sn, sizeof(sn), "%d", sig);
-                const char *sf[] = {"signal", sn};
-                (void) bl_msg_send(s, sf, 2, NULL, 0);
+                if (sig == SIGWINCH) {
+                    if (tty)
+                        send_resize(s, o->stdio[0]);
+                } else {
+                    char sn[16];
+                    snprintf(sn, sizeof(sn), "%d", sig);
+                    const char *sf[] = {"signal", sn};
+                    (void) bl_msg_send(s, sf, 2, NULL, 0);
+                }
             }
         }
-        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        if (!(ctl_ev & (POLLIN | POLLHUP | POLLERR)))
             continue;
         r = bl_msg_recv(s, msg);
         if (r < 0)
@@ -1129,7 +1497,16 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
             *ret_status = 0;
             return 0;
         }
+        if (msg->n >= 1 && !strcmp(msg->field[0], "pid") && tty) {
+            if (msg->n_fds < 1)
+                return bl_err(err, -EPROTO, "the box's shim sent no terminal");
+            master = TAKE_FD(msg->fds[0]);
+            pump_init(&pump, o->stdio[0], o->stdio[1], master);
+            continue;
+        }
         if (msg->n >= 2 && !strcmp(msg->field[0], "exit")) {
+            if (master >= 0)
+                pump_drain(&pump, 200);
             *ret_status = parse_status(msg->field[1]);
             return 0;
         }

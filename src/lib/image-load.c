@@ -9,13 +9,15 @@
  * layers are unpacked in parallel (verifying their diff_id as they go), and the whole result is
  * committed in one transaction. Any failure leaves the store as it was: the staging directory is
  * removed by its cleanup.
+ *
+ * The staging sink (struct bl_blob_sink), the unpack pool, the layer media types and the host
+ * platform are shared with image-pull.c through image-load.h.
  */
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +27,7 @@
 #include "alloc-util.h"
 #include "boxlite/image.h"
 #include "fs-util.h"
+#include "image-load.h"
 #include "image-ref.h"
 #include "image-store.h"
 #include "layer-unpack.h"
@@ -178,40 +181,34 @@ static int blob_name_digest(const char *name, char out[BL_DIGEST_STR_LEN + 1])
     return bl_digest_valid(out);
 }
 
-/* Stream `read_fn` data into stage/B<hex>, hashing as it goes. */
-struct sink {
-    struct load *L;
-    int fd;
-    char tmpname[32];
-    struct bl_sha256 *sha;
-    uint64_t off;
-};
+/* ---- staging files: written once, hashed as they are written ---- */
 
-static int sink_open(struct load *L, struct sink *s, bl_error **err)
+int bl_blob_sink_open(struct bl_blob_sink *s, int dir_fd, const char *tmpname, bl_error **err)
 {
-    snprintf(s->tmpname, sizeof(s->tmpname), "f%lu", ++L->counter);
-    s->L = L;
-    s->off = 0;
+    *s = BL_BLOB_SINK_NULL;
+    s->dir_fd = dir_fd;
     s->sha = bl_sha256_new();
     if (!s->sha)
         return bl_oom(err);
-    s->fd = openat(L->stage.fd, s->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    s->fd = openat(dir_fd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (s->fd < 0)
         return bl_err_errno(err, "cannot create staging file");
+    snprintf(s->tmpname, sizeof(s->tmpname), "%s", tmpname); /* ours now: unlinked on close */
     return 0;
 }
 
-static void sink_close(struct sink *s)
+void bl_blob_sink_close(struct bl_blob_sink *s)
 {
     s->fd = bl_close(s->fd);
     bl_sha256_free(s->sha);
     s->sha = NULL;
     if (s->tmpname[0])
-        (void) unlinkat(s->L->stage.fd, s->tmpname, 0);
+        (void) unlinkat(s->dir_fd, s->tmpname, 0);
     s->tmpname[0] = 0;
 }
 
-static int sink_write(struct sink *s, uint64_t offset, const void *buf, size_t len, bl_error **err)
+int bl_blob_sink_write(struct bl_blob_sink *s, uint64_t offset, const void *buf, size_t len,
+                       bl_error **err)
 {
     static const char zeros[4096];
     while (s->off < offset) { /* sparse hole: hash and write zeros in order */
@@ -230,18 +227,42 @@ static int sink_write(struct sink *s, uint64_t offset, const void *buf, size_t l
     return 0;
 }
 
-/* Finish: name the file B<hex>, fill digest and size. */
-static int sink_commit(struct sink *s, char digest[BL_DIGEST_STR_LEN + 1], uint64_t *size,
-                       bl_error **err)
+int bl_blob_sink_reset(struct bl_blob_sink *s, bl_error **err)
 {
-    bl_sha256_final(s->sha, digest);
+    struct bl_sha256 *fresh = bl_sha256_new();
+    if (!fresh)
+        return bl_oom(err);
+    bl_sha256_free(s->sha);
+    s->sha = fresh;
+    if (ftruncate(s->fd, 0) < 0 || lseek(s->fd, 0, SEEK_SET) < 0)
+        return bl_err_errno(err, "cannot truncate staging file");
+    s->off = 0;
+    return 0;
+}
+
+int bl_blob_sink_commit(struct bl_blob_sink *s, const char *expect,
+                        char digest[BL_DIGEST_STR_LEN + 1], uint64_t *size, bl_error **err)
+{
+    char got[BL_DIGEST_STR_LEN + 1];
+    bl_sha256_final(s->sha, got);
+    if (expect && strcmp(expect, got) != 0)
+        return bl_err(err, -EBADMSG, "digest mismatch: content is %s, expected %s", got, expect);
     char final[80];
-    snprintf(final, sizeof(final), "B%s", bl_digest_hex(digest));
-    if (renameat(s->L->stage.fd, s->tmpname, s->L->stage.fd, final) < 0)
+    snprintf(final, sizeof(final), "B%s", bl_digest_hex(got));
+    if (renameat(s->dir_fd, s->tmpname, s->dir_fd, final) < 0)
         return bl_err_errno(err, "cannot rename staging file");
     s->tmpname[0] = 0;
+    memcpy(digest, got, sizeof(got));
     *size = s->off;
     return 0;
+}
+
+/* A sink for the next file of an archive. */
+static int sink_open(struct load *L, struct bl_blob_sink *s, bl_error **err)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "f%lu", ++L->counter);
+    return bl_blob_sink_open(s, L->stage.fd, name, err);
 }
 
 static int stage_archive(struct load *L, int fd, const char *label, bl_error **err)
@@ -298,7 +319,7 @@ static int stage_archive(struct load *L, int fd, const char *label, bl_error **e
                 return r;
             continue;
         }
-        _cleanup_(sink_close) struct sink s = {.fd = -1};
+        _cleanup_(bl_blob_sink_close) struct bl_blob_sink s = BL_BLOB_SINK_NULL;
         r = sink_open(L, &s, err);
         if (r < 0)
             return r;
@@ -312,17 +333,17 @@ static int stage_archive(struct load *L, int fd, const char *label, bl_error **e
             if (q < ARCHIVE_WARN)
                 return bl_err(err, -EBADMSG, "'%s' is truncated or corrupt: %s", label,
                               archive_error_string(a));
-            r = sink_write(&s, (uint64_t) off, blk, len, err);
+            r = bl_blob_sink_write(&s, (uint64_t) off, blk, len, err);
             if (r < 0)
                 return r;
         }
         if (archive_entry_size_is_set(e) && s.off < (uint64_t) archive_entry_size(e)) {
-            r = sink_write(&s, (uint64_t) archive_entry_size(e), "", 0, err);
+            r = bl_blob_sink_write(&s, (uint64_t) archive_entry_size(e), "", 0, err);
             if (r < 0)
                 return r;
         }
         struct file f = {.where = IN_STAGE};
-        r = sink_commit(&s, f.digest, &f.size, err);
+        r = bl_blob_sink_commit(&s, NULL, f.digest, &f.size, err);
         if (r < 0)
             return r;
         f.name = TAKE_PTR(name);
@@ -357,7 +378,7 @@ static int stage_from_dir(struct load *L, const char *name, struct file **ret, b
             return 0;
         return bl_err_errno(err, "cannot open '%s'", name);
     }
-    _cleanup_(sink_close) struct sink s = {.fd = -1};
+    _cleanup_(bl_blob_sink_close) struct bl_blob_sink s = BL_BLOB_SINK_NULL;
     int r = sink_open(L, &s, err);
     if (r < 0)
         return r;
@@ -372,14 +393,14 @@ static int stage_from_dir(struct load *L, const char *name, struct file **ret, b
             return bl_err_errno(err, "cannot read '%s'", name);
         if (n == 0)
             break;
-        r = sink_write(&s, s.off, buf, (size_t) n, err);
+        r = bl_blob_sink_write(&s, s.off, buf, (size_t) n, err);
         if (r < 0)
             return r;
     }
     struct file f = {.where = IN_STAGE, .name = bl_strdup(name)};
     if (!f.name)
         return bl_oom(err);
-    r = sink_commit(&s, f.digest, &f.size, err);
+    r = bl_blob_sink_commit(&s, NULL, f.digest, &f.size, err);
     if (r < 0) {
         free(f.name);
         return r;
@@ -481,13 +502,14 @@ static const char *sniff_media_type(struct load *L, const struct file *f)
     return "application/vnd.oci.image.layer.v1.tar";
 }
 
-static const char *layer_media_type(const char *mt)
+const char *bl_layer_media_type(const char *mt)
 {
     static const char *const known[] = {
         "application/vnd.oci.image.layer.v1.tar",
         "application/vnd.oci.image.layer.v1.tar+gzip",
         "application/vnd.oci.image.layer.v1.tar+zstd",
         "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.docker.image.rootfs.diff.tar",
         "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
         "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
     };
@@ -497,13 +519,26 @@ static const char *layer_media_type(const char *mt)
     return NULL;
 }
 
-static void host_platform(const char **os, const char **arch)
+void bl_host_platform(const char **os, const char **arch, const char **variant)
 {
+    static const struct {
+        const char *machine, *arch, *variant;
+    } map[] = {
+        {"x86_64", "amd64", NULL},  {"aarch64", "arm64", "v8"}, {"armv7l", "arm", "v7"},
+        {"armv6l", "arm", "v6"},    {"i686", "386", NULL},      {"i386", "386", NULL},
+        {"ppc64le", "ppc64le", NULL}, {"s390x", "s390x", NULL},  {"riscv64", "riscv64", NULL},
+    };
     struct utsname u;
     *os = "linux";
     *arch = "amd64";
-    if (uname(&u) == 0 && !strcmp(u.machine, "aarch64"))
-        *arch = "arm64";
+    *variant = NULL;
+    if (uname(&u) < 0)
+        return;
+    for (size_t i = 0; i < ELEMENTSOF(map); i++)
+        if (!strcmp(u.machine, map[i].machine)) {
+            *arch = map[i].arch;
+            *variant = map[i].variant;
+        }
 }
 
 static int new_image(struct load *L, struct bl_new_image **ret, bl_error **err)
@@ -571,15 +606,15 @@ static int add_ref(struct bl_new_image *img, const char *s, bl_error **err)
 static int stage_buffer(struct load *L, const char *data, size_t len,
                         char digest[BL_DIGEST_STR_LEN + 1], bl_error **err)
 {
-    _cleanup_(sink_close) struct sink s = {.fd = -1};
+    _cleanup_(bl_blob_sink_close) struct bl_blob_sink s = BL_BLOB_SINK_NULL;
     int r = sink_open(L, &s, err);
     if (r < 0)
         return r;
-    r = sink_write(&s, 0, data, len, err);
+    r = bl_blob_sink_write(&s, 0, data, len, err);
     if (r < 0)
         return r;
     uint64_t size;
-    return sink_commit(&s, digest, &size, err);
+    return bl_blob_sink_commit(&s, NULL, digest, &size, err);
 }
 
 static int parse_docker_archive(struct load *L, bl_error **err)
@@ -731,7 +766,7 @@ static int oci_manifest(struct load *L, json_t *desc, const char *name, bl_error
         return bl_oom(err);
     for (size_t k = 0; k < img->n_layers; k++) {
         json_t *ld = json_array_get(layers, k);
-        const char *mt = layer_media_type(json_string_value(json_object_get(ld, "mediaType")));
+        const char *mt = bl_layer_media_type(json_string_value(json_object_get(ld, "mediaType")));
         if (!mt)
             return bl_err(err, -ENOTSUP, "unsupported layer media type '%s'",
                           json_string_value(json_object_get(ld, "mediaType")));
@@ -773,8 +808,8 @@ static const char *descriptor_name(json_t *d)
 
 static int oci_index(struct load *L, json_t *index, const char *name, int depth, bl_error **err)
 {
-    const char *os, *arch;
-    host_platform(&os, &arch);
+    const char *os, *arch, *variant;
+    bl_host_platform(&os, &arch, &variant);
     json_t *manifests = json_object_get(index, "manifests");
     if (!json_is_array(manifests) || json_array_size(manifests) == 0)
         return bl_err(err, -EINVAL, "image index lists no manifests");
@@ -834,118 +869,249 @@ static int parse_oci(struct load *L, bl_error **err)
     return oci_index(L, index, NULL, 0, err);
 }
 
-/* Parallel unpacking of the layers the store lacks. */
-struct job {
-    struct bl_new_layer *layer;
-    struct file *blob;
+/* ---- the unpack pool ---- */
+
+struct unpack_job {
+    const struct bl_new_layer *layer; /* borrowed */
+    int state;                        /* BL_UNPACK_* */
     bl_error *err;
     int r;
 };
 
-struct pool {
-    struct load *L;
-    struct job *jobs;
-    size_t n;
-    atomic_size_t next;
+struct bl_unpack_pool {
+    struct boxlite_runtime *rt;
+    int stage_fd; /* borrowed */
+    pthread_mutex_t lock;
+    pthread_cond_t work;    /* a job was queued, or the pool is closing */
+    pthread_cond_t changed; /* a job finished */
+    struct unpack_job *jobs;
+    size_t n, capacity;
+    size_t next;     /* first job not started */
+    size_t finished; /* jobs done or failed */
+    int closing;     /* no more jobs: threads leave once the queue is empty */
+    int cancel;      /* leave now, dropping jobs not started */
+    pthread_t threads[64];
+    size_t n_threads, max_threads;
 };
 
-static int unpack_one(struct load *L, struct job *j)
+/* The blob of a layer: staged as B<hex>, else in the store. */
+static int open_layer_blob(struct boxlite_runtime *rt, int stage_fd, const char *digest,
+                           bl_error **err)
 {
-    _cleanup_close_ int bfd = open_file(L, j->blob, &j->err);
+    char n[80];
+    snprintf(n, sizeof(n), "B%s", bl_digest_hex(digest));
+    int fd = openat(stage_fd, n, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 || errno != ENOENT)
+        return fd >= 0 ? fd : bl_err_errno(err, "cannot open staged blob %s", digest);
+    if (!bl_store_has_blob(rt, digest))
+        return bl_err(err, -ENOENT, "layer blob %s is missing", digest);
+    return bl_store_open_blob(rt, digest, err);
+}
+
+static int unpack_one(struct boxlite_runtime *rt, int stage_fd, const struct bl_new_layer *l,
+                      bl_error **err)
+{
+    _cleanup_close_ int bfd = open_layer_blob(rt, stage_fd, l->blob_digest, err);
     if (bfd < 0)
         return bfd;
     char dir[80];
-    snprintf(dir, sizeof(dir), "L%s", bl_digest_hex(j->layer->diff_id));
-    if (mkdirat(L->stage.fd, dir, 0755) < 0)
-        return bl_err_errno(&j->err, "cannot create layer directory");
-    _cleanup_close_ int dfd = openat(L->stage.fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    snprintf(dir, sizeof(dir), "L%s", bl_digest_hex(l->diff_id));
+    if (mkdirat(stage_fd, dir, 0755) < 0)
+        return bl_err_errno(err, "cannot create layer directory");
+    _cleanup_close_ int dfd = openat(stage_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return bl_err_errno(&j->err, "cannot open layer directory");
+        return bl_err_errno(err, "cannot open layer directory");
     char got[BL_DIGEST_STR_LEN + 1];
-    int r = bl_layer_unpack(bfd, dfd, got, NULL, &j->err);
+    int r = bl_layer_unpack(bfd, dfd, got, NULL, err);
     if (r < 0)
-        return bl_err_prefix(&j->err, r, "layer %s", j->layer->blob_digest);
-    if (strcmp(got, j->layer->diff_id) != 0)
-        return bl_err(&j->err, -EBADMSG, "layer %s: content is %s, the image config says %s",
-                      j->layer->blob_digest, got, j->layer->diff_id);
+        return bl_err_prefix(err, r, "layer %s", l->blob_digest);
+    if (strcmp(got, l->diff_id) != 0)
+        return bl_err(err, -EBADMSG, "layer %s: content is %s, the image config says %s",
+                      l->blob_digest, got, l->diff_id);
     return 0;
 }
 
-static void *worker(void *arg)
+static void *pool_worker(void *arg)
 {
-    struct pool *p = arg;
+    struct bl_unpack_pool *p = arg;
+    pthread_mutex_lock(&p->lock);
     for (;;) {
-        size_t i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n)
-            return NULL;
-        p->jobs[i].r = unpack_one(p->L, &p->jobs[i]);
+        while (p->next >= p->n && !p->closing && !p->cancel)
+            pthread_cond_wait(&p->work, &p->lock);
+        if (p->cancel || p->next >= p->n)
+            break;
+        struct unpack_job *j = &p->jobs[p->next++];
+        j->state = BL_UNPACK_RUNNING;
+        pthread_cond_broadcast(&p->changed);
+        pthread_mutex_unlock(&p->lock);
+        bl_error *e = NULL;
+        int r = unpack_one(p->rt, p->stage_fd, j->layer, &e);
+        pthread_mutex_lock(&p->lock);
+        j->r = r;
+        j->err = e;
+        j->state = r < 0 ? BL_UNPACK_FAILED : BL_UNPACK_DONE;
+        p->finished++;
+        pthread_cond_broadcast(&p->changed);
     }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
 }
 
+int bl_unpack_pool_new(struct boxlite_runtime *rt, int stage_fd, size_t capacity,
+                       struct bl_unpack_pool **ret, bl_error **err)
+{
+    struct bl_unpack_pool *p = bl_calloc(1, sizeof(*p));
+    if (!p)
+        return bl_oom(err);
+    p->jobs = bl_calloc(capacity ? capacity : 1, sizeof(*p->jobs));
+    if (!p->jobs) {
+        free(p);
+        return bl_oom(err);
+    }
+    p->rt = rt;
+    p->stage_fd = stage_fd;
+    p->capacity = capacity;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    p->max_threads = (size_t) MIN(MAX(cpus, 1L), (long) ELEMENTSOF(p->threads));
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->changed, NULL);
+    *ret = p;
+    return 0;
+}
+
+int bl_unpack_pool_add(struct bl_unpack_pool *p, const struct bl_new_layer *layer,
+                       bl_error **err)
+{
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->n; i++)
+        if (!strcmp(p->jobs[i].layer->diff_id, layer->diff_id)) {
+            pthread_mutex_unlock(&p->lock);
+            return (int) i;
+        }
+    if (p->n >= p->capacity) {
+        pthread_mutex_unlock(&p->lock);
+        return bl_err(err, -ENOSPC, "too many layers to unpack");
+    }
+    size_t idx = p->n++;
+    p->jobs[idx] = (struct unpack_job){.layer = layer, .state = BL_UNPACK_QUEUED};
+    /* one more thread while there is queued work no thread is free for; a failed
+     * pthread_create only means less parallelism: finish() runs what is left */
+    if (p->n_threads < p->max_threads && p->n - p->next > 0 &&
+        pthread_create(&p->threads[p->n_threads], NULL, pool_worker, p) == 0)
+        p->n_threads++;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    return (int) idx;
+}
+
+int bl_unpack_pool_state(struct bl_unpack_pool *p, size_t job)
+{
+    pthread_mutex_lock(&p->lock);
+    int s = job < p->n ? p->jobs[job].state : BL_UNPACK_FAILED;
+    pthread_mutex_unlock(&p->lock);
+    return s;
+}
+
+int bl_unpack_pool_idle(struct bl_unpack_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int idle = p->finished == p->n;
+    pthread_mutex_unlock(&p->lock);
+    return idle;
+}
+
+void bl_unpack_pool_wait(struct bl_unpack_pool *p, int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (p->finished < p->n)
+        (void) pthread_cond_timedwait(&p->changed, &p->lock, &ts);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void pool_join(struct bl_unpack_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->closing = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t t = 0; t < p->n_threads; t++)
+        (void) pthread_join(p->threads[t], NULL);
+    p->n_threads = 0;
+}
+
+int bl_unpack_pool_finish(struct bl_unpack_pool *p, bl_error **err)
+{
+    pthread_mutex_lock(&p->lock);
+    p->closing = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    if (p->n_threads < p->max_threads)
+        pool_worker(p); /* help; this also does everything if no thread could be started */
+    pool_join(p);
+    for (size_t i = 0; i < p->n; i++)
+        if (p->jobs[i].r < 0) {
+            if (err && !*err)
+                *err = TAKE_PTR(p->jobs[i].err);
+            return p->jobs[i].r;
+        }
+    return 0;
+}
+
+void bl_unpack_pool_free(struct bl_unpack_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->cancel = 1;
+    pthread_mutex_unlock(&p->lock);
+    pool_join(p);
+    for (size_t i = 0; i < p->n; i++)
+        bl_error_free(p->jobs[i].err);
+    free(p->jobs);
+    pthread_cond_destroy(&p->changed);
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+/* Unpack, in parallel, every layer of the loaded images that the store lacks. */
 static int unpack_layers(struct load *L, bl_error **err)
 {
     size_t total = 0;
     for (size_t i = 0; i < L->n_images; i++)
         total += L->images[i].n_layers;
-    _cleanup_free_ struct job *jobs = bl_calloc(total ? total : 1, sizeof(*jobs));
-    if (!jobs)
-        return bl_oom(err);
-    size_t n = 0;
+    _cleanup_(bl_unpack_pool_freep) struct bl_unpack_pool *pool = NULL;
+    int r = bl_unpack_pool_new(L->rt, L->stage.fd, total, &pool, err);
+    if (r < 0)
+        return r;
     for (size_t i = 0; i < L->n_images; i++)
         for (size_t k = 0; k < L->images[i].n_layers; k++) {
-            struct bl_new_layer *l = &L->images[i].layers[k];
-            int dup = 0;
-            for (size_t q = 0; q < n && !dup; q++)
-                dup = !strcmp(jobs[q].layer->diff_id, l->diff_id);
-            if (dup)
-                continue;
-            int r = bl_store_has_layer(L->rt, l->diff_id, err);
+            const struct bl_new_layer *l = &L->images[i].layers[k];
+            r = bl_store_has_layer(L->rt, l->diff_id, err);
             if (r < 0)
                 return r;
             if (r > 0)
                 continue;
-            char nm[128];
-            snprintf(nm, sizeof(nm), "blobs/sha256/%s", bl_digest_hex(l->blob_digest));
-            struct file *f = NULL;
-            for (size_t z = 0; z < L->n_files && !f; z++)
-                if (!L->files[z]->target && !strcmp(L->files[z]->digest, l->blob_digest))
-                    f = L->files[z];
-            if (!f)
-                return bl_err(err, -ENOENT, "layer blob %s is missing", l->blob_digest);
-            jobs[n++] = (struct job){.layer = l, .blob = f};
+            r = bl_unpack_pool_add(pool, l, err);
+            if (r < 0)
+                return r;
         }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nthreads = (size_t) MAX(1, MIN((long) n, cpus > 0 ? cpus : 1));
-    struct pool pool = {.L = L, .jobs = jobs, .n = n};
-    atomic_init(&pool.next, 0);
-    pthread_t th[64];
-    size_t started = 0;
-    nthreads = MIN(nthreads, ELEMENTSOF(th));
-    for (size_t t = 1; t < nthreads; t++)
-        if (pthread_create(&th[started], NULL, worker, &pool) == 0)
-            started++;
-    worker(&pool);
-    for (size_t t = 0; t < started; t++)
-        (void) pthread_join(th[t], NULL);
-    int r = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (jobs[i].r < 0 && r == 0) {
-            r = jobs[i].r;
-            if (err && !*err)
-                *err = TAKE_PTR(jobs[i].err);
-        }
-        bl_error_free(jobs[i].err);
-    }
-    return r;
+    return bl_unpack_pool_finish(pool, err);
 }
 
-BOXLITE_API int boxlite_image_load(boxlite_runtime *rt, const char *path, int fd,
-                                   boxlite_image_loaded_fn fn, void *userdata,
-                                   boxlite_error **err)
+static int load_once(boxlite_runtime *rt, const char *path, int fd, boxlite_image_loaded_fn fn,
+                     void *userdata, boxlite_error **err)
 {
     _cleanup_close_ int in = fd; /* consumed */
-    if (!rt || !path)
-        return bl_err(err, -EINVAL, "runtime and path are required");
     _cleanup_(load_done) struct load L = {.rt = rt, .stage = BL_STAGE_NULL, .src_dir_fd = -1};
     int r = bl_stage_new(rt, "load", &L.stage, err);
     if (r < 0)
@@ -999,4 +1165,28 @@ BOXLITE_API int boxlite_image_load(boxlite_runtime *rt, const char *path, int fd
             fn(*p, userdata);
     }
     return 0;
+}
+
+BOXLITE_API int boxlite_image_load(boxlite_runtime *rt, const char *path, int fd,
+                                   boxlite_image_loaded_fn fn, void *userdata,
+                                   boxlite_error **err)
+{
+    if (!rt || !path) {
+        (void) bl_close(fd);
+        return bl_err(err, -EINVAL, "runtime and path are required");
+    }
+    /* -EAGAIN: a concurrent remover collected a layer this load counted on; a file can be read
+     * again (standard input cannot) */
+    for (int attempt = 1;; attempt++) {
+        bl_error *e = NULL;
+        int r = load_once(rt, path, attempt == 1 ? fd : -1, fn, userdata, &e);
+        if (r == -EAGAIN && attempt < 3 && strcmp(path, "-") != 0) {
+            bl_error_free(e);
+            continue;
+        }
+        if (r < 0 && err && !*err)
+            *err = TAKE_PTR(e);
+        bl_error_free(e);
+        return r;
+    }
 }

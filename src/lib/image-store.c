@@ -169,8 +169,12 @@ int bl_images_commit(struct boxlite_runtime *rt, int stage_fd, struct bl_new_ima
                 char from[80];
                 snprintf(from, sizeof(from), "L%s", bl_digest_hex(l->diff_id));
                 struct stat st;
+                /* the store had this layer when the caller looked, and a remover has
+                 * collected it since: the caller may prepare the image again */
                 if (fstatat(stage_fd, from, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                    return bl_err(err, -ENOENT, "layer %s was not unpacked", l->diff_id);
+                    return bl_err(err, -EAGAIN,
+                                  "layer %s was removed while the image was being stored",
+                                  l->diff_id);
                 /* a directory without a row is debris of a crash: replace it */
                 (void) bl_rm_rf_at(rt->layers_fd, bl_digest_hex(l->diff_id));
                 r = move_file(&moves, stage_fd, from, rt->layers_fd, bl_digest_hex(l->diff_id),
@@ -229,6 +233,7 @@ struct boxlite_image {
     char *config_digest;
     int64_t created;
     uint64_t size;
+    size_t n_layers;
 };
 
 static void image_free(struct boxlite_image *i)
@@ -267,9 +272,11 @@ BOXLITE_API int boxlite_image_list(boxlite_runtime *rt, boxlite_image ***ret_lis
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
     int r = bl_store_prepare(
         rt->store,
-        "SELECT r.reference, i.id, i.config_digest, r.created_at, i.size "
+        "SELECT r.reference, i.id, i.config_digest, r.created_at, i.size, "
+        "(SELECT COUNT(*) FROM image_layers il WHERE il.image_id = i.id) "
         "FROM image_refs r JOIN images i ON i.id = r.image_id "
-        "UNION ALL SELECT NULL, i.id, i.config_digest, i.created_at, i.size FROM images i "
+        "UNION ALL SELECT NULL, i.id, i.config_digest, i.created_at, i.size, "
+        "(SELECT COUNT(*) FROM image_layers il WHERE il.image_id = i.id) FROM images i "
         "WHERE NOT EXISTS (SELECT 1 FROM image_refs r WHERE r.image_id = i.id) "
         "ORDER BY 4 DESC, 1 ASC",
         &st, err);
@@ -292,6 +299,7 @@ BOXLITE_API int boxlite_image_list(boxlite_runtime *rt, boxlite_image ***ret_lis
         im->config_digest = bl_strdup(bl_stmt_text(st, 2));
         im->created = sqlite3_column_int64(st, 3);
         im->size = (uint64_t) sqlite3_column_int64(st, 4);
+        im->n_layers = (size_t) sqlite3_column_int64(st, 5);
         if ((ref && !im->reference) || !im->id || !im->config_digest)
             return bl_oom(err);
     }
@@ -301,6 +309,52 @@ BOXLITE_API int boxlite_image_list(boxlite_runtime *rt, boxlite_image ***ret_lis
     *ret_n = l.n;
     l.n = 0;
     return 0;
+}
+
+BOXLITE_API void boxlite_image_free(boxlite_image *img)
+{
+    image_free(img);
+}
+
+int bl_image_get(struct boxlite_runtime *rt, const char *id, const char *ref,
+                 boxlite_image **ret, bl_error **err)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    int r = bl_store_prepare(rt->store,
+                             "SELECT i.config_digest, COALESCE((SELECT created_at FROM image_refs "
+                             "WHERE reference = ?2 AND image_id = i.id), i.created_at), i.size, "
+                             "(SELECT COUNT(*) FROM image_layers il WHERE il.image_id = i.id) "
+                             "FROM images i WHERE i.id = ?1",
+                             &st, err);
+    if (r < 0)
+        return r;
+    bl_stmt_bind_text(st, 1, id);
+    bl_stmt_bind_text(st, 2, ref);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return bl_err(err, -ENOENT, "No such image: %s", id);
+    if (rc != SQLITE_ROW)
+        return bl_store_err(rt->store, err, "read image");
+    struct boxlite_image *im = bl_calloc(1, sizeof(*im));
+    if (!im)
+        return bl_oom(err);
+    im->reference = ref ? bl_strdup(ref) : NULL;
+    im->id = bl_strdup(id);
+    im->config_digest = bl_strdup(bl_stmt_text(st, 0));
+    im->created = sqlite3_column_int64(st, 1);
+    im->size = (uint64_t) sqlite3_column_int64(st, 2);
+    im->n_layers = (size_t) sqlite3_column_int64(st, 3);
+    if ((ref && !im->reference) || !im->id || !im->config_digest) {
+        image_free(im);
+        return bl_oom(err);
+    }
+    *ret = im;
+    return 0;
+}
+
+BOXLITE_API size_t boxlite_image_layer_count(const boxlite_image *img)
+{
+    return img ? img->n_layers : 0;
 }
 
 BOXLITE_API const char *boxlite_image_reference(const boxlite_image *img)

@@ -43,12 +43,28 @@ int bl_store_open_blob(struct boxlite_runtime *rt, const char *digest, bl_error 
  * *ret_id gets the image id; *ret_ref (if non-NULL) the matching reference or stays NULL. */
 int bl_image_resolve(struct boxlite_runtime *rt, const char *arg, char **ret_id, char **ret_ref,
                      bl_error **err);
+struct boxlite_image;
+/* The image `id` as a public handle (release with boxlite_image_free()), listed under `ref`
+ * (may be NULL). */
+int bl_image_get(struct boxlite_runtime *rt, const char *id, const char *ref,
+                 struct boxlite_image **ret, bl_error **err);
+
+/*
+ * The image an argument names, pulled first if the store lacks it: like bl_image_resolve()
+ * (a reference, an id or a unique id prefix), and when nothing matches and `ref` is a
+ * reference, boxlite_image_pull() with default options (the host's platform, no progress).
+ * On success *ret_id (caller frees) is the image id. Errors as boxlite_image_pull()'s, with
+ * "failed to pull '<ref>': …" messages; blocks on the network when it pulls.
+ */
+int bl_image_ensure(struct boxlite_runtime *rt, const char *ref, char **ret_id, bl_error **err);
+
 struct json_t;
 /* Parse a stored JSON blob (manifest, config). */
 int bl_image_read_blob_json(struct boxlite_runtime *rt, const char *digest, struct json_t **ret,
                             bl_error **err);
 
 /* Move the staged files of `imgs` into the store and register them, atomically. On failure
- * nothing is registered and nothing moved stays in the store. */
+ * nothing is registered and nothing moved stays in the store. -EAGAIN: a layer the store had
+ * when the caller checked (so it was not staged) has been removed since; prepare again. */
 int bl_images_commit(struct boxlite_runtime *rt, int stage_fd, struct bl_new_image *imgs,
                      size_t n, bl_error **err);

@@ -16,6 +16,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "box.h"
+#include "registry.h"
 #include "runtime.h"
 
 BOXLITE_API void boxlite_runtime_opts_init(boxlite_runtime_opts *opts)
@@ -152,7 +153,20 @@ BOXLITE_API int boxlite_runtime_open(const boxlite_runtime_opts *opts, boxlite_r
     if (!rt)
         return bl_oom(err);
     rt->home_fd = rt->tmp_fd = rt->blobs_fd = rt->layers_fd = rt->boxes_fd = -1;
-    int r = bl_home_resolve(opts ? opts->home : NULL, &rt->home, err);
+    rt->registries = bl_calloc(1, sizeof(*rt->registries));
+    if (!rt->registries)
+        return bl_oom(err);
+    int r = 0;
+    if (opts && opts->version >= 2) /* config_json and registries exist since version 2 */
+        r = bl_registries_parse(opts->config_json, opts->registries, rt->registries, err);
+    if (r < 0)
+        return r;
+    /* --home > $BOXLITE_HOME > the configuration's home_dir > ~/.boxlite */
+    const char *home = opts ? opts->home : NULL;
+    const char *env = getenv("BOXLITE_HOME");
+    if ((!home || !*home) && (!env || !*env) && rt->registries->home_dir)
+        home = rt->registries->home_dir;
+    r = bl_home_resolve(home, &rt->home, err);
     if (r < 0)
         return r;
     r = open_dir(rt->home, "", &rt->home_fd, err);
@@ -197,6 +211,9 @@ BOXLITE_API void boxlite_runtime_free(boxlite_runtime *rt)
     if (!rt)
         return;
     bl_store_free(rt->store);
+    if (rt->registries)
+        bl_registries_done(rt->registries);
+    free(rt->registries);
     (void) bl_close(rt->home_fd);
     (void) bl_close(rt->tmp_fd);
     (void) bl_close(rt->blobs_fd);

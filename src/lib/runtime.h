@@ -5,6 +5,8 @@
 #include "boxlite/runtime.h"
 #include "store.h"
 
+struct bl_registries;
+
 struct boxlite_runtime {
     char *home;
     int home_fd;
@@ -13,6 +15,7 @@ struct boxlite_runtime {
     int layers_fd; /* images/layers */
     int boxes_fd;
     struct bl_store *store;
+    struct bl_registries *registries; /* the configuration's image registries (never NULL) */
 };
 
 BL_DEFINE_CLEANUP_FUNC(struct boxlite_runtime *, boxlite_runtime_free)

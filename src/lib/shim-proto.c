@@ -4,7 +4,34 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "alloc-util.h"
 #include "shim-proto.h"
+
+struct bl_msg *bl_msg_new(void)
+{
+    struct bl_msg *m = bl_malloc(sizeof(*m));
+    if (m) {
+        m->len = m->n = m->n_fds = 0;
+        for (size_t i = 0; i < BL_MSG_MAX_FDS; i++)
+            m->fds[i] = -1;
+    }
+    return m;
+}
+
+void bl_msg_close_fds(struct bl_msg *m)
+{
+    for (size_t i = 0; i < BL_MSG_MAX_FDS; i++)
+        m->fds[i] = bl_close(m->fds[i]);
+    m->n_fds = 0;
+}
+
+void bl_msg_free(struct bl_msg *m)
+{
+    if (!m)
+        return;
+    bl_msg_close_fds(m);
+    free(m);
+}
 
 int bl_msg_send(int sock, const char *const *fields, size_t n, const int *fds, int nfds)
 {
@@ -44,12 +71,33 @@ int bl_msg_send(int sock, const char *const *fields, size_t n, const int *fds, i
 
 int bl_msg_recv(int sock, struct bl_msg *m)
 {
+    bl_msg_close_fds(m);
+    union {
+        char b[CMSG_SPACE(sizeof(int) * BL_MSG_MAX_FDS)];
+        struct cmsghdr align;
+    } cbuf;
+    struct iovec iov = {.iov_base = m->buf, .iov_len = BL_MSG_MAX};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b, .msg_controllen = sizeof(cbuf)};
     ssize_t r;
     do
-        r = recv(sock, m->buf, BL_MSG_MAX, 0);
+        r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     while (r < 0 && errno == EINTR);
     if (r < 0)
         return -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (m->n_fds < BL_MSG_MAX_FDS)
+                m->fds[m->n_fds++] = fd;
+            else
+                (void) close(fd);
+        }
+    }
     if (r == 0)
         return -ECONNRESET;
     m->len = (size_t) r;
@@ -72,4 +120,21 @@ int bl_msg_connect(int dir_fd, const char *name, bl_error **err)
     if (connect(s, (struct sockaddr *) &sa, sizeof(sa)) < 0)
         return bl_err_errno(err, "cannot connect to the box's shim");
     return TAKE_FD(s);
+}
+
+int bl_msg_call(int dir_fd, const char *const *fields, size_t n, struct bl_msg *reply,
+                bl_error **err)
+{
+    _cleanup_close_ int s = bl_msg_connect(dir_fd, "shim.sock", err);
+    if (s < 0)
+        return s;
+    int r = bl_msg_send(s, fields, n, NULL, 0);
+    if (r < 0)
+        return bl_err_code(err, r, "cannot send a request to the box's shim");
+    r = bl_msg_recv(s, reply);
+    if (r < 0)
+        return bl_err_code(err, r, "no reply from the box's shim");
+    if (reply->n >= 1 && !strcmp(reply->field[0], "error"))
+        return bl_err(err, -EIO, "%s", reply->n > 2 ? reply->field[2] : "request failed");
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,7 +23,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -371,6 +374,115 @@ static void bind_etc_file(int rootfd, const char *box_dir, const char *name, int
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount /%s: %s", path, strerror(-r));
 }
 
+/* ---- volumes ------------------------------------------------------------------------------ */
+
+/* Bind the host path onto target_fd (recursively), read-only if asked: the tree is cloned and
+ * made read-only while detached, then attached, so it is never writable in the box. */
+static int bind_volume(int src, int target_fd, bool ro)
+{
+    _cleanup_close_ int tree =
+        open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+    if (tree < 0) {
+        if (errno != ENOSYS)
+            return -errno;
+        /* kernel < 5.2: bind, then make the new mount read-only */
+        struct fd_path sp, tp;
+        if (mount(fd_path(&sp, src), fd_path(&tp, target_fd), NULL, MS_BIND | MS_REC, NULL) < 0)
+            return -errno;
+        if (ro && mount(NULL, fd_path(&tp, target_fd), NULL,
+                        MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+            return -errno;
+        return 0;
+    }
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (ro && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+        return -errno;
+    if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return -errno;
+    return 0;
+}
+
+/* The volumes of the box, on their targets inside rootfd (resolved in the root; created as a
+ * directory or an empty file to match the host path). A missing host path is a setup error. */
+static void mount_volumes(int rootfd, const struct shim_conf *c, int errfd)
+{
+    for (size_t i = 0; i < c->n_volumes; i++) {
+        const struct conf_volume *v = &c->volumes[i];
+        _cleanup_close_ int src = open(v->source, O_PATH | O_CLOEXEC);
+        struct stat st;
+        if (src < 0 || fstat(src, &st) < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "volume host path \"%s\": %s", v->source,
+                       strerror(errno));
+        const char *rel = v->target + strspn(v->target, "/");
+        if (!*rel)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount volume '%s' on /", v->source);
+        _cleanup_close_ int target =
+            S_ISDIR(st.st_mode) ? mkdir_in_root(rootfd, rel) : mkfile_in_root(rootfd, rel);
+        int r = target < 0 ? target : bind_volume(src, target, v->ro);
+        if (r < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount volume '%s' on '%s': %s",
+                       v->source, v->target, strerror(-r));
+    }
+}
+
+/* ---- ptys ---------------------------------------------------------------------------------- */
+
+int pty_open_in_root(int rootfd, unsigned short rows, unsigned short cols, int *ret_slave)
+{
+    /* O_NONBLOCK: a FIFO planted at dev/pts/ptmx must not hang us; checked below anyway */
+    _cleanup_close_ int master = open_in_root(rootfd, "dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK);
+    if (master < 0)
+        return master;
+    struct statfs sf;
+    struct stat st;
+    if (fstatfs(master, &sf) < 0 || fstat(master, &st) < 0)
+        return -errno;
+    if (sf.f_type != DEVPTS_SUPER_MAGIC || !S_ISCHR(st.st_mode))
+        return -ENOTTY;
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || fcntl(master, F_SETFL, O_RDWR) < 0)
+        return -errno;
+    if (rows && cols) {
+        struct winsize ws = {.ws_row = rows, .ws_col = cols};
+        if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+            return -errno;
+    }
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        return -errno;
+    *ret_slave = slave;
+    return TAKE_FD(master);
+}
+
+int pty_make_controlling(void)
+{
+    if (setsid() < 0 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+        return -errno;
+    return 0;
+}
+
+/* PID 1 of a tty box: a pty of the box's own devpts on 0/1/2, its master to the shim. */
+static void setup_tty(int rootfd, const struct box_start *b, int errfd)
+{
+    int slave = -1;
+    _cleanup_close_ int master =
+        pty_open_in_root(rootfd, b->conf->tty_rows, b->conf->tty_cols, &slave);
+    if (master < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot open a pty in the box: %s",
+                   strerror(-master));
+    _cleanup_close_ int slave_fd = slave;
+    if (proto_send_fd(b->tty_sock, master, 1, "pty") < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot pass the pty to the shim: %s",
+                   strerror(errno));
+    for (int i = 0; i < 3; i++)
+        if (dup3(slave_fd, i, 0) < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up the pty: %s", strerror(errno));
+    int r = pty_make_controlling();
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot make the pty the box's terminal: %s",
+                   strerror(-r));
+}
+
 static void loopback_up(int errfd)
 {
     _cleanup_close_ int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -435,7 +547,7 @@ void box_pid1_main(const struct box_start *b)
     (void) umask(0);
 
     if (b->stdin_fd >= 0 && (dup3(b->stdin_fd, 0, 0) < 0 || dup3(b->stdout_fd, 1, 0) < 0 ||
-                             dup3(b->stdout_fd, 2, 0) < 0))
+                             dup3(b->stderr_fd, 2, 0) < 0))
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up stdio: %s", strerror(errno));
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -446,9 +558,12 @@ void box_pid1_main(const struct box_start *b)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot open the rootfs: %s", strerror(errno));
     mount_proc_sys(rootfd, errfd);
     mount_dev(rootfd, errfd);
+    if (c->tty && b->tty_sock >= 0)
+        setup_tty(rootfd, b, errfd);
     bind_etc_file(rootfd, b->box_dir, "hosts", errfd);
     bind_etc_file(rootfd, b->box_dir, "hostname", errfd);
     bind_etc_file(rootfd, b->box_dir, "resolv.conf", errfd);
+    mount_volumes(rootfd, c, errfd);
     if (*c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot set hostname: %s", strerror(errno));
     loopback_up(errfd);
@@ -475,10 +590,94 @@ void box_pid1_main(const struct box_start *b)
         .user = c->user,
         .caps = c->caps,
         .seccomp = b->seccomp,
+        .tty = c->tty && b->tty_sock >= 0,
     };
     if (c->argc == 0)
         init_idle(&s, errfd);
     if (c->init)
         init_command(&s, errfd);
     proc_exec(&s, errfd);
+}
+
+/* ---- boxlite-shim --mount ------------------------------------------------------------------ */
+
+#define MOUNT_SOCK 3
+
+/* The child: a private mount namespace with the rootfs and the volumes; its root goes to the
+ * client, then it waits for the client to hang up (the mounts vanish with it). */
+static _noreturn_ void mount_child(const struct shim_conf *c, int errfd)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
+    (void) umask(0);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot make / private: %s", strerror(errno));
+    mount_overlay(c, errfd);
+    _cleanup_close_ int rootfd = open(c->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot open the rootfs: %s", strerror(errno));
+    mount_volumes(rootfd, c, errfd);
+    if (proto_send_fd(MOUNT_SOCK, rootfd, 1, "root") < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot send the root: %s", strerror(errno));
+    (void) close(errfd); /* success */
+    char buf[64];
+    for (;;) {
+        ssize_t n = read(MOUNT_SOCK, buf, sizeof(buf));
+        if (n == 0 || (n < 0 && errno != EINTR))
+            _exit(0);
+    }
+}
+
+int box_mount_main(const char *box_dir)
+{
+    char msg[600];
+    _cleanup_close_ int boxfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (boxfd < 0) {
+        (void) snprintf(msg, sizeof(msg), "cannot open box directory '%s': %s", box_dir,
+                        strerror(errno));
+        (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, msg);
+        return 1;
+    }
+    _cleanup_(bl_error_freep) bl_error *err = NULL;
+    _cleanup_(conf_free) struct shim_conf c = {0};
+    if (conf_load(boxfd, "shim.conf", &c, &err) < 0) {
+        (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, bl_error_msg(err));
+        return 1;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, strerror(errno));
+        return 1;
+    }
+    _cleanup_close_ int err_r = p[0], err_w = p[1];
+    int pidfd = -1;
+    bool in_cgroup = false;
+    pid_t pid = shim_clone(CLONE_NEWNS, -1, &pidfd, &in_cgroup);
+    if (pid < 0) {
+        (void) snprintf(msg, sizeof(msg), "cannot create a mount namespace: %s", strerror(-pid));
+        (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, msg);
+        return 1;
+    }
+    if (pid == 0)
+        mount_child(&c, err_w);
+    pidfd = bl_close(pidfd); /* waited for by pid below */
+    err_w = bl_close(err_w);
+    struct child_error e;
+    size_t got = 0;
+    while (got < sizeof(e)) {
+        ssize_t n = read(err_r, (char *) &e + got, sizeof(e) - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t) n;
+    }
+    if (got == sizeof(e)) {
+        e.msg[sizeof(e.msg) - 1] = 0;
+        (void) proto_send_error(MOUNT_SOCK, e.status, e.msg);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return got == sizeof(e) || !WIFEXITED(st) || WEXITSTATUS(st) ? 1 : 0;
 }

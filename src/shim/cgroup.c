@@ -2,16 +2,20 @@
 /*
  * The box's cgroups. Pure cgroup v2 (/sys/fs/cgroup is cgroup2): one leaf there. Hybrid: a leaf
  * in the cgroup2 mount at /sys/fs/cgroup/unified (cgroup.kill, cgroup.events,
- * CLONE_INTO_CGROUP) and one in each of the v1 hierarchies cpu, cpuacct, memory and pids.
+ * CLONE_INTO_CGROUP) and one in each of the v1 hierarchies cpu, cpuacct, memory, pids and
+ * blkio. Limits go to the v1 hierarchy of their controller when there is one, else to the
+ * cgroup2 leaf; `stats` reads them back the same way.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,9 +89,10 @@ int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
         if (cg->v2_fd < 0)
             return bl_err_errno(err, "cannot open cgroup '%s'", cg->v2_path);
     }
+    cg->v2_pure = pure;
     if (pure)
         return 0;
-    static const char *const v1[] = {"cpu", "cpuacct", "memory", "pids"};
+    static const char *const v1[] = {"cpu", "cpuacct", "memory", "pids", "blkio"};
     dev_t seen[CG_MAX_V1];
     for (size_t i = 0; i < ELEMENTSOF(v1); i++) {
         char root[64];
@@ -104,6 +109,7 @@ int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
         cg->v1_path[k] = bl_path_join(root, leaf);
         if (!cg->v1_path[k])
             return bl_oom(err);
+        cg->v1_name[k] = v1[i];
         seen[k] = st.st_dev;
         cg->n_v1++;
         r = make_leaf(cg->v1_path[k], false, &cg->v1_procs_fd[k], err);
@@ -111,6 +117,250 @@ int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
             return r;
     }
     return 0;
+}
+
+/* ---- limits and statistics ------------------------------------------------------------- */
+
+/* The v1 directory that has controller `name` (a co-mounted "cpu,cpuacct" counts), or NULL. */
+static const char *v1_dir(const struct box_cgroups *cg, const char *name)
+{
+    for (size_t i = 0; i < cg->n_v1; i++)
+        if (!strcmp(cg->v1_name[i], name))
+            return cg->v1_path[i];
+    /* cpu and cpuacct mounted together appear once, under the first of the two names */
+    if (strcmp(name, "cpu") != 0 && strcmp(name, "cpuacct") != 0)
+        return NULL;
+    const char *probe = !strcmp(name, "cpuacct") ? "cpuacct.usage" : "cpu.cfs_quota_us";
+    for (size_t i = 0; i < cg->n_v1; i++) {
+        char path[512];
+        (void) snprintf(path, sizeof(path), "%s/%s", cg->v1_path[i], probe);
+        if (access(path, F_OK) == 0)
+            return cg->v1_path[i];
+    }
+    return NULL;
+}
+
+static int write_at(const char *dir, const char *file, const char *value)
+{
+    char path[512];
+    if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int) sizeof(path))
+        return -ENAMETOOLONG;
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    return write_str(fd, value);
+}
+
+/* Whether the cgroup2 leaf has controller `name`; enables it in the parent when it can. */
+static bool v2_has(const struct box_cgroups *cg, const char *name)
+{
+    if (!cg->v2_path)
+        return false;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char path[512], *buf = NULL;
+        (void) snprintf(path, sizeof(path), "%s/cgroup.controllers", cg->v2_path);
+        if (bl_read_file_at(AT_FDCWD, path, 4096, &buf, NULL, NULL) < 0)
+            return false;
+        bool found = false;
+        for (char *tok = buf; tok && *tok;) {
+            size_t n = strcspn(tok, " \n");
+            found |= n == strlen(name) && !strncmp(tok, name, n);
+            tok += n;
+            tok += strspn(tok, " \n");
+        }
+        free(buf);
+        if (found || attempt)
+            return found;
+        /* the parent's subtree_control decides what a child has (the leaf has no children of
+         * its own yet, and processes only once PID 1 starts) */
+        char parent[512], add[32];
+        (void) snprintf(parent, sizeof(parent), "%s", cg->v2_path);
+        char *slash = strrchr(parent, '/');
+        if (!slash)
+            return false;
+        *slash = 0;
+        (void) snprintf(add, sizeof(add), "+%s", name);
+        if (write_at(parent, "cgroup.subtree_control", add) < 0)
+            return false;
+    }
+    return false;
+}
+
+static int set_limit(const struct box_cgroups *cg, const char *what, const struct conf_limit *l,
+                     const char *controller, bl_error **err)
+{
+    if (!l->set)
+        return 0;
+    char v[64];
+    const char *dir = v1_dir(cg, controller);
+    int r;
+    if (dir) {
+        if (!strcmp(controller, "memory")) {
+            (void) snprintf(v, sizeof(v), "%llu", (unsigned long long) l->value);
+            r = write_at(dir, "memory.limit_in_bytes", v);
+            /* swap counts too where it is accounted (a box is a machine without swap) */
+            int q = r < 0 ? 0 : write_at(dir, "memory.memsw.limit_in_bytes", v);
+            if (q < 0 && q != -ENOENT) /* ENOENT: swap is not accounted */
+                shim_log("cannot limit the box's swap: %s, ignoring", strerror(-q));
+        } else if (!strcmp(controller, "cpu")) {
+            (void) snprintf(v, sizeof(v), "%llu", (unsigned long long) l->value * 100);
+            r = write_at(dir, "cpu.cfs_period_us", "100000");
+            r = r < 0 ? r : write_at(dir, "cpu.cfs_quota_us", v);
+        } else {
+            (void) snprintf(v, sizeof(v), "%llu", (unsigned long long) l->value);
+            r = write_at(dir, "pids.max", v);
+        }
+    } else if (v2_has(cg, controller)) {
+        if (!strcmp(controller, "memory")) {
+            (void) snprintf(v, sizeof(v), "%llu", (unsigned long long) l->value);
+            r = write_at(cg->v2_path, "memory.max", v);
+            int q = r < 0 ? 0 : write_at(cg->v2_path, "memory.swap.max", "0");
+            if (q < 0 && q != -ENOENT) /* ENOENT: swap is not accounted */
+                shim_log("cannot limit the box's swap: %s, ignoring", strerror(-q));
+        } else if (!strcmp(controller, "cpu")) {
+            (void) snprintf(v, sizeof(v), "%llu 100000", (unsigned long long) l->value * 100);
+            r = write_at(cg->v2_path, "cpu.max", v);
+        } else {
+            (void) snprintf(v, sizeof(v), "%llu", (unsigned long long) l->value);
+            r = write_at(cg->v2_path, "pids.max", v);
+        }
+    } else {
+        if (l->soft) {
+            shim_log("no %s cgroup controller: the default %s limit is not applied", controller,
+                     what);
+            return 0;
+        }
+        return bl_err(err, -EOPNOTSUPP, "cannot apply the %s limit: no %s cgroup controller",
+                      what, controller);
+    }
+    if (r < 0)
+        return bl_err_code(err, r, "cannot apply the %s limit", what);
+    return 0;
+}
+
+int cg_set_limits(struct box_cgroups *cg, const struct shim_conf *c, bl_error **err)
+{
+    if (!cg->v2_path && cg->n_v1 == 0) {
+        bool any_hard = (c->memory.set && !c->memory.soft) || (c->cpus.set && !c->cpus.soft) ||
+                        (c->pids.set && !c->pids.soft);
+        return any_hard ? bl_err(err, -EOPNOTSUPP, "resource limits need a box cgroup") : 0;
+    }
+    int r = set_limit(cg, "memory", &c->memory, "memory", err);
+    r = r < 0 ? r : set_limit(cg, "CPU", &c->cpus, "cpu", err);
+    r = r < 0 ? r : set_limit(cg, "pids", &c->pids, "pids", err);
+    return r;
+}
+
+void cg_account_io(const struct box_cgroups *cg, dev_t dev)
+{
+    const char *blk = v1_dir(cg, "blkio");
+    if (!blk || dev == 0)
+        return;
+    /* throttling needs the whole disk: a partition's disk is its parent in sysfs */
+    char path[128], *buf = NULL;
+    unsigned maj = major(dev), min = minor(dev);
+    (void) snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/partition", maj, min);
+    if (access(path, F_OK) == 0) {
+        (void) snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/../dev", maj, min);
+        if (bl_read_file_at(AT_FDCWD, path, 64, &buf, NULL, NULL) < 0 ||
+            sscanf(buf, "%u:%u", &maj, &min) != 2) {
+            free(buf);
+            return;
+        }
+        free(buf);
+    }
+    char rule[64];
+    (void) snprintf(rule, sizeof(rule), "%u:%u 1099511627776", maj, min); /* 1 TiB/s */
+    int r = write_at(blk, "blkio.throttle.write_bps_device", rule);
+    if (r < 0)
+        shim_log("cannot turn on block I/O accounting for %u:%u: %s", maj, min, strerror(-r));
+}
+
+/* First unsigned number of dir/file (or after "key " in it when key is set). */
+static uint64_t read_u64(const char *dir, const char *file, const char *key)
+{
+    char path[512], *buf = NULL;
+    if (!dir || snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int) sizeof(path) ||
+        bl_read_file_at(AT_FDCWD, path, 64 * 1024, &buf, NULL, NULL) < 0)
+        return UINT64_MAX;
+    uint64_t v = UINT64_MAX;
+    char *p = buf;
+    if (key) {
+        size_t k = strlen(key);
+        for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+            if (!strncmp(p, key, k) && p[k] == ' ')
+                break;
+        p = p && *p ? p + strlen(key) + 1 : NULL;
+    }
+    if (p && *p >= '0' && *p <= '9')
+        v = strtoull(p, NULL, 10); /* NOLINT: kernel-written number */
+    free(buf);
+    return v;
+}
+
+/* Sum of Read and Write lines of blkio.throttle.io_service_bytes, or rbytes=/wbytes= of io.stat */
+static void read_blkio(const char *dir, const char *file, bool v2, uint64_t *rd, uint64_t *wr)
+{
+    char path[512], *buf = NULL;
+    if (!dir || snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int) sizeof(path) ||
+        bl_read_file_at(AT_FDCWD, path, 1024 * 1024, &buf, NULL, NULL) < 0)
+        return;
+    *rd = *wr = 0;
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (v2) {
+            char *a = strstr(line, "rbytes="), *b = strstr(line, "wbytes=");
+            if (a)
+                *rd += strtoull(a + 7, NULL, 10); /* NOLINT: kernel-written number */
+            if (b)
+                *wr += strtoull(b + 7, NULL, 10); /* NOLINT: kernel-written number */
+        } else {
+            char *sp = strrchr(line, ' ');
+            if (sp && sp > line) {
+                uint64_t n = strtoull(sp + 1, NULL, 10); /* NOLINT: kernel-written number */
+                if (!strncmp(sp - 5, " Read", 5))
+                    *rd += n;
+                else if (!strncmp(sp - 6, " Write", 6))
+                    *wr += n;
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+}
+
+void cg_read_stats(const struct box_cgroups *cg, struct cg_stats *st)
+{
+    *st = (struct cg_stats){UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
+                            UINT64_MAX, UINT64_MAX, UINT64_MAX};
+    const char *v2 = cg->v2_path;
+    const char *acct = v1_dir(cg, "cpuacct");
+    st->cpu_ns = read_u64(acct, "cpuacct.usage", NULL);
+    if (st->cpu_ns == UINT64_MAX) {
+        uint64_t us = read_u64(v2, "cpu.stat", "usage_usec"); /* every cgroup2 group has it */
+        st->cpu_ns = us == UINT64_MAX ? us : us * 1000;
+    }
+    const char *mem = v1_dir(cg, "memory");
+    /* what the box uses, as docker counts it: usage minus the inactive page cache */
+    uint64_t usage = mem ? read_u64(mem, "memory.usage_in_bytes", NULL)
+                         : read_u64(v2, "memory.current", NULL);
+    uint64_t inactive = mem ? read_u64(mem, "memory.stat", "total_inactive_file")
+                            : read_u64(v2, "memory.stat", "inactive_file");
+    if (usage != UINT64_MAX)
+        st->mem_bytes = inactive != UINT64_MAX && inactive < usage ? usage - inactive : usage;
+    uint64_t lim = mem ? read_u64(mem, "memory.limit_in_bytes", NULL)
+                       : read_u64(v2, "memory.max", NULL);
+    st->mem_limit = lim >= (1ULL << 62) ? UINT64_MAX : lim; /* v1 says "no limit" so */
+    const char *pids = v1_dir(cg, "pids");
+    st->pids = read_u64(pids ? pids : v2, "pids.current", NULL);
+    st->pids_limit = read_u64(pids ? pids : v2, "pids.max", NULL);
+    const char *blk = v1_dir(cg, "blkio");
+    if (blk)
+        read_blkio(blk, "blkio.throttle.io_service_bytes", false, &st->blk_read, &st->blk_write);
+    else
+        read_blkio(v2, "io.stat", true, &st->blk_read, &st->blk_write);
 }
 
 int cg_join_self(const struct box_cgroups *cg, bool skip_v2)
@@ -248,6 +498,7 @@ void cg_destroy(struct box_cgroups *cg)
             free(cg->v1_path[i]);
             cg->v1_path[i] = NULL;
         }
+        cg->v1_name[i] = NULL;
     }
     cg->n_v1 = 0;
 }

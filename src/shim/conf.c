@@ -11,6 +11,7 @@
 
 void conf_free(struct shim_conf *c)
 {
+    free(c->volumes);
     free(c->layers);
     free(c->argv);
     free(c->env);
@@ -18,11 +19,31 @@ void conf_free(struct shim_conf *c)
     *c = (struct shim_conf){0};
 }
 
-/* Pass 1 (fill = false) counts the list items; pass 2 stores pointers into buf. Returns the
- * number of records or -EINVAL. */
-static int walk(char *buf, size_t len, struct shim_conf *c, bool fill)
+/* "N" (required) or "~N" (best effort). */
+static int parse_limit(const char *s, struct conf_limit *l)
 {
-    size_t n_layers = 0, argc = 0, n_env = 0;
+    bool soft = *s == '~';
+    uint64_t v;
+    if (parse_u64(s + soft, &v) < 0 || v == 0)
+        return -EINVAL;
+    *l = (struct conf_limit){.set = true, .soft = soft, .value = v};
+    return 0;
+}
+
+static int parse_u16(const char *s, unsigned short *ret)
+{
+    int v;
+    if (parse_int(s, 0, 0xffff, &v) < 0)
+        return -EINVAL;
+    *ret = (unsigned short) v;
+    return 0;
+}
+
+/* Pass 1 (fill = false) counts the list items; pass 2 stores pointers into buf. Returns the
+ * number of records or -EINVAL (*bad names the key). */
+static int walk(char *buf, size_t len, struct shim_conf *c, bool fill, const char **bad)
+{
+    size_t n_layers = 0, argc = 0, n_env = 0, n_vol = 0;
     int n = 0;
     char *p = buf, *end = buf + len;
     while (p < end) {
@@ -48,8 +69,22 @@ static int walk(char *buf, size_t len, struct shim_conf *c, bool fill)
             if (fill)
                 c->env[n_env] = val;
             n_env++;
+        } else if (!strcmp(key, "volume")) {
+            if (fill)
+                c->volumes[n_vol] = (struct conf_volume){.source = val, .target = ""};
+            n_vol++;
         } else if (!fill) {
             continue;
+        } else if (!strcmp(key, "volume_target") || !strcmp(key, "volume_ro")) {
+            /* these describe the `volume` before them */
+            if (n_vol == 0) {
+                *bad = key;
+                return -EINVAL;
+            }
+            if (key[7] == 't')
+                c->volumes[n_vol - 1].target = val;
+            else
+                c->volumes[n_vol - 1].ro = !strcmp(val, "1");
         } else if (!strcmp(key, "id")) {
             c->id = val;
         } else if (!strcmp(key, "hostname")) {
@@ -69,8 +104,28 @@ static int walk(char *buf, size_t len, struct shim_conf *c, bool fill)
         } else if (!strcmp(key, "cgroup")) {
             c->cgroup = val;
         } else if (!strcmp(key, "caps")) {
-            if (parse_hex64(val, &c->caps) < 0)
+            if (parse_hex64(val, &c->caps) < 0) {
+                *bad = key;
                 return -EINVAL;
+            }
+        } else if (!strcmp(key, "memory") || !strcmp(key, "cpus") || !strcmp(key, "pids")) {
+            struct conf_limit *l = key[0] == 'm' ? &c->memory : key[0] == 'c' ? &c->cpus : &c->pids;
+            if (parse_limit(val, l) < 0) {
+                *bad = key;
+                return -EINVAL;
+            }
+        } else if (!strcmp(key, "tty")) {
+            c->tty = !strcmp(val, "1");
+        } else if (!strcmp(key, "tty_rows") || !strcmp(key, "tty_cols")) {
+            if (parse_u16(val, key[4] == 'r' ? &c->tty_rows : &c->tty_cols) < 0) {
+                *bad = key;
+                return -EINVAL;
+            }
+        } else if (!strcmp(key, "log_max")) {
+            if (parse_u64(val, &c->log_max) < 0) {
+                *bad = key;
+                return -EINVAL;
+            }
         } else if (!strcmp(key, "init")) {
             c->init = !strcmp(val, "1");
         } else if (!strcmp(key, "detach")) {
@@ -83,6 +138,7 @@ static int walk(char *buf, size_t len, struct shim_conf *c, bool fill)
         c->n_layers = n_layers;
         c->argc = argc;
         c->n_env = n_env;
+        c->n_volumes = n_vol;
     }
     return n;
 }
@@ -100,20 +156,30 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
     int r = bl_read_file_at(dirfd, name, CONF_MAX, &t.buf, &len, err);
     if (r < 0)
         return r;
-    if (walk(t.buf, len, &t, false) < 0) {
+    const char *bad = NULL;
+    if (walk(t.buf, len, &t, false, &bad) < 0) {
         conf_free(&t);
         return bl_err(err, -EINVAL, "%s: malformed record", name);
     }
     t.layers = bl_calloc(t.n_layers + 1, sizeof(char *));
     t.argv = bl_calloc(t.argc + 1, sizeof(char *));
     t.env = bl_calloc(t.n_env + 1, sizeof(char *));
-    if (!t.layers || !t.argv || !t.env) {
+    t.volumes = bl_calloc(t.n_volumes + 1, sizeof(struct conf_volume));
+    if (!t.layers || !t.argv || !t.env || !t.volumes) {
         conf_free(&t);
         return bl_oom(err);
     }
-    if (walk(t.buf, len, &t, true) < 0) {
+    if (walk(t.buf, len, &t, true, &bad) < 0) {
         conf_free(&t);
-        return bl_err(err, -EINVAL, "%s: bad value of 'caps'", name);
+        return bl_err(err, -EINVAL, "%s: bad value of '%s'", name, bad ? bad : "?");
+    }
+    for (size_t i = 0; i < t.n_volumes; i++) {
+        const struct conf_volume *v = &t.volumes[i];
+        if (v->source[0] != '/' || v->target[0] != '/') {
+            conf_free(&t);
+            return bl_err(err, -EINVAL, "%s: volume '%s' on '%s': paths must be absolute", name,
+                          v->source, v->target);
+        }
     }
     const char *missing = !t.merged || !*t.merged ? "merged"
                           : !t.upper || !*t.upper ? "upper"
@@ -140,6 +206,8 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
         t.seccomp = "";
     if (!t.cgroup)
         t.cgroup = "";
+    if (!t.log_max)
+        t.log_max = 8 * 1024 * 1024;
     *c = t;
     return 0;
 }

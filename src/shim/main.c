@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
@@ -39,6 +40,10 @@ static void shim_init(struct shim *s)
         .orig_pidns_fd = -1,
         .cg = BOX_CGROUPS_NULL,
         .stdin_wfd = -1,
+        .log_out = {.ev = {EV_LOG}, .fd = -1, .name = "stdout"},
+        .log_err = {.ev = {EV_LOG}, .fd = -1, .name = "stderr"},
+        .tty_sock = -1,
+        .tty_master = -1,
         .pid1fd = -1,
         .pid1_errfd = -1,
         .epfd = -1,
@@ -57,11 +62,13 @@ static void shim_free(struct shim *s)
 {
     supervisor_free(s);
     cg_destroy(&s->cg); /* no-op after a teardown */
-    int *fds[] = {&s->boxfd,     &s->lockfd,   &s->spawnfd,    &s->orig_pidns_fd,
-                  &s->stdin_wfd, &s->pid1fd,   &s->pid1_errfd, &s->epfd,
-                  &s->sigfd,     &s->listenfd, &s->timerfd};
+    int *fds[] = {&s->boxfd,      &s->lockfd,     &s->spawnfd,    &s->orig_pidns_fd,
+                  &s->stdin_wfd,  &s->pid1fd,     &s->pid1_errfd, &s->epfd,
+                  &s->sigfd,      &s->listenfd,   &s->timerfd,    &s->log_out.fd,
+                  &s->log_err.fd, &s->tty_sock,   &s->tty_master};
     for (size_t i = 0; i < ELEMENTSOF(fds); i++)
         *fds[i] = bl_close(*fds[i]);
+    console_close();
     free(s->filter);
     conf_free(&s->conf);
 }
@@ -170,20 +177,43 @@ static int start_box(struct shim *s, bl_error **err)
     r = cg_create(&s->cg, s->conf.cgroup, err);
     if (r < 0)
         return r;
+    r = cg_set_limits(&s->cg, &s->conf, err);
+    if (r < 0)
+        return r;
+    struct stat bst;
+    if (fstat(s->boxfd, &bst) == 0)
+        cg_account_io(&s->cg, bst.st_dev);
 
-    _cleanup_close_ int in_r = -1, console = -1;
+    _cleanup_close_ int in_r = -1, out_w = -1, err_w2 = -1, tty_child = -1;
     if (s->conf.detach) {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
             return bl_err_errno(err, "pipe");
         in_r = p[0];
         s->stdin_wfd = p[1];
-        if (mkdirat(s->boxfd, "logs", 0755) < 0 && errno != EEXIST)
-            return bl_err_errno(err, "cannot create %s/logs", s->box_dir);
-        console = openat(s->boxfd, "logs/console.log",
-                         O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (console < 0)
-            return bl_err_errno(err, "cannot open %s/logs/console.log", s->box_dir);
+        r = console_open(s->boxfd, s->conf.log_max, err);
+        if (r < 0)
+            return r;
+        struct log_stream *ls[] = {&s->log_out, &s->log_err};
+        int *wends[] = {&out_w, &err_w2};
+        for (size_t i = 0; i < ELEMENTSOF(ls); i++) {
+            if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                return bl_err_errno(err, "pipe");
+            ls[i]->fd = p[0];
+            *wends[i] = p[1];
+            /* the box's end blocks like any pipe (a full log pipe slows the box, as a
+             * terminal would) */
+            (void) fcntl(p[1], F_SETFL, 0);
+            struct epoll_event e = {.events = EPOLLIN, .data.ptr = &ls[i]->ev};
+            if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ls[i]->fd, &e) < 0)
+                return bl_err_errno(err, "cannot watch the log pipe");
+        }
+    } else if (s->conf.tty) {
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+            return bl_err_errno(err, "cannot create the pty channel");
+        s->tty_sock = sp[0];
+        tty_child = sp[1];
     }
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
@@ -198,7 +228,9 @@ static int start_box(struct shim *s, bl_error **err)
         .errfd = err_w,
         .go_fd = go_r,
         .stdin_fd = in_r,
-        .stdout_fd = console,
+        .stdout_fd = out_w,
+        .stderr_fd = err_w2,
+        .tty_sock = tty_child,
         .box_dir = s->box_dir,
         .seccomp = s->seccomp.len ? &s->seccomp : NULL,
     };
@@ -211,6 +243,10 @@ static int start_box(struct shim *s, bl_error **err)
         (void) close(go_w); /* so that a dead shim reads as EOF */
         box_pid1_main(&b);
     }
+    /* The box's ends are PID 1's alone: their EOF must mean the box is done with them. */
+    out_w = bl_close(out_w);
+    err_w2 = bl_close(err_w2);
+    tty_child = bl_close(tty_child);
 
     s->pid1 = pid;
     s->pid1fd = pidfd;
@@ -243,11 +279,12 @@ static int start_box(struct shim *s, bl_error **err)
     return 0;
 }
 
-static int run(const char *box_dir)
+static int run(const char *box_dir, long long t_start)
 {
     _cleanup_(shim_free) struct shim s;
     shim_init(&s);
     s.box_dir = box_dir;
+    s.t_start_us = t_start;
     s.spawnfd = SPAWN_FD;
     s.spawn_open = true;
     char msg[512];
@@ -303,11 +340,24 @@ static int run(const char *box_dir)
     return supervisor_run(&s);
 }
 
+static long long mono_us(void)
+{
+    struct timespec ts;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int main(int argc, char **argv)
 {
+    long long t_start = mono_us();
     if (argc > 1 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
         printf("boxlite-shim %s\n", BOXLITE_VERSION_STRING);
         return 0;
+    }
+    bool mount_mode = argc == 3 && !strcmp(argv[1], "--mount");
+    if (mount_mode) {
+        argv++;
+        argc--;
     }
     if (argc != 2 || argv[1][0] != '/') {
         fprintf(stderr, "usage: boxlite-shim BOX_DIR (started by boxlite, not by hand)\n");
@@ -330,5 +380,7 @@ int main(int argc, char **argv)
     /* Nothing we inherited may leak into the box. */
     (void) fcntl(SPAWN_FD, F_SETFD, FD_CLOEXEC);
     (void) close_range(SPAWN_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
-    return run(argv[1]);
+    if (mount_mode)
+        return box_mount_main(argv[1]);
+    return run(argv[1], t_start);
 }

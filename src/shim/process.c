@@ -306,6 +306,10 @@ void proc_exec(const struct proc_spec *s, int errfd)
     char msg[384];
     if (user_resolve(s->user, &u, msg, sizeof(msg)) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "%s", msg);
+    /* the terminal belongs to its user, as login and docker do (mesg, write, reopening it) */
+    if (s->tty && u.uid != 0 && fchown(STDIN_FILENO, u.uid, (gid_t) -1) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot give the terminal to uid %u: %s",
+                   (unsigned) u.uid, strerror(errno));
     const char *cwd = s->cwd && *s->cwd ? s->cwd : "/";
     /* chdir as root first (the user may lack search permission on a parent the image owns);
      * on EACCES try again as the user. */
@@ -422,6 +426,15 @@ void init_command(const struct proc_spec *s, int errfd)
         struct sigaction dfl = {.sa_handler = SIG_DFL};
         for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
             (void) sigaction(sigs[i], &dfl, NULL);
+        if (s->tty) {
+            /* The command, not the init, is the terminal's foreground: ^C reaches it once. */
+            struct sigaction ign = {.sa_handler = SIG_IGN};
+            (void) sigaction(SIGTTOU, &ign, NULL);
+            if (setpgid(0, 0) < 0 || tcsetpgrp(STDIN_FILENO, getpid()) < 0)
+                child_fail(errfd, ST_BOXLITE_FAILED, "cannot take the terminal: %s",
+                           strerror(errno));
+            (void) sigaction(SIGTTOU, &dfl, NULL);
+        }
         proc_exec(s, errfd);
     }
     if (chdir("/") < 0) {

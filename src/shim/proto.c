@@ -90,11 +90,11 @@ int proto_recv(int fd, struct proto_msg *m)
     return split(m, (size_t) got) < 0 ? -ENOMEM : 0;
 }
 
-int proto_send(int fd, size_t n, ...)
+static int sendv(int sock, int fd, size_t n, va_list ap0)
 {
     size_t len = 0;
     va_list ap;
-    va_start(ap, n);
+    va_copy(ap, ap0);
     for (size_t i = 0; i < n; i++)
         len += strlen(va_arg(ap, const char *)) + 1;
     va_end(ap);
@@ -102,7 +102,7 @@ int proto_send(int fd, size_t n, ...)
     if (!buf)
         return -ENOMEM;
     char *p = buf;
-    va_start(ap, n);
+    va_copy(ap, ap0);
     for (size_t i = 0; i < n; i++) {
         const char *f = va_arg(ap, const char *);
         size_t k = strlen(f) + 1;
@@ -110,11 +110,45 @@ int proto_send(int fd, size_t n, ...)
         p += k;
     }
     va_end(ap);
+    struct iovec iov = {.iov_base = buf, .iov_len = len > 0 ? len - 1 : 0};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cbuf;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        memset(&cbuf, 0, sizeof(cbuf));
+        mh.msg_control = cbuf.buf;
+        mh.msg_controllen = sizeof(cbuf.buf);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
     ssize_t r;
     do
-        r = send(fd, buf, len > 0 ? len - 1 : 0, MSG_NOSIGNAL | MSG_DONTWAIT);
+        r = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : 0;
+}
+
+int proto_send(int fd, size_t n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    int r = sendv(fd, -1, n, ap);
+    va_end(ap);
+    return r;
+}
+
+int proto_send_fd(int sock, int fd, size_t n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    int r = sendv(sock, fd, n, ap);
+    va_end(ap);
+    return r;
 }
 
 int proto_send_int(int fd, const char *verb, int value)

@@ -31,6 +31,8 @@ void shim_log_open(int dirfd);
 void shim_log(const char *fmt, ...) _printf_(1, 2);
 /* Parse a whole decimal string into an int in [min, max]. */
 int parse_int(const char *s, int min, int max, int *ret);
+/* Parse a whole decimal string into a 64-bit unsigned. */
+int parse_u64(const char *s, uint64_t *ret);
 /* Parse a whole string of hex digits (optional 0x) into a 64-bit mask. */
 int parse_hex64(const char *s, uint64_t *ret);
 /* Parse a whole decimal string as a uid/gid (0 .. 2^32-2). */
@@ -54,6 +56,20 @@ extern size_t shim_argv_len;
 
 /* ---- conf.c ---------------------------------------------------------------------------- */
 
+/* A resource limit of shim.conf: absent, required, or best effort (a "~" before the value: a
+ * default that is skipped, with a log line, where the cgroup controller is missing). */
+struct conf_limit {
+    bool set, soft;
+    uint64_t value;
+};
+
+/* A bind mount of a host path into the box (`volume`, `volume_target`, `volume_ro`). */
+struct conf_volume {
+    const char *source; /* absolute host path */
+    const char *target; /* absolute path in the box */
+    bool ro;
+};
+
 struct shim_conf {
     char *buf; /* owns every string below */
     const char *id, *hostname, *upper, *work, *merged, *cwd, *user, *seccomp, *cgroup;
@@ -65,6 +81,14 @@ struct shim_conf {
     size_t n_env;
     uint64_t caps;
     bool init, detach;
+    struct conf_limit memory; /* bytes */
+    struct conf_limit cpus;   /* thousandths of a CPU */
+    struct conf_limit pids;   /* tasks */
+    struct conf_volume *volumes;
+    size_t n_volumes;
+    bool tty;                        /* attached start: PID 1 gets a pty; master to the client */
+    unsigned short tty_rows, tty_cols; /* its initial window size (0: unknown) */
+    uint64_t log_max;                /* detached: rotate logs/console.log past this size */
 };
 
 int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err);
@@ -92,33 +116,46 @@ int proto_recv(int fd, struct proto_msg *m);
 void proto_msg_free(struct proto_msg *m);
 /* Send one datagram of n fields (NUL-separated, no trailing NUL). Never raises SIGPIPE. */
 int proto_send(int fd, size_t n, ...);
+/* Same with one fd attached (SCM_RIGHTS; fd < 0: none). */
+int proto_send_fd(int sock, int fd, size_t n, ...);
 int proto_send_int(int fd, const char *verb, int value);
 int proto_send_error(int fd, int status, const char *msg);
 
 /* ---- cgroup.c -------------------------------------------------------------------------- */
 
-#define CG_MAX_V1 4
+#define CG_MAX_V1 5
 
 struct box_cgroups {
     char *v2_path; /* NULL: no cgroup2 hierarchy */
     int v2_fd;     /* O_DIRECTORY fd of v2_path, for CLONE_INTO_CGROUP */
     int v2_procs_fd;
+    bool v2_pure; /* /sys/fs/cgroup itself is cgroup2: every controller lives there */
     size_t n_v1;
     char *v1_path[CG_MAX_V1];
-    int v1_procs_fd[CG_MAX_V1]; /* O_WRONLY cgroup.procs; a child joins by writing "0" */
+    const char *v1_name[CG_MAX_V1]; /* controller: cpu, cpuacct, memory, pids, blkio */
+    int v1_procs_fd[CG_MAX_V1];     /* O_WRONLY cgroup.procs; a child joins by writing "0" */
 };
 #define BOX_CGROUPS_NULL                                                                           \
     {                                                                                              \
-        .v2_path = NULL, .v2_fd = -1, .v2_procs_fd = -1, .n_v1 = 0, .v1_path = {NULL},             \
-        .v1_procs_fd = {                                                                           \
-            -1,                                                                                    \
-            -1,                                                                                    \
-            -1,                                                                                    \
-            -1                                                                                     \
-        }                                                                                          \
+        .v2_path = NULL, .v2_fd = -1, .v2_procs_fd = -1, .v2_pure = false, .n_v1 = 0,              \
+        .v1_path = {NULL}, .v1_name = {NULL}, .v1_procs_fd = {-1, -1, -1, -1, -1}                  \
     }
 
 int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err);
+/* Write the box's memory, CPU and pids limits (before anything runs in the box). A required
+ * limit whose controller is missing is an error; a best-effort one is logged and skipped. */
+int cg_set_limits(struct box_cgroups *cg, const struct shim_conf *c, bl_error **err);
+
+/* cgroup v1 (kernels since 6.x) counts a group's block I/O on a disk only once the group has a
+ * throttle rule there: give the box one it never reaches (1 TiB/s of writes) on the disk of
+ * dev, so that `stats` has numbers. Best effort. */
+void cg_account_io(const struct box_cgroups *cg, dev_t dev);
+
+/* What `stats` reports of the cgroups; UINT64_MAX = unknown (or no limit, for limits). */
+struct cg_stats {
+    uint64_t cpu_ns, mem_bytes, mem_limit, pids, pids_limit, blk_read, blk_write;
+};
+void cg_read_stats(const struct box_cgroups *cg, struct cg_stats *st);
 /* In a child: join every hierarchy by writing "0" (skip_v2: CLONE_INTO_CGROUP did it). */
 int cg_join_self(const struct box_cgroups *cg, bool skip_v2);
 /* Move pid into every hierarchy (skip_v2 as above). A v1 migration waits for an RCU grace
@@ -144,6 +181,7 @@ struct proc_spec {
     const char *user;
     uint64_t caps;
     const struct sock_fprog *seccomp; /* NULL: none */
+    bool tty; /* stdin is the controlling terminal: the command gets the foreground */
 };
 
 #define BOX_MAX_GROUPS 64
@@ -179,7 +217,9 @@ struct box_start {
                           * EOF if it failed or died (this also covers a shim that died before our
                           * PR_SET_PDEATHSIG, which getppid() cannot show in a new pid namespace) */
     int stdin_fd;        /* detached: read end of the silent pipe; -1 attached */
-    int stdout_fd;       /* detached: logs/console.log; -1 attached */
+    int stdout_fd;       /* detached: write end of the stdout log pipe; -1 attached */
+    int stderr_fd;       /* detached: write end of the stderr log pipe; -1 attached */
+    int tty_sock;        /* conf->tty: where PID 1 sends the pty master; -1 otherwise */
     const char *box_dir; /* BOX_DIR/{hosts,hostname,resolv.conf} are bound into /etc (by path:
                           * a bind source must be a mount of the box's own namespace) */
     const struct sock_fprog *seccomp;
@@ -187,16 +227,41 @@ struct box_start {
 
 _noreturn_ void box_pid1_main(const struct box_start *b);
 
+/* Mount the box's overlay and volumes in a new mount namespace and hand its root to the client
+ * on fd 3 (`boxlite-shim --mount BOX_DIR`, for `cp` on a stopped box). Returns the exit status. */
+int box_mount_main(const char *box_dir);
+
+/* Open a new pty in the devpts of the root `rootfd` (an openat2 RESOLVE_IN_ROOT lookup of
+ * dev/pts/ptmx, checked to be a devpts ptmx), unlocked and sized; *ret_slave gets its slave.
+ * Returns the master or -errno. */
+int pty_open_in_root(int rootfd, unsigned short rows, unsigned short cols, int *ret_slave);
+/* Make the pty on fd 0 our controlling terminal in a new session (child only). */
+int pty_make_controlling(void);
+
 /* Raw clone3 returning like fork(): 0 in the child. cgroup_fd < 0: no CLONE_INTO_CGROUP.
  * *ret_pidfd receives a pidfd. On ENOSYS falls back to clone(2) without a cgroup. */
 pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgroup);
 
+/* ---- console.c: logs/console.log of a detached box ----------------------------------------- */
+
+int console_open(int boxfd, uint64_t max, bl_error **err);
+/* Move what fd (non-blocking) has into the log as `stream` records; 1 at EOF, else 0. */
+int console_pump(int fd, const char *stream);
+void console_close(void);
+
 /* ---- supervisor.c ---------------------------------------------------------------------- */
 
 /* What epoll_event.data.ptr points at: the first member of each watched object. */
-enum ev_kind { EV_SIGNAL, EV_SPAWN, EV_PID1_ERR, EV_LISTEN, EV_TIMER, EV_CONN, EV_EXEC_ERR };
+enum ev_kind { EV_SIGNAL, EV_SPAWN, EV_PID1_ERR, EV_LISTEN, EV_TIMER, EV_CONN, EV_EXEC_ERR, EV_LOG };
 struct ev {
     enum ev_kind kind;
+};
+
+/* A pipe of PID 1's output that the shim copies into logs/console.log (detached boxes). */
+struct log_stream {
+    struct ev ev; /* EV_LOG; first member */
+    int fd;       /* read end, non-blocking; -1 at EOF */
+    const char *name;
 };
 
 struct conn;
@@ -210,6 +275,11 @@ struct shim {
     struct sock_filter *filter; /* owned; seccomp.filter points here */
     struct sock_fprog seccomp;
     int stdin_wfd; /* detached: write end of PID 1's silent stdin */
+    struct log_stream log_out, log_err;
+    int tty_sock;   /* conf.tty: PID 1 sends the pty master here before it execs */
+    int tty_master; /* conf.tty: our copy of PID 1's pty master (for `resize`) */
+    long long t_start_us, t_started_us; /* boot time for `stats` */
+    uint64_t n_execs, n_exec_errors;
 
     pid_t pid1;
     int pid1fd;

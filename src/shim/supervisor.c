@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -22,9 +23,11 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "fs-util.h"
 #include "shim.h"
 
 enum conn_state { CONN_REQUEST, CONN_EXEC, CONN_WAIT };
@@ -42,12 +45,20 @@ struct exec_proc {
     struct exec_proc *next;
     pid_t pid;
     int pidfd, errfd;
+    int tty_master; /* -1 unless the exec has a pty: our copy, for `resize` */
     struct conn *conn; /* NULL once the client is gone (or for a detached exec) */
     bool detach, err_done, failed, exited, pid_sent;
     int status;
     struct child_error err;
     size_t err_got;
 };
+
+static long long mono_now_us(void)
+{
+    struct timespec ts;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int exit_status(int wstatus)
 {
@@ -128,6 +139,7 @@ static void proc_progress(struct shim *s, struct exec_proc *p)
     struct conn *c = p->conn;
     if (p->failed) {
         if (c) {
+            s->n_exec_errors++;
             p->err.msg[sizeof(p->err.msg) - 1] = 0;
             (void) proto_send_error(c->fd, p->err.status, p->err.msg);
             conn_close(s, c);
@@ -135,7 +147,10 @@ static void proc_progress(struct shim *s, struct exec_proc *p)
         return;
     }
     if (c && !p->pid_sent) {
-        (void) proto_send_int(c->fd, "pid", (int) p->pid);
+        char num[16];
+        (void) snprintf(num, sizeof(num), "%d", (int) p->pid);
+        (void) proto_send_fd(c->fd, p->tty_master, 2, "pid", num);
+        s->n_execs++;
         p->pid_sent = true;
         if (p->detach)
             conn_close(s, c);
@@ -149,6 +164,7 @@ static void proc_progress(struct shim *s, struct exec_proc *p)
 
 static void proc_free(struct exec_proc *p)
 {
+    p->tty_master = bl_close(p->tty_master);
     p->errfd = bl_close(p->errfd);
     p->pidfd = bl_close(p->pidfd);
     free(p);
@@ -194,7 +210,25 @@ static _noreturn_ void exec_child(struct shim *s, bool in_cgroup, const int *fds
     for (int i = 0; i < 3; i++)
         if (dup3(fds[i], i, 0) < 0)
             child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up stdio: %s", strerror(errno));
+    if (spec->tty) {
+        r = pty_make_controlling();
+        if (r < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot make the pty the terminal: %s",
+                       strerror(-r));
+    }
     proc_exec(spec, errfd);
+}
+
+/* A new pty in the box's devpts, found from PID 1's root (RESOLVE_IN_ROOT: whatever the box
+ * did to its /dev, the lookup stays in the box). */
+static int box_pty(struct shim *s, unsigned short rows, unsigned short cols, int *ret_slave)
+{
+    char path[64];
+    (void) snprintf(path, sizeof(path), "/proc/%d/root", (int) s->pid1);
+    _cleanup_close_ int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return -errno;
+    return pty_open_in_root(root, rows, cols, ret_slave);
 }
 
 /* Environment of an exec: the box's, with the request's entries added or replacing. */
@@ -220,7 +254,8 @@ static char **merge_env(char **base, char **extra, size_t n_extra)
     return env;
 }
 
-/* exec\0argc\0arg...\0envc\0env...\0cwd\0user\0detach, three fds attached. */
+/* exec\0argc\0arg...\0envc\0env...\0cwd\0user\0detach[\0tty\0rows\0cols], three fds
+ * attached (none with tty 1: the process gets a pty, whose master goes back with `pid`). */
 static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char *why, size_t whysz)
 {
     int argc, envc;
@@ -229,7 +264,15 @@ static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char 
         (void) snprintf(why, whysz, "malformed exec request");
         return -EINVAL;
     }
-    if (m->n_fds < 3) {
+    size_t base = 6 + (size_t) (argc + envc); /* index of the field after `detach` */
+    bool tty = m->n > base && !strcmp(m->f[base], "1");
+    int rows = 0, cols = 0;
+    if (tty && (m->n < base + 3 || parse_int(m->f[base + 1], 0, 0xffff, &rows) < 0 ||
+                parse_int(m->f[base + 2], 0, 0xffff, &cols) < 0)) {
+        (void) snprintf(why, whysz, "malformed exec request");
+        return -EINVAL;
+    }
+    if (!tty && m->n_fds < 3) {
         (void) snprintf(why, whysz, "exec request without stdin, stdout and stderr fds");
         return -EINVAL;
     }
@@ -258,7 +301,18 @@ static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char 
         .user = *user ? user : s->conf.user,
         .caps = s->conf.caps,
         .seccomp = s->seccomp.len ? &s->seccomp : NULL,
+        .tty = tty,
     };
+    _cleanup_close_ int master = -1, slave = -1;
+    int stdio[3] = {m->fds[0], m->fds[1], m->fds[2]};
+    if (tty) {
+        master = box_pty(s, (unsigned short) rows, (unsigned short) cols, &slave);
+        if (master < 0) {
+            (void) snprintf(why, whysz, "cannot open a pty in the box: %s", strerror(-master));
+            return master;
+        }
+        stdio[0] = stdio[1] = stdio[2] = slave;
+    }
     int pfds[2];
     if (pipe2(pfds, O_CLOEXEC) < 0) {
         (void) snprintf(why, whysz, "pipe: %s", strerror(errno));
@@ -273,13 +327,15 @@ static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char 
         return pid;
     }
     if (pid == 0)
-        exec_child(s, in_cgroup, m->fds, &spec, err_w);
+        exec_child(s, in_cgroup, stdio, &spec, err_w);
     err_w = bl_close(err_w);
+    slave = bl_close(slave); /* the process holds it now: the master sees EIO once it is gone */
     *p = (struct exec_proc){
         .ev = {EV_EXEC_ERR},
         .pid = pid,
         .pidfd = pidfd,
         .errfd = TAKE_FD(err_r),
+        .tty_master = TAKE_FD(master),
         .conn = c,
         .detach = detach,
     };
@@ -319,6 +375,131 @@ static void begin_stop(struct shim *s, int grace_ms)
         kill_box(s, SIGKILL);
 }
 
+static int set_winsize(int master, const char *rows, const char *cols)
+{
+    int r, c;
+    if (master < 0)
+        return -ENOTTY;
+    if (parse_int(rows, 1, 0xffff, &r) < 0 || parse_int(cols, 1, 0xffff, &c) < 0)
+        return -EINVAL;
+    struct winsize ws = {.ws_row = (unsigned short) r, .ws_col = (unsigned short) c};
+    return ioctl(master, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+}
+
+/* Bytes received and sent by the box's interfaces other than lo, and its TCP figures, from
+ * PID 1's view of /proc/net (its network namespace). */
+static void net_stats(struct shim *s, uint64_t *rx, uint64_t *tx, uint64_t *tcp_conns,
+                      uint64_t *tcp_errs)
+{
+    char path[64];
+    _cleanup_free_ char *buf = NULL;
+    (void) snprintf(path, sizeof(path), "/proc/%d/net/dev", (int) s->pid1);
+    if (bl_read_file_at(AT_FDCWD, path, 1024 * 1024, &buf, NULL, NULL) == 0) {
+        *rx = *tx = 0;
+        for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+            char *colon = strchr(line, ':');
+            char *nl = strchr(line, '\n');
+            if (!colon || (nl && colon > nl))
+                continue;
+            char *name = line + strspn(line, " ");
+            if (!strncmp(name, "lo:", 3))
+                continue;
+            unsigned long long v[9];
+            if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                       &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 9) {
+                *rx += v[0];
+                *tx += v[8];
+            }
+        }
+    }
+    static const char *const tcp[] = {"tcp", "tcp6"};
+    for (size_t i = 0; i < ELEMENTSOF(tcp); i++) {
+        _cleanup_free_ char *t = NULL;
+        (void) snprintf(path, sizeof(path), "/proc/%d/net/%s", (int) s->pid1, tcp[i]);
+        if (bl_read_file_at(AT_FDCWD, path, 16 * 1024 * 1024, &t, NULL, NULL) < 0)
+            continue;
+        if (*tcp_conns == UINT64_MAX)
+            *tcp_conns = 0;
+        /* "  N: local remote st ...": state 01 is ESTABLISHED */
+        for (char *line = strchr(t, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+            char st[8];
+            if (sscanf(line + 1, "%*s %*s %*s %7s", st) == 1 && !strcmp(st, "01"))
+                (*tcp_conns)++;
+        }
+    }
+    _cleanup_free_ char *snmp = NULL;
+    (void) snprintf(path, sizeof(path), "/proc/%d/net/snmp", (int) s->pid1);
+    if (bl_read_file_at(AT_FDCWD, path, 1024 * 1024, &snmp, NULL, NULL) == 0) {
+        /* "Tcp: RtoAlgorithm ... AttemptFails EstabResets ... InErrs" then the values */
+        char *hdr = strstr(snmp, "\nTcp: ");
+        char *val = hdr ? strstr(hdr + 1, "\nTcp: ") : NULL;
+        if (hdr && val) {
+            char *h = hdr + 6, *v = val + 6;
+            uint64_t errs = 0;
+            while (*h && *h != '\n' && *v && *v != '\n') {
+                size_t hl = strcspn(h, " \n"), vl = strcspn(v, " \n");
+                if ((hl == 12 && !strncmp(h, "AttemptFails", hl)) ||
+                    (hl == 11 && !strncmp(h, "EstabResets", hl)) ||
+                    (hl == 6 && !strncmp(h, "InErrs", hl)))
+                    errs += strtoull(v, NULL, 10); /* NOLINT: kernel-written number */
+                h += hl + (h[hl] == ' ');
+                v += vl + (v[vl] == ' ');
+            }
+            *tcp_errs = errs;
+        }
+    }
+}
+
+static void send_stats(struct shim *s, struct conn *c)
+{
+    struct cg_stats st;
+    cg_read_stats(&s->cg, &st);
+    uint64_t rx = UINT64_MAX, tx = UINT64_MAX, conns = UINT64_MAX, errs = UINT64_MAX;
+    net_stats(s, &rx, &tx, &conns, &errs);
+    struct timespec ts;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+    uint64_t boot = s->t_started_us > s->t_start_us
+                        ? (uint64_t) (s->t_started_us - s->t_start_us)
+                        : UINT64_MAX;
+    const struct {
+        const char *k;
+        uint64_t v;
+    } kv[] = {{"time_ns", now},          {"cpu_ns", st.cpu_ns},
+              {"memory", st.mem_bytes},  {"memory_limit", st.mem_limit},
+              {"pids", st.pids},         {"pids_limit", st.pids_limit},
+              {"blk_read", st.blk_read}, {"blk_write", st.blk_write},
+              {"net_rx", rx},            {"net_tx", tx},
+              {"tcp_conns", conns},      {"tcp_errors", errs},
+              {"execs", s->n_execs},     {"exec_errors", s->n_exec_errors},
+              {"boot_us", boot}};
+    char f[ELEMENTSOF(kv)][48];
+    for (size_t i = 0; i < ELEMENTSOF(kv); i++) {
+        if (kv[i].v == UINT64_MAX)
+            (void) snprintf(f[i], sizeof(f[i]), "%s=", kv[i].k);
+        else
+            (void) snprintf(f[i], sizeof(f[i]), "%s=%llu", kv[i].k, (unsigned long long) kv[i].v);
+    }
+    (void) proto_send(c->fd, 16, "stats", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8],
+                      f[9], f[10], f[11], f[12], f[13], f[14]);
+}
+
+static void send_root(struct shim *s, struct conn *c)
+{
+    char path[64];
+    (void) snprintf(path, sizeof(path), "/proc/%d/root", (int) s->pid1);
+    _cleanup_close_ int root = s->pid1_exited || s->kill_requested
+                                   ? -1
+                                   : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) {
+        (void) proto_send_error(c->fd, ST_BOXLITE_FAILED,
+                                s->pid1_exited || s->kill_requested ? "box is not running"
+                                                                    : strerror(errno));
+        return;
+    }
+    (void) proto_send_fd(c->fd, root, 1, "root");
+}
+
 static void handle_request(struct shim *s, struct conn *c, struct proto_msg *m)
 {
     const char *verb = m->f[0];
@@ -344,6 +525,17 @@ static void handle_request(struct shim *s, struct conn *c, struct proto_msg *m)
         c->state = CONN_WAIT;
         begin_stop(s, n);
         return;
+    } else if (!strcmp(verb, "stats")) {
+        send_stats(s, c);
+    } else if (!strcmp(verb, "root")) {
+        send_root(s, c);
+    } else if (!strcmp(verb, "resize")) {
+        int r = m->n < 3 ? -EINVAL : set_winsize(s->tty_master, m->f[1], m->f[2]);
+        if (r < 0)
+            (void) proto_send_error(c->fd, ST_BOXLITE_FAILED,
+                                    r == -ENOTTY ? "the box has no terminal" : strerror(-r));
+        else
+            (void) proto_send(c->fd, 1, "ok");
     } else if (!strcmp(verb, "exec")) {
         int r = start_exec(s, c, m, why, sizeof(why));
         if (r >= 0)
@@ -384,6 +576,12 @@ static void on_conn(struct shim *s, struct conn *c, uint32_t events)
              * own signals); no reply, so that the stream stays `pid`, `exit`. */
             if (pidfd_send_signal(c->proc->pidfd, sig, NULL, 0) < 0)
                 shim_log("cannot signal exec'd pid %d: %m", (int) c->proc->pid);
+        } else if (c->state == CONN_EXEC && c->proc && !strcmp(m.f[0], "resize") && m.n >= 3) {
+            /* likewise, no reply */
+            int q = set_winsize(c->proc->tty_master, m.f[1], m.f[2]);
+            if (q < 0)
+                shim_log("cannot resize the pty of pid %d: %s", (int) c->proc->pid,
+                         strerror(-q));
         }
         /* Anything else a client sends after its request is ignored. */
         proto_msg_free(&m);
@@ -466,8 +664,24 @@ static void on_started(struct shim *s)
             return;
         }
     }
-    if (s->spawn_open)
-        (void) proto_send_int(s->spawnfd, "started", (int) s->pid1);
+    if (s->tty_sock >= 0) {
+        /* PID 1 sent its pty master before it exec'd */
+        struct proto_msg m = PROTO_MSG_NULL;
+        if (proto_recv(s->tty_sock, &m) == 0 && m.n_fds == 1 && !strcmp(m.f[0], "pty"))
+            s->tty_master = TAKE_FD(m.fds[0]);
+        proto_msg_free(&m);
+        s->tty_sock = bl_close(s->tty_sock);
+        if (s->tty_master < 0) {
+            supervisor_setup_error(s, ST_BOXLITE_FAILED, "PID 1 did not pass its pty");
+            return;
+        }
+    }
+    s->t_started_us = mono_now_us();
+    if (s->spawn_open) {
+        char num[16];
+        (void) snprintf(num, sizeof(num), "%d", (int) s->pid1);
+        (void) proto_send_fd(s->spawnfd, s->tty_master, 2, "started", num);
+    }
     shim_log("box started, PID 1 is %d", (int) s->pid1);
 }
 
@@ -576,6 +790,8 @@ static void on_spawn(struct shim *s, uint32_t events)
         int sig;
         if (!strcmp(m.f[0], "signal") && m.n >= 2 && parse_int(m.f[1], 1, 64, &sig) == 0)
             kill_box(s, sig);
+        else if (!strcmp(m.f[0], "resize") && m.n >= 3)
+            (void) set_winsize(s->tty_master, m.f[1], m.f[2]);
         else
             shim_log("spawn channel: ignoring '%.32s'", m.f[0]);
         proto_msg_free(&m);
@@ -588,6 +804,16 @@ static void on_timer(struct shim *s)
     if (read(s->timerfd, &ticks, sizeof(ticks)) > 0) {
         shim_log("stop grace period over: killing the box");
         kill_box(s, SIGKILL);
+    }
+}
+
+/* ---- logs of a detached box ---------------------------------------------------------------- */
+
+static void on_log(struct shim *s, struct log_stream *l)
+{
+    if (l->fd >= 0 && console_pump(l->fd, l->name)) {
+        ep_del(s, l->fd);
+        l->fd = bl_close(l->fd);
     }
 }
 
@@ -653,6 +879,9 @@ static int finish(struct shim *s)
     }
     if (!s->started)
         pid1_read_err(s, true);
+    /* Every writer of the log pipes is gone: what is left in them is the end of the log. */
+    on_log(s, &s->log_out);
+    on_log(s, &s->log_err);
     if (s->setup_err_got == sizeof(s->setup_err)) {
         supervisor_fail(s, s->setup_err.status, s->setup_err.msg);
     } else if (!s->started) {
@@ -712,6 +941,9 @@ int supervisor_run(struct shim *s)
                 break;
             case EV_CONN:
                 on_conn(s, (struct conn *) ev, events);
+                break;
+            case EV_LOG:
+                on_log(s, (struct log_stream *) ev);
                 break;
             case EV_EXEC_ERR: {
                 struct exec_proc *p = (struct exec_proc *) ev;

@@ -84,6 +84,15 @@ int parse_int(const char *s, int min, int max, int *ret)
     return 0;
 }
 
+int parse_u64(const char *s, uint64_t *ret)
+{
+    unsigned long long v;
+    if (parse_ull(s, 10, &v) < 0)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
 int parse_hex64(const char *s, uint64_t *ret)
 {
     if (s && (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2)))

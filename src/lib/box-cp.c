@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `boxlite cp`: files between the host and a box, as a direct tree copy (no archive in
+ * between: both ends are local, so the kernel copies the data with copy_file_range).
+ *
+ * The box's files are reached through a directory fd of its root: a running box's own view
+ * (its shim opens /proc/<PID 1>/root and passes it over), a stopped one's overlay and volumes
+ * mounted in the private mount namespace of `boxlite-shim --mount` (nothing is started and
+ * nothing is mounted on the host). Safety in the box rests on three rules:
+ *   - a path given by the user is resolved with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+ *     from that root, so ".." and symlinks, absolute or not, stay inside the box;
+ *   - below it, the tree is walked one component at a time with *at() calls on directory fds
+ *     and O_NOFOLLOW, never by path, so a directory swapped for a symlink during the copy fails
+ *     the copy instead of redirecting it;
+ *   - nothing that follows a symlink by name is ever called on a name the box can change:
+ *     new files are created O_EXCL under a temporary name and renamed into place; modes and
+ *     times are set through fds (or with AT_SYMLINK_NOFOLLOW); a source file is reopened
+ *     through its own O_PATH fd, and only when it is a regular file (a FIFO or device is
+ *     recreated, never opened).
+ * With --follow-symlinks, a symlink in a box source is followed by resolving its path again
+ * from the box's root (RESOLVE_IN_ROOT), so it too stays in the box.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "alloc-util.h"
+#include "box.h"
+#include "fs-util.h"
+#include "log.h"
+#include "proc-util.h"
+#include "runtime.h"
+#include "shim-proto.h"
+
+#define MAX_DEPTH 256
+#define MAX_LINK_FDS 256
+
+/* ---- where files are: the host, or a box's root ----------------------------------------- */
+
+/* Open path in the place: the host (root < 0) as any program would, or inside a box. */
+static int place_open(int root, const char *path, int flags)
+{
+    if (root < 0) {
+        int fd = open(path, flags | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+    }
+    struct open_how how = {
+        .flags = (uint64_t) (flags | O_CLOEXEC),
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+    return fd < 0 ? -errno : (int) fd;
+}
+
+/* mkdir -p in the place; returns an O_PATH fd of the directory. */
+static int place_mkdir_p(int root, const char *path, int depth)
+{
+    int fd = place_open(root, path, O_PATH | O_DIRECTORY);
+    if (fd != -ENOENT || depth > MAX_DEPTH)
+        return fd;
+    _cleanup_free_ char *copy = bl_strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/')
+        copy[--n] = 0;
+    char *slash = strrchr(copy, '/');
+    const char *last = slash ? slash + 1 : copy;
+    if (!*last || !strcmp(last, ".") || !strcmp(last, ".."))
+        return -EINVAL;
+    _cleanup_close_ int parent = -1;
+    if (slash) {
+        *slash = 0;
+        parent = place_mkdir_p(root, slash == copy ? "/" : copy, depth + 1);
+    } else {
+        parent = place_open(root, ".", O_PATH | O_DIRECTORY);
+    }
+    if (parent < 0)
+        return parent;
+    if (mkdirat(parent, last, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    fd = openat(parent, last, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* "a/b/c/" -> parent "a/b" and name "c"; "c" -> "." and "c"; "/c" -> "/" and "c". */
+static int split_path(const char *path, char **ret_parent, char **ret_name)
+{
+    _cleanup_free_ char *copy = bl_strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/')
+        copy[--n] = 0;
+    char *slash = strrchr(copy, '/');
+    char *parent, *name;
+    if (!slash) {
+        parent = bl_strdup(".");
+        name = bl_strdup(copy);
+    } else {
+        name = bl_strdup(slash + 1);
+        *slash = 0;
+        parent = bl_strdup(slash == copy ? "/" : copy);
+    }
+    if (!parent || !name) {
+        free(parent);
+        free(name);
+        return -ENOMEM;
+    }
+    *ret_parent = parent;
+    *ret_name = name;
+    return 0;
+}
+
+/* ---- the box's root ------------------------------------------------------------------------ */
+
+struct box_root {
+    int fd;
+    struct bl_proc helper; /* stopped box: `boxlite-shim --mount` */
+    int helper_sock;       /* its end of fd 3: closing it unmounts everything */
+    int lock_fd;           /* stopped box: the box's lifecycle lock, so that no start races */
+};
+
+static void box_root_done(struct box_root *r)
+{
+    r->fd = bl_close(r->fd);
+    r->helper_sock = bl_close(r->helper_sock);
+    if (r->helper.pid > 0)
+        (void) bl_proc_wait(&r->helper); /* it exits once it sees the socket close */
+    r->lock_fd = bl_close(r->lock_fd);
+}
+
+static int root_of_running(struct boxlite_box *b, struct box_root *r, bl_error **err)
+{
+    _cleanup_(bl_msg_freep) struct bl_msg *m = bl_msg_new();
+    if (!m)
+        return bl_oom(err);
+    const char *req[] = {"root"};
+    int q = bl_msg_call(b->dir_fd, req, 1, m, err);
+    if (q < 0)
+        return q;
+    if (m->n < 1 || strcmp(m->field[0], "root") != 0 || m->n_fds < 1)
+        return bl_err(err, -EPROTO, "box %s: unexpected reply from the shim", b->id);
+    r->fd = TAKE_FD(m->fds[0]);
+    return 0;
+}
+
+static int root_of_stopped(struct boxlite_runtime *rt, struct boxlite_box *b,
+                           struct box_root *r, bl_error **err)
+{
+    int q = bl_box_write_shim_conf(rt, b, NULL, err);
+    if (q < 0)
+        return q;
+    _cleanup_free_ char *shim = NULL;
+    q = bl_shim_path(&shim, err);
+    if (q < 0)
+        return q;
+    _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
+    if (!box_dir)
+        return bl_oom(err);
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        return bl_err_errno(err, "cannot create socket pair");
+    _cleanup_close_ int sock = sp[0], child = sp[1];
+    char *argv[] = {shim, (char *) "--mount", box_dir, NULL};
+    int fds[4] = {-1, -1, -1, child};
+    q = bl_proc_spawn(argv, fds, 4, 0, &r->helper, err);
+    if (q < 0)
+        return q;
+    child = bl_close(child);
+    _cleanup_(bl_msg_freep) struct bl_msg *m = bl_msg_new();
+    if (!m)
+        return bl_oom(err);
+    q = bl_msg_recv(sock, m);
+    if (q < 0)
+        return bl_err(err, -EIO, "box %s: cannot mount its files", b->id);
+    if (!strcmp(m->field[0], "error"))
+        return bl_err(err, -EIO, "box %s: cannot mount its files: %s", b->id,
+                      m->n > 2 ? m->field[2] : "?");
+    if (strcmp(m->field[0], "root") != 0 || m->n_fds < 1)
+        return bl_err(err, -EPROTO, "box %s: unexpected message from the shim", b->id);
+    r->fd = TAKE_FD(m->fds[0]);
+    r->helper_sock = TAKE_FD(sock);
+    return 0;
+}
+
+static int box_root_open(struct boxlite_runtime *rt, struct boxlite_box *b, struct box_root *r,
+                         bl_error **err)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (bl_lock_held(b->dir_fd, "shim.lock")) {
+            _cleanup_(bl_error_freep) bl_error *e = NULL;
+            if (root_of_running(b, r, &e) == 0)
+                return 0;
+            if (bl_lock_held(b->dir_fd, "shim.lock")) /* still running: a real failure */
+                return bl_err(err, e ? e->code : -EIO, "%s", bl_error_msg(e));
+            continue; /* it stopped meanwhile */
+        }
+        /* Stopped: hold its lifecycle lock (a start waits for it), then make sure no start
+         * got in first. */
+        r->lock_fd = openat(b->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (r->lock_fd < 0 || flock(r->lock_fd, LOCK_EX) < 0)
+            return bl_err_errno(err, "cannot lock box %s", b->id);
+        if (!bl_lock_held(b->dir_fd, "shim.lock"))
+            return root_of_stopped(rt, b, r, err);
+        r->lock_fd = bl_close(r->lock_fd);
+    }
+    return bl_err(err, -EBUSY, "box %s keeps starting and stopping", b->id);
+}
+
+/* ---- the copy ------------------------------------------------------------------------------- */
+
+struct link_fd {
+    dev_t dev;
+    ino_t ino;
+    int fd; /* O_PATH of the first copy */
+};
+
+struct copy {
+    int flags;
+    int src_root;    /* box root of the source, or -1 (host) */
+    int to_host;     /* destination is the host: set-id bits are dropped */
+    size_t depth;
+    struct stat ancestors[MAX_DEPTH + 1]; /* for loops through followed symlinks */
+    struct link_fd links[MAX_LINK_FDS];
+    size_t n_links;
+    unsigned skipped_sockets;
+};
+
+static void copy_free(struct copy *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_links; i++)
+        (void) bl_close(c->links[i].fd);
+    free(c);
+}
+BL_DEFINE_CLEANUP_FUNC(struct copy *, copy_free)
+
+static int copy_data(int in, int out)
+{
+    int mode = 0; /* 0 copy_file_range, 1 sendfile, 2 read/write */
+    for (;;) {
+        ssize_t n;
+        if (mode == 0) {
+            n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+            if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+                          errno == EOPNOTSUPP || errno == EBADF)) {
+                mode = 1;
+                continue;
+            }
+        } else if (mode == 1) {
+            n = sendfile(out, in, NULL, 1 << 30);
+            if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+                mode = 2;
+                continue;
+            }
+        } else {
+            char buf[65536];
+            n = read(in, buf, sizeof(buf));
+            if (n > 0) {
+                int r = bl_write_all(out, buf, (size_t) n);
+                if (r < 0)
+                    return r;
+            }
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return 0;
+    }
+}
+
+/* A temporary name next to the final one, unlikely to clash (O_EXCL checks anyway). */
+static void tmp_name(char *buf, size_t n, const char *name)
+{
+    static unsigned counter;
+    unsigned r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t) sizeof(r))
+        r = (unsigned) getpid() ^ ++counter; /* O_EXCL retries on a clash anyway */
+    snprintf(buf, n, ".%.64s.blcp-%08x", name, r);
+}
+
+static mode_t out_mode(const struct copy *c, mode_t m)
+{
+    m &= 07777;
+    return c->to_host ? m & ~(mode_t) (S_ISUID | S_ISGID) : m;
+}
+
+/* Move tmp over name in dfd; a directory in the way is an error. */
+static int put_in_place(int dfd, const char *tmp, const char *name, bl_error **err)
+{
+    if (renameat(dfd, tmp, dfd, name) == 0)
+        return 0;
+    int e = errno;
+    (void) unlinkat(dfd, tmp, 0);
+    if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)
+        return bl_err(err, -EISDIR, "cannot overwrite directory '%s' with non-directory", name);
+    return bl_err_code(err, -e, "cannot create '%s'", name);
+}
+
+static int set_times_nofollow(int dfd, const char *name, const struct stat *st)
+{
+    struct timespec ts[2] = {st->st_atim, st->st_mtim};
+    return utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+/* chmod a node we just made, through an O_PATH fd of it (a name may be swapped). */
+static int chmod_node(int dfd, const char *name, mode_t mode, dev_t want_rdev)
+{
+    _cleanup_close_ int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return -errno;
+    if (S_ISLNK(st.st_mode) || st.st_rdev != want_rdev)
+        return -EPERM; /* not ours any more */
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    return chmod(p, mode) < 0 ? -errno : 0;
+}
+
+static int copy_entry(struct copy *c, int src, const struct stat *st, const char *box_path,
+                      int dst_dfd, const char *name, bl_error **err);
+
+static int copy_file(struct copy *c, int src, const struct stat *st, int dst_dfd,
+                     const char *name, bl_error **err)
+{
+    char tmp[128];
+    /* a second name of an inode already copied becomes a hard link to the copy */
+    if (st->st_nlink > 1)
+        for (size_t i = 0; i < c->n_links; i++)
+            if (c->links[i].dev == st->st_dev && c->links[i].ino == st->st_ino) {
+                tmp_name(tmp, sizeof(tmp), name);
+                if (linkat(c->links[i].fd, "", dst_dfd, tmp, AT_EMPTY_PATH) == 0)
+                    return put_in_place(dst_dfd, tmp, name, err);
+                break; /* (another file system, say) a copy of its own then */
+            }
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", src);
+    _cleanup_close_ int in = open(p, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    struct stat ist;
+    if (in < 0 || fstat(in, &ist) < 0)
+        return bl_err_errno(err, "cannot read '%s'", name);
+    if (ist.st_ino != st->st_ino || ist.st_dev != st->st_dev || !S_ISREG(ist.st_mode))
+        return bl_err(err, -EAGAIN, "'%s' changed during the copy", name);
+    _cleanup_close_ int out = -1;
+    for (int i = 0; out < 0 && i < 16; i++) {
+        tmp_name(tmp, sizeof(tmp), name);
+        out = openat(dst_dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0 && errno != EEXIST)
+            return bl_err_errno(err, "cannot create '%s'", name);
+    }
+    if (out < 0)
+        return bl_err(err, -EEXIST, "cannot create '%s'", name);
+    int r = copy_data(in, out);
+    struct timespec ts[2] = {st->st_atim, st->st_mtim};
+    if (r >= 0 && (fchmod(out, out_mode(c, st->st_mode)) < 0 || futimens(out, ts) < 0))
+        r = -errno;
+    if (r < 0) {
+        (void) unlinkat(dst_dfd, tmp, 0);
+        return bl_err_code(err, r, "cannot copy '%s'", name);
+    }
+    r = put_in_place(dst_dfd, tmp, name, err);
+    if (r < 0 || st->st_nlink <= 1 || c->n_links >= MAX_LINK_FDS)
+        return r;
+    int lfd = openat(dst_dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (lfd >= 0)
+        c->links[c->n_links++] = (struct link_fd){.dev = st->st_dev, .ino = st->st_ino, .fd = lfd};
+    return 0;
+}
+
+static int copy_symlink(int src, const struct stat *st, int dst_dfd, const char *name,
+                        bl_error **err)
+{
+    char target[PATH_MAX + 1];
+    ssize_t n = readlinkat(src, "", target, sizeof(target) - 1);
+    if (n < 0)
+        return bl_err_errno(err, "cannot read symlink '%s'", name);
+    target[n] = 0;
+    char tmp[128];
+    tmp_name(tmp, sizeof(tmp), name);
+    if (symlinkat(target, dst_dfd, tmp) < 0)
+        return bl_err_errno(err, "cannot create symlink '%s'", name);
+    (void) set_times_nofollow(dst_dfd, tmp, st);
+    return put_in_place(dst_dfd, tmp, name, err);
+}
+
+static int copy_node(struct copy *c, const struct stat *st, int dst_dfd, const char *name,
+                     bl_error **err)
+{
+    char tmp[128];
+    tmp_name(tmp, sizeof(tmp), name);
+    if (mknodat(dst_dfd, tmp, (st->st_mode & S_IFMT) | 0600, st->st_rdev) < 0)
+        return bl_err_errno(err, "cannot create '%s'", name);
+    int r = chmod_node(dst_dfd, tmp, out_mode(c, st->st_mode), st->st_rdev);
+    if (r >= 0)
+        r = set_times_nofollow(dst_dfd, tmp, st);
+    if (r < 0) {
+        (void) unlinkat(dst_dfd, tmp, 0);
+        return bl_err_code(err, r, "cannot create '%s'", name);
+    }
+    return put_in_place(dst_dfd, tmp, name, err);
+}
+
+/* The entries of directory src (an O_PATH fd) into the directory dst_fd. */
+static int copy_children(struct copy *c, int src, const char *box_path, int dst_fd,
+                         bl_error **err)
+{
+    int dfd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return bl_err_errno(err, "cannot read directory '%s'", box_path ? box_path : "");
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        (void) close(dfd);
+        return bl_oom(err);
+    }
+    int r = 0;
+    struct dirent *de;
+    while (r >= 0 && (errno = 0, de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        _cleanup_close_ int child = openat(dirfd(d), de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat cst;
+        if (child < 0 || fstat(child, &cst) < 0) {
+            if (errno == ENOENT)
+                continue; /* removed while we copy */
+            r = bl_err_errno(err, "cannot open '%s'", de->d_name);
+            break;
+        }
+        _cleanup_free_ char *cpath = NULL;
+        if (box_path) {
+            cpath = bl_asprintf("%s/%s", box_path, de->d_name);
+            if (!cpath) {
+                r = bl_oom(err);
+                break;
+            }
+        }
+        if (S_ISLNK(cst.st_mode) && (c->flags & BOXLITE_COPY_FOLLOW_SYMLINKS)) {
+            /* what it points at: on the host as the host resolves it; in a box, resolved
+             * again from the box's root. A dangling one is copied as the link it is. */
+            int t = c->src_root < 0 ? openat(dirfd(d), de->d_name, O_PATH | O_CLOEXEC)
+                                    : place_open(c->src_root, cpath, O_PATH);
+            if (t < 0 && c->src_root < 0)
+                t = -errno;
+            struct stat tst;
+            if (t >= 0 && fstat(t, &tst) < 0) {
+                (void) close(t);
+                t = -errno;
+            }
+            if (t < 0 && t != -ENOENT) {
+                r = bl_err_code(err, t, "cannot follow symlink '%s'", de->d_name);
+                break;
+            }
+            if (t >= 0) {
+                (void) bl_close(child);
+                child = t;
+                cst = tst;
+            }
+        }
+        r = copy_entry(c, child, &cst, cpath, dst_fd, de->d_name, err);
+    }
+    if (r >= 0 && errno)
+        r = bl_err_errno(err, "cannot read a directory");
+    closedir(d);
+    return r;
+}
+
+static int copy_dir(struct copy *c, int src, const struct stat *st, const char *box_path,
+                    int dst_dfd, const char *name, bl_error **err)
+{
+    for (size_t i = 0; i < c->depth; i++)
+        if (c->ancestors[i].st_dev == st->st_dev && c->ancestors[i].st_ino == st->st_ino)
+            return bl_err(err, -ELOOP, "'%s': symlink loop", name);
+    if (c->depth >= MAX_DEPTH)
+        return bl_err(err, -ELOOP, "'%s': directories nested too deep", name);
+    if (mkdirat(dst_dfd, name, 0700) < 0) {
+        struct stat dst;
+        if (errno != EEXIST || fstatat(dst_dfd, name, &dst, AT_SYMLINK_NOFOLLOW) < 0)
+            return bl_err_errno(err, "cannot create directory '%s'", name);
+        if (!S_ISDIR(dst.st_mode))
+            return bl_err(err, -ENOTDIR, "cannot overwrite non-directory '%s' with directory",
+                          name);
+    }
+    _cleanup_close_ int out = openat(dst_dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (out < 0)
+        return bl_err_errno(err, "cannot open directory '%s'", name);
+    c->ancestors[c->depth++] = *st;
+    int r = copy_children(c, src, box_path, out, err);
+    c->depth--;
+    if (r < 0)
+        return r;
+    struct timespec ts[2] = {st->st_atim, st->st_mtim};
+    if (fchmod(out, out_mode(c, st->st_mode)) < 0 || futimens(out, ts) < 0)
+        return bl_err_errno(err, "cannot set the mode or times of '%s'", name);
+    return 0;
+}
+
+static int copy_entry(struct copy *c, int src, const struct stat *st, const char *box_path,
+                      int dst_dfd, const char *name, bl_error **err)
+{
+    switch (st->st_mode & S_IFMT) {
+    case S_IFDIR:
+        return copy_dir(c, src, st, box_path, dst_dfd, name, err);
+    case S_IFREG:
+        return copy_file(c, src, st, dst_dfd, name, err);
+    case S_IFLNK:
+        return copy_symlink(src, st, dst_dfd, name, err);
+    case S_IFCHR:
+    case S_IFBLK:
+    case S_IFIFO:
+        return copy_node(c, st, dst_dfd, name, err);
+    case S_IFSOCK:
+        c->skipped_sockets++; /* as tar does: a socket is not a file to copy */
+        return 0;
+    default:
+        return bl_err(err, -EINVAL, "'%s': unknown file type", name);
+    }
+}
+
+/* ---- the two directions ---------------------------------------------------------------------- */
+
+/* An O_RDONLY directory fd from an O_PATH one (consumed), or -errno. */
+static int open_dir_rw(int path_fd)
+{
+    if (path_fd < 0)
+        return path_fd;
+    int fd = openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = errno;
+    (void) close(path_fd);
+    return fd < 0 ? -e : fd;
+}
+
+static int has_trailing_dot(const char *p)
+{
+    size_t n = strlen(p);
+    return (n >= 2 && !strcmp(p + n - 2, "/.")) || !strcmp(p, ".");
+}
+
+/* Copy SRC (in src_root, -1 = host) to DST (in dst_root) with the destination rules of
+ * boxlite_box_copy_in(). */
+static int do_copy(int src_root, const char *src_path, int dst_root, const char *dst_path,
+                   int flags, const char *src_label, const char *dst_label, bl_error **err)
+{
+    if (!*src_path)
+        return bl_err(err, -EINVAL, "source path cannot be empty");
+    if (!*dst_path)
+        return bl_err(err, -EINVAL, "destination path cannot be empty");
+    int follow = flags & BOXLITE_COPY_FOLLOW_SYMLINKS;
+    _cleanup_close_ int src = place_open(src_root, src_path, O_PATH | (follow ? 0 : O_NOFOLLOW));
+    if (src < 0)
+        return bl_err_code(err, src, "cannot copy %s'%s'", src_label, src_path);
+    struct stat st;
+    if (fstat(src, &st) < 0)
+        return bl_err_errno(err, "cannot copy %s'%s'", src_label, src_path);
+    int contents = has_trailing_dot(src_path);
+    if (contents && !S_ISDIR(st.st_mode))
+        return bl_err(err, -ENOTDIR, "cannot copy %s'%s': not a directory", src_label, src_path);
+    _cleanup_free_ char *sparent = NULL, *sname = NULL;
+    if (split_path(src_path, &sparent, &sname) < 0)
+        return bl_oom(err);
+    if (!strcmp(sname, "/") || !strcmp(sname, "") || !strcmp(sname, "..")) /* the root itself */
+        contents = 1;
+    /* the source's path from the box root, for following symlinks below it */
+    const char *box_path = src_root >= 0 ? src_path : NULL;
+
+    size_t dl = strlen(dst_path);
+    int dst_slash = dst_path[dl - 1] == '/';
+    _cleanup_close_ int dst = place_open(dst_root, dst_path, O_PATH);
+    struct stat dstat;
+    if (dst >= 0 && fstat(dst, &dstat) < 0)
+        return bl_err_errno(err, "cannot copy to %s'%s'", dst_label, dst_path);
+    if (dst >= 0 && (flags & BOXLITE_COPY_NO_OVERWRITE))
+        return bl_err(err, -EEXIST, "destination %s%s exists and overwrite=false", dst_label,
+                      dst_path);
+    if (dst < 0 && dst != -ENOENT)
+        return bl_err_code(err, dst, "cannot copy to %s'%s'", dst_label, dst_path);
+
+    _cleanup_free_ char *dparent = NULL, *dname = NULL;
+    const char *name = sname;
+    _cleanup_close_ int dir = -1; /* the directory the entry goes into */
+    if (dst >= 0 && S_ISDIR(dstat.st_mode)) {
+        dir = openat(dst, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+            dir = -errno;
+    } else if (dst >= 0) { /* an existing non-directory: SRC replaces it, if it is one too */
+        if (dst_slash)
+            return bl_err(err, -ENOTDIR, "cannot copy to %s'%s': not a directory", dst_label,
+                          dst_path);
+        if (S_ISDIR(st.st_mode))
+            return bl_err(err, -ENOTDIR, "cannot overwrite non-directory %s'%s' with directory",
+                          dst_label, dst_path);
+        if (split_path(dst_path, &dparent, &dname) < 0)
+            return bl_oom(err);
+        dir = open_dir_rw(place_open(dst_root, dparent, O_PATH | O_DIRECTORY));
+        name = dname;
+    } else if (dst_slash || S_ISDIR(st.st_mode)) { /* a new directory receives SRC */
+        dir = open_dir_rw(place_mkdir_p(dst_root, dst_path, 0));
+    } else { /* SRC becomes DST */
+        if (split_path(dst_path, &dparent, &dname) < 0)
+            return bl_oom(err);
+        dir = open_dir_rw(place_mkdir_p(dst_root, dparent, 0));
+        name = dname;
+    }
+    if (dir < 0)
+        return bl_err_code(err, dir, "cannot copy to %s'%s'", dst_label, dst_path);
+
+    _cleanup_(copy_freep) struct copy *c = bl_calloc(1, sizeof(*c));
+    if (!c)
+        return bl_oom(err);
+    *c = (struct copy){.flags = flags, .src_root = src_root, .to_host = dst_root < 0};
+    int r;
+    if (contents && S_ISDIR(st.st_mode)) {
+        /* "SRC/.": what the directory holds, not the directory */
+        c->ancestors[c->depth++] = st;
+        r = copy_children(c, src, box_path, dir, err);
+    } else {
+        r = copy_entry(c, src, &st, box_path, dir, name, err);
+    }
+    if (r >= 0 && c->skipped_sockets)
+        bl_debug("cp: %u sockets skipped", c->skipped_sockets);
+    return r;
+}
+
+BOXLITE_API int boxlite_box_copy_in(boxlite_runtime *rt, boxlite_box *b, const char *host_src,
+                                    const char *box_dst, int flags, boxlite_error **err)
+{
+    if (!rt || !b || !host_src || !box_dst)
+        return bl_err(err, -EINVAL, "invalid arguments");
+    if (!*host_src)
+        return bl_err(err, -EINVAL, "source path cannot be empty");
+    if (!*box_dst)
+        return bl_err(err, -EINVAL, "destination path cannot be empty");
+    _cleanup_(box_root_done) struct box_root root = {.fd = -1, .helper = BL_PROC_NULL,
+                                                     .helper_sock = -1, .lock_fd = -1};
+    int r = box_root_open(rt, b, &root, err);
+    if (r < 0)
+        return r;
+    return do_copy(-1, host_src, root.fd, box_dst, flags, "", "box path ", err);
+}
+
+BOXLITE_API int boxlite_box_copy_out(boxlite_runtime *rt, boxlite_box *b, const char *box_src,
+                                     const char *host_dst, int flags, boxlite_error **err)
+{
+    if (!rt || !b || !box_src || !host_dst)
+        return bl_err(err, -EINVAL, "invalid arguments");
+    if (!*box_src)
+        return bl_err(err, -EINVAL, "source path cannot be empty");
+    if (!*host_dst)
+        return bl_err(err, -EINVAL, "destination path cannot be empty");
+    _cleanup_(box_root_done) struct box_root root = {.fd = -1, .helper = BL_PROC_NULL,
+                                                     .helper_sock = -1, .lock_fd = -1};
+    int r = box_root_open(rt, b, &root, err);
+    if (r < 0)
+        return r;
+    return do_copy(root.fd, box_src, -1, host_dst, flags, "box path ", "", err);
+}
