@@ -382,12 +382,14 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
                           *layers = json_array();
     if (!cfg || !env || !args || !layers)
         return bl_oom(err);
-    _cleanup_free_ char *image_id = NULL, *image_ref = NULL, *display = NULL;
+    _cleanup_free_ char *image_id = NULL, *display = NULL;
     json_t *icfg = NULL; /* borrowed from image_config */
     _cleanup_json_ json_t *image_config = NULL;
     int r;
     if (o->image) {
-        r = bl_image_resolve(rt, o->image, &image_id, &image_ref, err);
+        /* an image that is not here yet is pulled (this may block on the network: no lock or
+         * transaction is held yet) */
+        r = bl_image_ensure(rt, o->image, &image_id, err);
         if (r < 0)
             return r;
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
