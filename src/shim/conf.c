@@ -170,8 +170,10 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
         return bl_oom(err);
     }
     if (walk(t.buf, len, &t, true, &bad) < 0) {
+        /* `bad` points into t.buf: format the message before releasing it */
+        r = bl_err(err, -EINVAL, "%s: bad value of '%s'", name, bad ? bad : "?");
         conf_free(&t);
-        return bl_err(err, -EINVAL, "%s: bad value of '%s'", name, bad ? bad : "?");
+        return r;
     }
     for (size_t i = 0; i < t.n_volumes; i++) {
         const struct conf_volume *v = &t.volumes[i];

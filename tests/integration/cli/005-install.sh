@@ -15,11 +15,13 @@ t_install_and_embed() {
     # build the example against the staged install (pkg-config with a sysroot-less path fixup)
     sed "s|^prefix=.*|prefix=$dest$prefix|; s|$prefix/lib|$dest$prefix/lib|; s|$prefix/include|$dest$prefix/include|" \
         "$dest$prefix/lib/pkgconfig/boxlite.pc" >"$T_HOME/boxlite.pc"
-    local cflags libs
+    local cflags libs san=""
+    # a sanitizer build's library needs its runtime in the program too
+    [ "$BUILD" = asan ] && san="-fsanitize=address,undefined"
     cflags=$(PKG_CONFIG_PATH=$T_HOME pkg-config --cflags boxlite)
     libs=$(PKG_CONFIG_PATH=$T_HOME pkg-config --libs boxlite)
     # shellcheck disable=SC2086
-    cc -std=c99 -Wall -Werror $cflags "$TOP/examples/hello-image.c" -o "$T_HOME/hello" $libs || { fail "build against the shared library"; return; }
+    cc -std=c99 -Wall -Werror $san $cflags "$TOP/examples/hello-image.c" -o "$T_HOME/hello" $libs || { fail "build against the shared library"; return; }
     LD_LIBRARY_PATH=$dest$prefix/lib "$T_HOME/hello" "$T_HOME/h" "$(fixture busybox oci)" >"$T_HOME/out" 2>&1 || fail "example failed: $(cat "$T_HOME/out")"
     assert_contains "$(cat "$T_HOME/out")" "loaded docker.io/library/busybox:latest"
     assert_contains "$(cat "$T_HOME/out")" "libboxlite "
@@ -27,7 +29,7 @@ t_install_and_embed() {
     local deps
     deps=$(pkg-config --libs "$(PKG_CONFIG_PATH=$T_HOME pkg-config --print-requires-private boxlite | tr '\n' ' ')")
     # shellcheck disable=SC2086
-    cc -std=c99 -Wall -Werror $cflags "$TOP/examples/hello-image.c" -o "$T_HOME/hello-static" \
+    cc -std=c99 -Wall -Werror $san $cflags "$TOP/examples/hello-image.c" -o "$T_HOME/hello-static" \
         "$dest$prefix/lib/libboxlite.a" $deps -lpthread || fail "build against the static library"
     "$T_HOME/hello-static" "$T_HOME/h2" "$(fixture busybox docker)" >/dev/null || fail "static example failed"
 }
