@@ -57,10 +57,15 @@ static int open_dir(const char *home, const char *sub, int *ret, bl_error **err)
     _cleanup_free_ char *p = bl_path_join(home, sub);
     if (!p)
         return bl_oom(err);
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* the common case: it exists */
+    if (fd >= 0) {
+        *ret = fd;
+        return 0;
+    }
     int r = bl_mkdir_p(p, 0700, err);
     if (r < 0)
         return r;
-    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return bl_err_errno(err, "cannot open '%s'", p);
     *ret = fd;
