@@ -373,6 +373,7 @@ CMD(run)
     if (raw)
         enter_raw_mode();
     if (boxlite_box_start(rt, box, stdio, &status, &err) < 0) {
+        term_restore(); /* the message on a terminal in its own mode */
         cli_error(err);
         if (o.rm) {
             boxlite_error *e2 = NULL;
@@ -384,6 +385,7 @@ CMD(run)
     if (!o.tty)
         devnull = bl_close(devnull);
     if (boxlite_box_wait(rt, box, sig_pipe[0], &status, &err) < 0) {
+        term_restore();
         cli_error(err);
         return 125;
     }
@@ -777,6 +779,7 @@ CMD(exec)
         enter_raw_mode();
     if (boxlite_box_exec(rt, box, &eo, sig_pipe[0], &status, &err) < 0) {
         int code = boxlite_error_code(err);
+        term_restore();
         cli_error(err);
         return code == -EINVAL ? EXIT_ERROR : status;
     }

@@ -204,15 +204,8 @@ CMD(logs)
         lo.follow = 1;
         lo.stop_fd = stop_pipe[0];
     }
-    if (lo.follow) {
+    if (lo.follow)
         lo.follow_notice = "\nFollowing log output (Ctrl+C to stop)...\n";
-        int r = boxlite_box_logs(rt, box, &lo, STDOUT_FILENO, STDERR_FILENO, &err);
-        if (r < 0 && r != -ENOENT)
-            return cli_errorf("%s", boxlite_error_message(err));
-        if (stopped())
-            fprintf(stderr, "\nStopped following logs.\n");
-        return EXIT_OK;
-    }
     int r = boxlite_box_logs(rt, box, &lo, STDOUT_FILENO, STDERR_FILENO, &err);
     if (r == -ENOENT) {
         fprintf(stderr, "No log file found for box '%s'\nThe box may not have been started yet.\n"
@@ -222,6 +215,8 @@ CMD(logs)
     }
     if (r < 0)
         return cli_errorf("%s", boxlite_error_message(err));
+    if (lo.follow && stopped())
+        fprintf(stderr, "\nStopped following logs.\n");
     return EXIT_OK;
 }
 

@@ -203,9 +203,9 @@ static int set_limit(const struct box_cgroups *cg, const char *what, const struc
             if (q < 0 && q != -ENOENT) /* ENOENT: swap is not accounted */
                 shim_log("cannot limit the box's swap: %s, ignoring", strerror(-q));
         } else if (!strcmp(controller, "cpu")) {
+            /* per the default period of 100 ms (cpu.cfs_period_us of a new group) */
             (void) snprintf(v, sizeof(v), "%llu", (unsigned long long) l->value * 100);
-            r = write_at(dir, "cpu.cfs_period_us", "100000");
-            r = r < 0 ? r : write_at(dir, "cpu.cfs_quota_us", v);
+            r = write_at(dir, "cpu.cfs_quota_us", v);
         } else {
             (void) snprintf(v, sizeof(v), "%llu", (unsigned long long) l->value);
             r = write_at(dir, "pids.max", v);
@@ -248,6 +248,9 @@ int cg_set_limits(struct box_cgroups *cg, const struct shim_conf *c, bl_error **
     int r = set_limit(cg, "memory", &c->memory, "memory", err);
     r = r < 0 ? r : set_limit(cg, "CPU", &c->cpus, "cpu", err);
     r = r < 0 ? r : set_limit(cg, "pids", &c->pids, "pids", err);
+    /* cgroup2 counts block I/O (io.stat, for `stats`) only with the io controller on */
+    if (r >= 0 && cg->v2_pure && !v2_has(cg, "io"))
+        shim_log("no io cgroup controller: block I/O is not counted");
     return r;
 }
 

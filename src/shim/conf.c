@@ -178,9 +178,11 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
     for (size_t i = 0; i < t.n_volumes; i++) {
         const struct conf_volume *v = &t.volumes[i];
         if (v->source[0] != '/' || v->target[0] != '/') {
+            /* v points into t: format the message before releasing it */
+            r = bl_err(err, -EINVAL, "%s: volume '%s' on '%s': paths must be absolute", name,
+                       v->source, v->target);
             conf_free(&t);
-            return bl_err(err, -EINVAL, "%s: volume '%s' on '%s': paths must be absolute", name,
-                          v->source, v->target);
+            return r;
         }
     }
     const char *missing = !t.merged || !*t.merged ? "merged"

@@ -177,12 +177,6 @@ static int start_box(struct shim *s, bl_error **err)
     r = cg_create(&s->cg, s->conf.cgroup, err);
     if (r < 0)
         return r;
-    r = cg_set_limits(&s->cg, &s->conf, err);
-    if (r < 0)
-        return r;
-    struct stat bst;
-    if (fstat(s->boxfd, &bst) == 0)
-        cg_account_io(&s->cg, bst.st_dev);
 
     _cleanup_close_ int in_r = -1, out_w = -1, err_w2 = -1, tty_child = -1;
     if (s->conf.detach) {
@@ -263,10 +257,20 @@ static int start_box(struct shim *s, bl_error **err)
     drop_client_stdio();
 
     /* PID 1 builds its rootfs meanwhile (a v1 migration waits for an RCU grace period); it
-     * waits for "go" before running anything of the box. */
+     * waits for "go" before running anything of the box, so the limits, written here off the
+     * critical path, are in place before the box's first instruction. */
+    _cleanup_(bl_error_freep) bl_error *lerr = NULL;
     r = cg_attach(&s->cg, pid, in_cgroup);
-    if (r >= 0 && write(go_w, "1", 1) != 1)
-        r = -errno;
+    if (r >= 0) {
+        int q = cg_set_limits(&s->cg, &s->conf, &lerr);
+        struct stat bst;
+        if (q >= 0 && fstat(s->boxfd, &bst) == 0)
+            cg_account_io(&s->cg, bst.st_dev);
+        if (q < 0)
+            supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(lerr));
+        else if (write(go_w, "1", 1) != 1)
+            r = -errno;
+    }
     if (r == -ESRCH || r == -EPIPE)
         r = 0; /* PID 1 is already gone: its error pipe says why */
     if (r < 0) {

@@ -763,6 +763,14 @@ t_limits_v1() {
     run_box
     assert_rc 125
     assert_contains "$MSGS" "bad value of 'memory'"
+    new_box volume relative/path volume_target /x arg true
+    run_box
+    assert_rc 125
+    assert_contains "$MSGS" "volume 'relative/path' on '/x': paths must be absolute"
+    new_box volume_target /x arg true
+    run_box
+    assert_rc 125
+    assert_contains "$MSGS" "bad value of 'volume_target'"
 }
 
 t_stale_cgroup() {
