@@ -4,8 +4,10 @@
  * a bl_txn (BEGIN IMMEDIATE), so no transaction ever has to upgrade a read lock (the case a busy
  * handler cannot resolve); reads outside transactions see a consistent WAL snapshot.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include "alloc-util.h"
 #include "store.h"
@@ -145,6 +147,19 @@ static int migrate(struct bl_store *s, bl_error **err)
     return bl_txn_commit(&txn, err);
 }
 
+/* The database is in WAL mode at the current schema version (reads only: shared locks). */
+static int schema_ready(struct bl_store *s)
+{
+    _cleanup_stmt_ sqlite3_stmt *jm = NULL, *uv = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &jm, NULL) != SQLITE_OK ||
+        sqlite3_step(jm) != SQLITE_ROW || strcmp((const char *) sqlite3_column_text(jm, 0), "wal"))
+        return 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &uv, NULL) != SQLITE_OK ||
+        sqlite3_step(uv) != SQLITE_ROW)
+        return 0;
+    return sqlite3_column_int(uv, 0) == (int) ELEMENTSOF(migrations);
+}
+
 int bl_store_open(const char *path, struct bl_store **ret, bl_error **err)
 {
     _cleanup_(bl_store_freep) struct bl_store *s = bl_calloc(1, sizeof(*s));
@@ -166,15 +181,27 @@ int bl_store_open(const char *path, struct bl_store **ret, bl_error **err)
     int persist = 1;
     (void) sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     (void) sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    int r = bl_store_exec(s, "PRAGMA journal_mode=WAL", err);
-    if (r < 0)
-        return bl_err_prefix(err, r, "open '%s'", path);
-    r = bl_store_exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err);
+    int r = bl_store_exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err);
     if (r < 0)
         return r;
-    r = migrate(s, err);
-    if (r < 0)
-        return r;
+    if (!schema_ready(s)) {
+        /* Switching to WAL needs an exclusive lock for which SQLite does not call the busy
+         * handler: concurrent first opens of a new home failed with "database is locked".
+         * Creation and migrations are serialised with a file lock instead (only taken while
+         * the database is not ready, so the common open stays lock-free). */
+        _cleanup_free_ char *lockpath = bl_asprintf("%s.init-lock", path);
+        if (!lockpath)
+            return bl_oom(err);
+        _cleanup_close_ int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
+            return bl_err_errno(err, "cannot lock '%s'", lockpath);
+        r = bl_store_exec(s, "PRAGMA journal_mode=WAL", err);
+        if (r < 0)
+            return bl_err_prefix(err, r, "open '%s'", path);
+        r = migrate(s, err);
+        if (r < 0)
+            return r;
+    }
     *ret = TAKE_PTR(s);
     return 0;
 }

@@ -254,6 +254,22 @@ t_concurrent_processes() {
     assert_eq "$integrity" "ok" "database integrity"
 }
 
+# Many processes opening a brand-new home at once all succeed (the switch to WAL and the schema
+# creation happen once, serialised). Without the init lock some failed "database is locked".
+t_concurrent_first_open() {
+    local round i pids errs=0
+    for round in 1 2 3 4 5; do
+        local h="$T_HOME/fresh$round"
+        pids=()
+        for i in $(seq 1 12); do
+            "$BOXLITE_BIN" --home "$h" images -q >/dev/null 2>>"$T_HOME/open-errors" &
+            pids+=($!)
+        done
+        for i in "${pids[@]}"; do wait "$i" || errs=$((errs + 1)); done
+    done
+    [ "$errs" -eq 0 ] || fail "$errs opens failed: $(sort -u "$T_HOME/open-errors" | head -3)"
+}
+
 # A staging directory left by a killed process is removed by the next command.
 t_recovery_of_stale_staging() {
     bl images; assert_rc 0
@@ -270,4 +286,4 @@ run_tests t_load_docker_archive t_load_oci_archive t_load_oci_layout_dir t_load_
     t_corrupt_missing_blob_oci t_corrupt_bad_manifest_docker t_corrupt_bad_manifest_oci \
     t_failed_load_keeps_existing t_not_an_archive t_images_formats t_image_inspect \
     t_rmi_errors t_rmi_by_id_prefix t_cli_usage t_home_precedence t_concurrent_processes \
-    t_recovery_of_stale_staging
+    t_recovery_of_stale_staging t_concurrent_first_open
