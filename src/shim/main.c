@@ -46,6 +46,8 @@ static void shim_init(struct shim *s)
         .tty_master = -1,
         .pid1fd = -1,
         .pid1_errfd = -1,
+        .zyg_pidfd = -1,
+        .zyg_fd = -1,
         .epfd = -1,
         .sigfd = -1,
         .listenfd = -1,
@@ -61,6 +63,7 @@ static void shim_init(struct shim *s)
 static void shim_free(struct shim *s)
 {
     supervisor_free(s);
+    zygote_reap(s);
     cg_destroy(&s->cg); /* no-op after a teardown */
     int *fds[] = {&s->boxfd,      &s->lockfd,     &s->spawnfd,    &s->orig_pidns_fd,
                   &s->stdin_wfd,  &s->pid1fd,     &s->pid1_errfd, &s->epfd,

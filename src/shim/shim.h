@@ -290,11 +290,36 @@ struct shim {
     bool started, pid1_exited, kill_requested, stopping, spawn_open;
     int pid1_status;
 
+    /* the exec zygote (zygote.c): -1/0 when there is none */
+    pid_t zyg_pid;
+    int zyg_pidfd, zyg_fd;
+    bool zyg_ready; /* it said `ready`: it is in the box's cgroups and namespaces */
+
     int epfd, sigfd, listenfd, timerfd;
     struct ev sig_ev, spawn_ev, pid1_err_ev, listen_ev, timer_ev;
     struct conn *conns;
     struct exec_proc *procs;
 };
+
+/* Stdio, terminal and proc_exec() of an exec child, already in the box (child only). */
+_noreturn_ void exec_child_run(const int *fds, const struct proc_spec *spec, int errfd);
+
+/* ---- zygote.c: forks exec children already in the box's cgroups and namespaces --------- */
+
+/* Fork the zygote (after PID 1 started); on failure execs fork from the shim as before. */
+void zygote_start(struct shim *s);
+/* Wait (bounded) until the zygote is in the box; false if there is none (any more). */
+bool zygote_ready(struct shim *s);
+/* Have the zygote fork an exec child (a child of ours, by CLONE_PARENT). -ENOENT: nothing was
+ * created, fork it ourselves; other errors: the exec failed. */
+int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio, int errfd,
+                 pid_t *ret_pid, int *ret_pidfd);
+/* SIGKILL it; the SIGCHLD loop reaps it. */
+void zygote_stop(struct shim *s);
+/* pid was the zygote's (reaped): forget it. */
+bool zygote_reaped(struct shim *s, pid_t pid);
+/* Kill and reap it now. */
+void zygote_reap(struct shim *s);
 
 /* Runs the event loop until the box is gone and torn down; returns the shim's exit status. */
 int supervisor_run(struct shim *s);

@@ -194,29 +194,36 @@ static void sweep(struct shim *s)
     }
 }
 
-/* The process a forked exec child becomes. Never returns. */
-static _noreturn_ void exec_child(struct shim *s, bool in_cgroup, const int *fds,
-                                  const struct proc_spec *spec, int errfd)
+/* The end of an exec child, wherever it was forked (here or in the zygote): stdio, terminal,
+ * then proc_exec(). Never returns. */
+void exec_child_run(const int *fds, const struct proc_spec *spec, int errfd)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
     child_reset_signals();
+    for (int i = 0; i < 3; i++)
+        if (dup3(fds[i], i, 0) < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up stdio: %s", strerror(errno));
+    if (spec->tty) {
+        int r = pty_make_controlling();
+        if (r < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot make the pty the terminal: %s",
+                       strerror(-r));
+    }
+    proc_exec(spec, errfd);
+}
+
+/* The process a forked exec child becomes when there is no zygote. Never returns. */
+static _noreturn_ void exec_child(struct shim *s, bool in_cgroup, const int *fds,
+                                  const struct proc_spec *spec, int errfd)
+{
     int r = cg_join_self(&s->cg, in_cgroup);
     if (r < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot join the box cgroup: %s", strerror(-r));
     if (setns(s->pid1fd,
               CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot enter the box: %s", strerror(errno));
-    for (int i = 0; i < 3; i++)
-        if (dup3(fds[i], i, 0) < 0)
-            child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up stdio: %s", strerror(errno));
-    if (spec->tty) {
-        r = pty_make_controlling();
-        if (r < 0)
-            child_fail(errfd, ST_BOXLITE_FAILED, "cannot make the pty the terminal: %s",
-                       strerror(-r));
-    }
-    proc_exec(spec, errfd);
+    exec_child_run(fds, spec, errfd);
 }
 
 /* A new pty in the box's devpts, found from PID 1's root (RESOLVE_IN_ROOT: whatever the box
@@ -320,14 +327,24 @@ static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char 
     }
     _cleanup_close_ int err_r = pfds[0], err_w = pfds[1];
     int pidfd = -1;
-    bool in_cgroup = false;
-    pid_t pid = shim_clone(0, s->cg.v2_fd, &pidfd, &in_cgroup);
-    if (pid < 0) {
-        (void) snprintf(why, whysz, "cannot create process: %s", strerror(-pid));
-        return pid;
+    /* The zygote forks it already in the box's cgroups and namespaces; without one (or if it
+     * created nothing), fork here and join them in the child. */
+    pid_t pid = -1;
+    int zr = zygote_spawn(s, &spec, stdio, err_w, &pid, &pidfd);
+    if (zr < 0 && zr != -ENOENT) {
+        (void) snprintf(why, whysz, "cannot create process: %s", strerror(-zr));
+        return zr;
     }
-    if (pid == 0)
-        exec_child(s, in_cgroup, stdio, &spec, err_w);
+    if (zr == -ENOENT) {
+        bool in_cgroup = false;
+        pid = shim_clone(0, s->cg.v2_fd, &pidfd, &in_cgroup);
+        if (pid < 0) {
+            (void) snprintf(why, whysz, "cannot create process: %s", strerror(-pid));
+            return pid;
+        }
+        if (pid == 0)
+            exec_child(s, in_cgroup, stdio, &spec, err_w);
+    }
     err_w = bl_close(err_w);
     slave = bl_close(slave); /* the process holds it now: the master sees EIO once it is gone */
     *p = (struct exec_proc){
@@ -454,6 +471,9 @@ static void send_stats(struct shim *s, struct conn *c)
 {
     struct cg_stats st;
     cg_read_stats(&s->cg, &st);
+    /* The zygote is the shim's, not the box's: leave it out of the box's task count. */
+    if (zygote_ready(s) && st.pids != UINT64_MAX && st.pids > 0)
+        st.pids--;
     uint64_t rx = UINT64_MAX, tx = UINT64_MAX, conns = UINT64_MAX, errs = UINT64_MAX;
     net_stats(s, &rx, &tx, &conns, &errs);
     struct timespec ts;
@@ -682,6 +702,8 @@ static void on_started(struct shim *s)
         (void) snprintf(num, sizeof(num), "%d", (int) s->pid1);
         (void) proto_send_fd(s->spawnfd, s->tty_master, 2, "started", num);
     }
+    /* Off the critical path: the zygote joins the box's cgroups while the client goes on. */
+    zygote_start(s);
     shim_log("box started, PID 1 is %d", (int) s->pid1);
 }
 
@@ -744,6 +766,8 @@ static void reap_all(struct shim *s)
             shim_log("PID 1 exited with status %d", s->pid1_status);
             continue;
         }
+        if (zygote_reaped(s, pid))
+            continue;
         for (struct exec_proc *p = s->procs; p; p = p->next) {
             if (p->pid != pid)
                 continue;
@@ -869,6 +893,7 @@ void supervisor_fail(struct shim *s, int status, const char *msg)
 static int finish(struct shim *s)
 {
     int ret = 1;
+    zygote_reap(s); /* not in the box's pid namespace: it does not die with PID 1 */
     reap_all(s);
     /* Every process of the box is gone: exec error pipes hold EOF or a report. */
     for (struct exec_proc *p = s->procs; p; p = p->next) {

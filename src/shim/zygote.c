@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The exec zygote (docs/design/shim-protocol.md, "Exec zygote"). Joining the box's cgroups costs
+ * an RCU grace period per v1 hierarchy write (~12 ms on an idle machine), so instead of paying it
+ * in every exec child, one helper forked from the shim right after PID 1 starts joins the box's
+ * cgroups and namespaces once and then forks the exec children on request. They inherit all of
+ * it; with CLONE_PARENT their parent is the shim, which reaps them and reports `pid` and `exit`
+ * exactly as for a child it forked itself.
+ *
+ * The zygote stays in the shim's pid namespace (its children are born in the box's: setns of
+ * CLONE_NEWPID), so the box does not see it in ps; it is in the box's cgroups (one task of the
+ * box's pids count, which `stats` leaves out). It dies with the shim (PR_SET_PDEATHSIG) and is
+ * killed by the shim when PID 1 exits.
+ *
+ * Shim -> zygote: `exec\0<tty>\0<argc>\0<arg>...\0<envc>\0<env>...\0<cwd>\0<user>` with four
+ * fds (stdin, stdout, stderr, the write end of the exec error pipe). Zygote -> shim: `ready`
+ * once, then per request `pid` with the child's pidfd attached, or `error\0<msg>` when no child
+ * was created (the shim then forks the child itself, the old way).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "fs-util.h"
+#include "shim.h"
+
+#define ZYG_FDS 4
+#define ZYG_TIMEOUT_MS 5000
+#define ZYG_NS_FLAGS                                                                               \
+    (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+
+struct zyg_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
+/* ---- in the zygote ------------------------------------------------------------------------ */
+
+/* Fork an exec child as a sibling (its parent is the shim) and send back its pidfd. */
+static void zygote_serve(struct shim *s, int sock, struct proto_msg *m)
+{
+    int argc, envc;
+    size_t i = 2;
+    if (m->n < 3 || m->n_fds != ZYG_FDS || strcmp(m->f[0], "exec") ||
+        parse_int(m->f[i++], 1, 1 << 20, &argc) < 0 || m->n < i + (size_t) argc + 1) {
+        (void) proto_send(sock, 2, "error", "malformed request");
+        return;
+    }
+    char **argv = m->f + i;
+    i += (size_t) argc;
+    if (parse_int(m->f[i++], 0, 1 << 20, &envc) < 0 || m->n != i + (size_t) envc + 2) {
+        (void) proto_send(sock, 2, "error", "malformed request");
+        return;
+    }
+    char **envp = m->f + i;
+    i += (size_t) envc;
+    /* argv and envp end where the next field starts: NUL-terminate the lists in place, their
+     * terminators overwrite the envc and cwd pointers, which are read first. */
+    const char *cwd = m->f[i], *user = m->f[i + 1];
+    argv[argc] = NULL;
+    envp[envc] = NULL;
+    struct proc_spec spec = {
+        .argv = argv,
+        .envp = envp,
+        .cwd = cwd,
+        .user = user,
+        .caps = s->conf.caps,
+        .seccomp = s->seccomp.len ? &s->seccomp : NULL,
+        .tty = !strcmp(m->f[1], "1"),
+    };
+    int pidfd = -1;
+    struct zyg_clone_args a = {
+        .flags = CLONE_PARENT | CLONE_PIDFD,
+        .pidfd = (uint64_t) (uintptr_t) &pidfd,
+        .exit_signal = 0, /* CLONE_PARENT: the child gets ours, SIGCHLD to the shim */
+    };
+    long r = syscall(SYS_clone3, &a, sizeof(a));
+    if (r < 0) {
+        (void) proto_send(sock, 2, "error", strerror(errno));
+        return;
+    }
+    if (r == 0)
+        exec_child_run(m->fds, &spec, m->fds[3]);
+    _cleanup_close_ int fd = pidfd;
+    (void) proto_send_fd(sock, fd, 1, "pid");
+}
+
+static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, bool in_cgroup)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != shim_pid)
+        _exit(1);
+    (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* the box's root may not ptrace or peek at us */
+    (void) prctl(PR_SET_NAME, "boxlite-zygote", 0, 0, 0);
+    if (cg_join_self(&s->cg, in_cgroup) < 0 || setns(s->pid1fd, ZYG_NS_FLAGS) < 0)
+        _exit(1); /* the shim reads EOF instead of `ready` and forks execs itself */
+    /* Nothing of the shim but our socket (0, 1 and 2 are /dev/null by now). */
+    if (sock > 3)
+        (void) close_range(3, (unsigned) sock - 1, 0);
+    (void) close_range((unsigned) sock + 1, ~0U, 0);
+    if (proto_send(sock, 1, "ready") < 0)
+        _exit(1);
+    for (;;) {
+        struct pollfd pfd = {.fd = sock, .events = POLLIN};
+        if (poll(&pfd, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(1);
+        }
+        struct proto_msg m = PROTO_MSG_NULL;
+        int r = proto_recv(sock, &m);
+        if (r == 0)
+            zygote_serve(s, sock, &m);
+        proto_msg_free(&m);
+        if (r < 0 && r != -EAGAIN && r != -EINTR)
+            _exit(0); /* the shim closed its end (or is gone) */
+    }
+}
+
+/* ---- in the shim -------------------------------------------------------------------------- */
+
+void zygote_start(struct shim *s)
+{
+    if (!s->pidns_joined || s->orig_pidns_fd < 0 || s->pid1_exited || s->kill_requested)
+        return;
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+        shim_log("exec zygote: socketpair: %m");
+        return;
+    }
+    _cleanup_close_ int ours = sp[0], theirs = sp[1];
+    /* Born in our own pid namespace (invisible to the box), not the box's. */
+    if (setns(s->orig_pidns_fd, CLONE_NEWPID) < 0) {
+        shim_log("exec zygote: cannot return to our pid namespace: %m");
+        return;
+    }
+    pid_t shim_pid = getpid();
+    int pidfd = -1;
+    bool in_cgroup = false;
+    pid_t pid = shim_clone(0, s->cg.v2_fd, &pidfd, &in_cgroup);
+    if (pid == 0) {
+        ours = bl_close(ours);
+        zygote_main(s, shim_pid, theirs, in_cgroup);
+    }
+    if (setns(s->pid1fd, CLONE_NEWPID) < 0) {
+        shim_log("cannot join the box's pid namespace again: %m (exec disabled)");
+        s->pidns_joined = false;
+    }
+    if (pid < 0) {
+        shim_log("exec zygote: cannot create it: %s", strerror(-pid));
+        return;
+    }
+    s->zyg_pid = pid;
+    s->zyg_pidfd = pidfd;
+    s->zyg_fd = TAKE_FD(ours);
+    s->zyg_ready = false;
+}
+
+/* Kill the zygote (it is reaped by the SIGCHLD loop, or by zygote_reap). */
+void zygote_stop(struct shim *s)
+{
+    s->zyg_fd = bl_close(s->zyg_fd);
+    s->zyg_ready = false;
+    if (s->zyg_pidfd >= 0)
+        (void) pidfd_send_signal(s->zyg_pidfd, SIGKILL, NULL, 0);
+}
+
+bool zygote_reaped(struct shim *s, pid_t pid)
+{
+    if (s->zyg_pid <= 0 || pid != s->zyg_pid)
+        return false;
+    s->zyg_pid = 0;
+    s->zyg_pidfd = bl_close(s->zyg_pidfd);
+    zygote_stop(s);
+    return true;
+}
+
+void zygote_reap(struct shim *s)
+{
+    zygote_stop(s);
+    if (s->zyg_pid > 0) {
+        int st;
+        while (waitpid(s->zyg_pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        s->zyg_pid = 0;
+    }
+    s->zyg_pidfd = bl_close(s->zyg_pidfd);
+}
+
+/* Wait up to the timeout for one datagram from the zygote. */
+static int zyg_recv(struct shim *s, struct proto_msg *m)
+{
+    struct pollfd pfd = {.fd = s->zyg_fd, .events = POLLIN};
+    int r;
+    do
+        r = poll(&pfd, 1, ZYG_TIMEOUT_MS);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return -errno;
+    if (r == 0)
+        return -ETIMEDOUT;
+    return proto_recv(s->zyg_fd, m);
+}
+
+bool zygote_ready(struct shim *s)
+{
+    if (s->zyg_fd < 0)
+        return false;
+    if (s->zyg_ready)
+        return true;
+    struct proto_msg m = PROTO_MSG_NULL;
+    int r = zyg_recv(s, &m);
+    s->zyg_ready = r == 0 && m.n >= 1 && !strcmp(m.f[0], "ready");
+    proto_msg_free(&m);
+    if (!s->zyg_ready) {
+        shim_log("exec zygote did not come up (%s): execs join the box themselves",
+                 r < 0 ? strerror(-r) : "unexpected message");
+        zygote_stop(s);
+    }
+    return s->zyg_ready;
+}
+
+/* The pid of a pidfd, in our pid namespace. */
+static pid_t pidfd_pid(int pidfd)
+{
+    char path[64];
+    (void) snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+    _cleanup_free_ char *buf = NULL;
+    if (bl_read_file_at(AT_FDCWD, path, 64 * 1024, &buf, NULL, NULL) < 0)
+        return -1;
+    const char *p = strstr(buf, "\nPid:\t");
+    int pid;
+    if (!p)
+        return -1;
+    p += 6;
+    char num[16];
+    size_t k = strcspn(p, "\n");
+    if (k == 0 || k >= sizeof(num))
+        return -1;
+    memcpy(num, p, k);
+    num[k] = 0;
+    return parse_int(num, 1, 0x7fffffff, &pid) < 0 ? -1 : (pid_t) pid;
+}
+
+static int send_request(int sock, const struct proc_spec *spec, const int *fds)
+{
+    size_t argc = 0, envc = 0;
+    while (spec->argv[argc])
+        argc++;
+    while (spec->envp[envc])
+        envc++;
+    char nargs[24], nenv[24];
+    (void) snprintf(nargs, sizeof(nargs), "%zu", argc);
+    (void) snprintf(nenv, sizeof(nenv), "%zu", envc);
+    const char *head[] = {"exec", spec->tty ? "1" : "0", nargs};
+    size_t len = 0;
+    for (size_t i = 0; i < ELEMENTSOF(head); i++)
+        len += strlen(head[i]) + 1;
+    for (size_t i = 0; i < argc; i++)
+        len += strlen(spec->argv[i]) + 1;
+    len += strlen(nenv) + 1;
+    for (size_t i = 0; i < envc; i++)
+        len += strlen(spec->envp[i]) + 1;
+    len += strlen(spec->cwd) + 1 + strlen(spec->user) + 1;
+    if (len > PROTO_MAX_MSG)
+        return -E2BIG;
+    _cleanup_free_ char *buf = bl_malloc(len);
+    if (!buf)
+        return -ENOMEM;
+    char *p = buf;
+#define PUT(str)                                                                                   \
+    do {                                                                                           \
+        size_t k_ = strlen(str) + 1;                                                               \
+        memcpy(p, (str), k_);                                                                      \
+        p += k_;                                                                                   \
+    } while (0)
+    for (size_t i = 0; i < ELEMENTSOF(head); i++)
+        PUT(head[i]);
+    for (size_t i = 0; i < argc; i++)
+        PUT(spec->argv[i]);
+    PUT(nenv);
+    for (size_t i = 0; i < envc; i++)
+        PUT(spec->envp[i]);
+    PUT(spec->cwd);
+    PUT(spec->user);
+#undef PUT
+    /* with its last NUL: split() drops one, and the last field (user) may be empty */
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * ZYG_FDS)];
+    } cbuf;
+    memset(&cbuf, 0, sizeof(cbuf));
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = cbuf.buf,
+                        .msg_controllen = sizeof(cbuf.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * ZYG_FDS);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * ZYG_FDS);
+    ssize_t r;
+    do
+        r = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+}
+
+int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio, int errfd,
+                 pid_t *ret_pid, int *ret_pidfd)
+{
+    if (!zygote_ready(s))
+        return -ENOENT;
+    int fds[ZYG_FDS] = {stdio[0], stdio[1], stdio[2], errfd};
+    int r = send_request(s->zyg_fd, spec, fds);
+    if (r == -E2BIG || r == -ENOMEM)
+        return -ENOENT; /* the old way copes with those */
+    if (r < 0) {
+        shim_log("exec zygote is gone (%s): execs join the box themselves", strerror(-r));
+        zygote_stop(s);
+        return -ENOENT;
+    }
+    /* From here on a child may exist: no falling back, which could run the command twice. */
+    struct proto_msg m = PROTO_MSG_NULL;
+    r = zyg_recv(s, &m);
+    if (r == 0 && m.n >= 1 && !strcmp(m.f[0], "error")) {
+        shim_log("exec zygote: %s", m.n >= 2 ? m.f[1] : "error");
+        proto_msg_free(&m);
+        return -ENOENT; /* nothing was created */
+    }
+    if (r < 0 || m.n < 1 || strcmp(m.f[0], "pid") || m.n_fds != 1) {
+        proto_msg_free(&m);
+        shim_log("exec zygote failed: %s", r < 0 ? strerror(-r) : "bad reply");
+        zygote_stop(s);
+        return r < 0 ? r : -EPROTO;
+    }
+    _cleanup_close_ int pidfd = TAKE_FD(m.fds[0]);
+    proto_msg_free(&m);
+    pid_t pid = pidfd_pid(pidfd);
+    if (pid <= 0) {
+        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+        return -ESRCH;
+    }
+    *ret_pid = pid;
+    *ret_pidfd = TAKE_FD(pidfd);
+    return 0;
+}
