@@ -475,7 +475,9 @@ shims=()
 for p in /proc/[0-9]*; do
     [[ $(readlink "$p/exe" 2>/dev/null) == "$BIN/boxlite-shim" ]] && shims+=("$p")
 done
-((${#shims[@]} == BOXES)) || die "expected $BOXES shims, found ${#shims[@]}"
+# per box: the shim and its exec zygote (a fork of the shim, same executable)
+((${#shims[@]} == BOXES || ${#shims[@]} == 2 * BOXES)) ||
+    die "expected $BOXES shims (+ as many zygotes), found ${#shims[@]} processes"
 mapfile -t pid1s < <("${BX[@]}" inspect "${mem_ids[@]}" | jq -r '.[].State.Pid' | sed 's|^|/proc/|')
 rollup() { # DIR... -> "rss_kB pss_kB"
     local d
@@ -602,8 +604,8 @@ while the boxes were started, over the whole machine (other activity adds noise)
 
 | what | total KiB | per box KiB |
 | --- | ---: | ---: |
-| boxlite-shim RSS (smaps_rollup) | $shim_rss | $(per_box "$shim_rss") |
-| boxlite-shim PSS | $shim_pss | $shim_pss_box |
+| boxlite-shim + exec zygote RSS (smaps_rollup) | $shim_rss | $(per_box "$shim_rss") |
+| boxlite-shim + exec zygote PSS | $shim_pss | $shim_pss_box |
 | box PID 1 (\`sleep\`) RSS, for reference | $pid1_rss | $(per_box "$pid1_rss") |
 | box PID 1 (\`sleep\`) PSS, for reference | $pid1_pss | $(per_box "$pid1_pss") |
 | kernel: Slab growth | $((m1_slab - m0_slab)) | $(per_box "m1_slab - m0_slab") |
@@ -614,7 +616,7 @@ while the boxes were started, over the whole machine (other activity adds noise)
 | box memory cgroups (v1), memory.usage_in_bytes ($cg_n boxes) | $((cg_usage / 1024)) | $(kb_per_box "$cg_usage" "$BOXES") |
 | box memory cgroups (v1), memory.kmem.usage_in_bytes | $((cg_kmem / 1024)) | $(kb_per_box "$cg_kmem" "$BOXES") |
 | MemAvailable drop (everything, incl. PID 1 and page cache) | $((m0_avail - m1_avail)) | $(per_box "m0_avail - m1_avail") |
-| **host memory per idle box: shim PSS + kernel growth** | $((shim_pss + (m1_slab - m0_slab) + (m1_kstack - m0_kstack) + (m1_pt - m0_pt) + (m1_pcpu - m0_pcpu))) | **$host_box** |
+| **host memory per idle box: shim + zygote PSS + kernel growth** | $((shim_pss + (m1_slab - m0_slab) + (m1_kstack - m0_kstack) + (m1_pt - m0_pt) + (m1_pcpu - m0_pcpu))) | **$host_box** |
 
 After removing the boxes, against before starting them (KiB): Slab $((m2_slab - m0_slab))
 (unreclaimable $((m2_sunr - m0_sunr))), KernelStack $((m2_kstack - m0_kstack)), PageTables $((m2_pt - m0_pt)),

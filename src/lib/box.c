@@ -10,6 +10,7 @@
  * libc-only binary), so status is brought up to date by the client that waits for the shim, by
  * stop, and by the recovery pass of any later open.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -657,40 +658,57 @@ static int read_exit_code(int dir_fd)
 }
 
 /* Remove what a dead shim could not: the box's cgroups (killing anything still in them). */
+static void cgroup_cleanup_at(const char *root, const char *id);
+
+/* Remove what a dead shim could not: the box's cgroups in every hierarchy (pure cgroup v2 at
+ * /sys/fs/cgroup, or each v1 controller and the unified mount below it), killing anything
+ * still in them. The hierarchies are listed, not assumed: the shim may use any controller. */
 static void cgroup_cleanup(const char *id)
 {
-    static const char *const roots[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified",
-                                        "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids",
-                                        "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct",
-                                        "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/blkio"};
-    for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
-        char path[256];
-        snprintf(path, sizeof(path), "%s/boxlite-%s", roots[i], id);
-        if (rmdir(path) == 0 || errno == ENOENT || errno == ENOTDIR)
+    cgroup_cleanup_at("/sys/fs/cgroup", id);
+    DIR *d = opendir("/sys/fs/cgroup");
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strncmp(de->d_name, "boxlite-", 8) ||
+            de->d_type != DT_DIR)
             continue;
-        char f[300];
-        snprintf(f, sizeof(f), "%s/cgroup.kill", path);
-        _cleanup_close_ int kfd = open(f, O_WRONLY | O_CLOEXEC);
-        if (kfd >= 0)
-            (void) !write(kfd, "1", 1);
-        for (int tries = 0; tries < 200 && rmdir(path) < 0 && errno == EBUSY; tries++) {
-            snprintf(f, sizeof(f), "%s/cgroup.procs", path);
-            _cleanup_free_ char *procs = NULL;
-            if (bl_read_file_at(AT_FDCWD, f, 1 << 20, &procs, NULL, NULL) == 0)
-                for (char *p = procs; *p;) {
-                    char *end;
-                    long pid = strtol(p, &end, 10); /* NOLINT: kernel-written list */
-                    if (end == p)
-                        break;
-                    if (pid > 0) {
-                        struct bl_proc victim = {.pid = (pid_t) pid, .pidfd = -1};
-                        (void) bl_proc_signal(&victim, SIGKILL);
-                    }
-                    p = *end ? end + 1 : end;
+        char root[300];
+        snprintf(root, sizeof(root), "/sys/fs/cgroup/%s", de->d_name);
+        cgroup_cleanup_at(root, id);
+    }
+    closedir(d);
+}
+
+static void cgroup_cleanup_at(const char *root, const char *id)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/boxlite-%s", root, id);
+    if (rmdir(path) == 0 || errno == ENOENT || errno == ENOTDIR)
+        return;
+    char f[300];
+    snprintf(f, sizeof(f), "%s/cgroup.kill", path);
+    _cleanup_close_ int kfd = open(f, O_WRONLY | O_CLOEXEC);
+    if (kfd >= 0)
+        (void) !write(kfd, "1", 1);
+    for (int tries = 0; tries < 200 && rmdir(path) < 0 && errno == EBUSY; tries++) {
+        snprintf(f, sizeof(f), "%s/cgroup.procs", path);
+        _cleanup_free_ char *procs = NULL;
+        if (bl_read_file_at(AT_FDCWD, f, 1 << 20, &procs, NULL, NULL) == 0)
+            for (char *p = procs; *p;) {
+                char *end;
+                long pid = strtol(p, &end, 10); /* NOLINT: kernel-written list */
+                if (end == p)
+                    break;
+                if (pid > 0) {
+                    struct bl_proc victim = {.pid = (pid_t) pid, .pidfd = -1};
+                    (void) bl_proc_signal(&victim, SIGKILL);
                 }
-            struct timespec ts = {0, 5 * 1000 * 1000};
-            nanosleep(&ts, NULL); /* bounded wait for the kernel to empty the cgroup */
-        }
+                p = *end ? end + 1 : end;
+            }
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* bounded wait for the kernel to empty the cgroup */
     }
 }
 
