@@ -1309,8 +1309,10 @@ BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *b, int grace_
     if (status < 0)
         status = 137;
     if (bl_lock_held(b->dir_fd, "lock")) {
-        /* an attached client owns it and records the exit itself */
-        return reload(rt, b, err) == -ENOENT ? 0 : 0;
+        /* an attached client owns it and records the exit itself (or removes an --rm box):
+         * refresh this handle's view, which may already be gone */
+        (void) reload(rt, b, NULL);
+        return 0;
     }
     return finish_stopped(rt, b, status, err);
 }
