@@ -160,23 +160,10 @@ static int root_of_stopped(struct boxlite_runtime *rt, struct boxlite_box *b,
     int q = bl_box_write_shim_conf(rt, b, NULL, err);
     if (q < 0)
         return q;
-    _cleanup_free_ char *shim = NULL;
-    q = bl_shim_path(&shim, err);
+    _cleanup_close_ int sock = -1;
+    q = bl_shim_spawn(rt, b, "--mount", NULL, 0, &r->helper, &sock, err);
     if (q < 0)
         return q;
-    _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
-    if (!box_dir)
-        return bl_oom(err);
-    int sp[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-        return bl_err_errno(err, "cannot create socket pair");
-    _cleanup_close_ int sock = sp[0], child = sp[1];
-    char *argv[] = {shim, (char *) "--mount", box_dir, NULL};
-    int fds[4] = {-1, -1, -1, child};
-    q = bl_proc_spawn(argv, fds, 4, 0, &r->helper, err);
-    if (q < 0)
-        return q;
-    child = bl_close(child);
     _cleanup_(bl_msg_freep) struct bl_msg *m = bl_msg_new();
     if (!m)
         return bl_oom(err);

@@ -1082,6 +1082,37 @@ static int parse_status(const char *s)
     return (s && *s && !*end && v >= 0 && v <= 255 + 128) ? (int) v : 125;
 }
 
+int bl_shim_spawn(struct boxlite_runtime *rt, struct boxlite_box *b, const char *mode,
+                  const int *stdio, int flags, struct bl_proc *ret_proc, int *ret_chan,
+                  bl_error **err)
+{
+    _cleanup_free_ char *shim = NULL;
+    int r = bl_shim_path(&shim, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
+    if (!box_dir)
+        return bl_oom(err);
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        return bl_err_errno(err, "cannot create socket pair");
+    _cleanup_close_ int chan = sp[0], chan_child = sp[1];
+    char *argv[4] = {shim, box_dir, NULL, NULL};
+    if (mode) {
+        argv[1] = (char *) mode;
+        argv[2] = box_dir;
+    }
+    int fds[4] = {stdio ? stdio[0] : -1, stdio ? stdio[1] : -1, stdio ? stdio[2] : -1,
+                  chan_child};
+    _cleanup_proc_ struct bl_proc proc = BL_PROC_NULL;
+    r = bl_proc_spawn(argv, fds, 4, flags, &proc, err);
+    if (r < 0)
+        return r;
+    *ret_proc = TAKE_PROC(proc);
+    *ret_chan = TAKE_FD(chan);
+    return 0;
+}
+
 BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int *stdio,
                                   int *ret_status, boxlite_error **err)
 {
@@ -1101,25 +1132,12 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
     if (r < 0)
         return r;
     (void) unlinkat(b->dir_fd, "exit.json", 0);
-    _cleanup_free_ char *shim = NULL;
-    r = bl_shim_path(&shim, err);
-    if (r < 0)
-        return r;
-    _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
-    if (!box_dir)
-        return bl_oom(err);
-    int sp[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-        return bl_err_errno(err, "cannot create socket pair");
-    _cleanup_close_ int chan = sp[0], chan_child = sp[1];
-    char *argv[] = {shim, box_dir, NULL};
-    int fds[4] = {attached ? stdio[0] : -1, attached ? stdio[1] : -1, attached ? stdio[2] : -1,
-                  chan_child};
+    _cleanup_close_ int chan = -1;
     _cleanup_proc_ struct bl_proc proc = BL_PROC_NULL;
-    r = bl_proc_spawn(argv, fds, 4, attached ? 0 : BL_SPAWN_DETACH, &proc, err);
+    r = bl_shim_spawn(rt, b, NULL, attached ? stdio : NULL, attached ? 0 : BL_SPAWN_DETACH, &proc,
+                      &chan, err);
     if (r < 0)
         return r;
-    chan_child = bl_close(chan_child);
     _cleanup_(bl_msg_freep) struct bl_msg *msg = bl_msg_new();
     if (!msg)
         return bl_oom(err);

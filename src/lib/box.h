@@ -39,6 +39,12 @@ int bl_box_write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, co
                            bl_error **err);
 /* The boxlite-shim binary to run. */
 int bl_shim_path(char **ret, bl_error **err);
+/* Run `boxlite-shim [MODE] BOX_DIR` with `stdio` (borrowed, NULL = /dev/null) and the spawn
+ * channel as fd 3. On success *ret_proc owns the child (none with BL_SPAWN_DETACH) and
+ * *ret_chan our end of the channel. */
+int bl_shim_spawn(struct boxlite_runtime *rt, struct boxlite_box *b, const char *mode,
+                  const int *stdio, int flags, struct bl_proc *ret_proc, int *ret_chan,
+                  bl_error **err);
 
 /* box-volume.c */
 struct bl_volume {
