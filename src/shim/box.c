@@ -112,24 +112,35 @@ static int split_last(const char *path, char *buf, size_t bufsz, const char **la
     return 0;
 }
 
+static int mkdir_in_root(int rootfd, const char *path);
+
+/* The directory that will hold `path`'s last component (*ret_last, pointing into `buf`),
+ * created as needed inside the rootfs: rootfd itself, or an fd stored in *ret_owned. */
+static int parent_in_root(int rootfd, const char *path, char *buf, size_t bufsz,
+                          const char **ret_last, int *ret_owned)
+{
+    char *parent = buf;
+    int r = split_last(path, buf, bufsz, ret_last);
+    if (r < 0)
+        return r;
+    if (!*parent)
+        return rootfd;
+    *ret_owned = mkdir_in_root(rootfd, parent);
+    return *ret_owned;
+}
+
 /* mkdir -p inside the rootfs; returns an O_PATH fd of the directory or -errno. */
 static int mkdir_in_root(int rootfd, const char *path)
 {
     int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
     if (fd != -ENOENT)
         return fd;
-    char parent[PATH_MAX];
+    char buf[PATH_MAX];
     const char *last;
-    int r = split_last(path, parent, sizeof(parent), &last);
-    if (r < 0)
-        return r;
     _cleanup_close_ int pfd_owned = -1;
-    if (*parent) {
-        pfd_owned = mkdir_in_root(rootfd, parent);
-        if (pfd_owned < 0)
-            return pfd_owned;
-    }
-    int pfd = *parent ? pfd_owned : rootfd;
+    int pfd = parent_in_root(rootfd, path, buf, sizeof(buf), &last, &pfd_owned);
+    if (pfd < 0)
+        return pfd;
     if (mkdirat(pfd, last, 0755) < 0 && errno != EEXIST)
         return -errno;
     fd = openat(pfd, last, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -140,29 +151,21 @@ static int mkdir_in_root(int rootfd, const char *path)
  * root), or a new empty file (replacing a dangling symlink). O_PATH fd or -errno. */
 static int mkfile_in_root(int rootfd, const char *path)
 {
-    int fd = open_in_root(rootfd, path, O_PATH);
+    _cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH);
     if (fd >= 0) {
         struct stat st;
-        if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-            (void) close(fd);
+        if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode))
             return -EISDIR;
-        }
-        return fd;
+        return TAKE_FD(fd);
     }
     if (fd != -ENOENT)
         return fd;
-    char parent[PATH_MAX];
+    char buf[PATH_MAX];
     const char *last;
-    int r = split_last(path, parent, sizeof(parent), &last);
-    if (r < 0)
-        return r;
     _cleanup_close_ int pfd_owned = -1;
-    if (*parent) {
-        pfd_owned = mkdir_in_root(rootfd, parent);
-        if (pfd_owned < 0)
-            return pfd_owned;
-    }
-    int pfd = *parent ? pfd_owned : rootfd;
+    int pfd = parent_in_root(rootfd, path, buf, sizeof(buf), &last, &pfd_owned);
+    if (pfd < 0)
+        return pfd;
     struct stat st;
     if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
         (void) unlinkat(pfd, last, 0);
@@ -171,7 +174,7 @@ static int mkfile_in_root(int rootfd, const char *path)
         return -errno;
     cfd = bl_close(cfd);
     fd = openat(pfd, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
+    return fd < 0 ? -errno : TAKE_FD(fd);
 }
 
 /* ---- the mounts ------------------------------------------------------------------------ */
