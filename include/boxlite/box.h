@@ -39,11 +39,22 @@ typedef struct {
                                     * /BOX[:ro|rw] (an anonymous volume, made under the home and
                                     * removed with the box); OPTS is a comma list, "ro" counts */
     int tty;                       /* an attached start gives PID 1 a pseudo-terminal */
+    /* version 3: networking. Giving any of these makes the network explicit: a start then fails
+     * when the host cannot provide it, where the default falls back to loopback only. */
+    const char *network;           /* "enabled" or "disabled" (case-insensitive); NULL = enabled */
+    const char *const *allow_net;  /* NULL-terminated destinations the box may reach (all others
+                                    * are dropped): HOST, *.DOMAIN, IPv4 or IPv4/PREFIX, each
+                                    * with an optional :PORT; "host.boxlite.internal" is the
+                                    * host's loopback. Implies "enabled". Host names are resolved
+                                    * at each start. */
+    const char *const *publish;    /* NULL-terminated `docker -p` specs, TCP only:
+                                    * [[HOST_IP:][HOST_PORT]:]BOX_PORT[/tcp]; HOST_IP defaults to
+                                    * 127.0.0.1, a HOST_PORT omitted or 0 is chosen at start */
 } boxlite_box_opts;
 
-#define BOXLITE_BOX_OPTS_VERSION 2
+#define BOXLITE_BOX_OPTS_VERSION 3
 #define BOXLITE_BOX_OPTS_INIT                                                                      \
-    {BOXLITE_BOX_OPTS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+    {BOXLITE_BOX_OPTS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 BOXLITE_API void boxlite_box_opts_init(boxlite_box_opts *opts);
 
 /**
@@ -119,6 +130,15 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, boxlite_box *box, int fo
 BOXLITE_API int boxlite_box_inspect(boxlite_runtime *rt, boxlite_box *box, char **ret_json,
                                     boxlite_error **err);
 
+/**
+ * The box's published ports in `docker ps` style, e.g. "127.0.0.1:43210->80/tcp,
+ * 127.0.0.1:43211->81/tcp": the host ports in use while the box runs, else the configured ones
+ * (0: chosen at start). "" when the box publishes none.
+ * @param ret_ports  owned by the caller (boxlite_free); untouched on failure.
+ * @return 0, or -ENOMEM.
+ */
+BOXLITE_API int boxlite_box_ports(boxlite_box *box, char **ret_ports, boxlite_error **err);
+
 typedef struct {
     unsigned version;       /* BOXLITE_EXEC_OPTS_VERSION */
     const char *const *argv; /* required, NULL-terminated */
@@ -168,8 +188,10 @@ typedef struct {
     int64_t execs;             /* commands exec'd since the box started */
     int64_t exec_errors;       /* execs that failed to start */
     int64_t boot_ms;           /* from the shim's start to PID 1's exec */
+    /* version 2 */
+    char ip_address[16];       /* the box's IPv4 address; "" when it has only loopback */
 } boxlite_box_stats;
-#define BOXLITE_BOX_STATS_VERSION 1
+#define BOXLITE_BOX_STATS_VERSION 2
 
 /**
  * Sample the box's resource usage. A box that is not running is started on demand when it

@@ -36,6 +36,9 @@ static struct {
     int n_add, n_drop;
     const char *volumes[MAX_LIST];
     int n_volumes;
+    const char *network;
+    const char *publish[MAX_LIST], *allow_net[MAX_LIST];
+    int n_publish, n_allow_net;
     int64_t memory_mib, pids_limit;
     double cpus;
     int timeout;
@@ -54,6 +57,8 @@ enum {
     OPT_CPUS,
     OPT_PIDS_LIMIT,
     OPT_DISK_SIZE,
+    OPT_NETWORK,
+    OPT_ALLOW_NET,
 };
 
 static int push(const char **list, int *n, const char *v)
@@ -206,6 +211,14 @@ static int box_opt(int c, const char *arg)
         return push(o.cap_add, &o.n_add, arg);
     case OPT_CAP_DROP:
         return push(o.cap_drop, &o.n_drop, arg);
+    /* the network flags are only collected: the library validates them */
+    case 'p':
+        return push(o.publish, &o.n_publish, arg);
+    case OPT_NETWORK:
+        o.network = arg;
+        return 0;
+    case OPT_ALLOW_NET:
+        return push(o.allow_net, &o.n_allow_net, arg);
     default:
         return EXIT_USAGE;
     }
@@ -238,7 +251,10 @@ static int stop_opt(int c, const char *arg)
         {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},                                   \
         {"rootfs", required_argument, NULL, OPT_ROOTFS},                                           \
         {"cap-add", required_argument, NULL, OPT_CAP_ADD},                                         \
-        {"cap-drop", required_argument, NULL, OPT_CAP_DROP}, {"init", no_argument, NULL, OPT_INIT}
+        {"cap-drop", required_argument, NULL, OPT_CAP_DROP},                                       \
+        {"init", no_argument, NULL, OPT_INIT}, {"publish", required_argument, NULL, 'p'},          \
+        {"network", required_argument, NULL, OPT_NETWORK},                                         \
+        {"allow-net", required_argument, NULL, OPT_ALLOW_NET}
 
 /* Signals forwarded to the box while a foreground command runs go through a pipe. */
 static int sig_pipe[2] = {-1, -1};
@@ -297,6 +313,9 @@ static void fill_box_opts(boxlite_box_opts *bo, const char *image, char **cmd)
     bo->cpus = o.cpus;
     bo->pids_limit = o.pids_limit;
     bo->volumes = o.n_volumes ? o.volumes : NULL;
+    bo->network = o.network;
+    bo->allow_net = o.n_allow_net ? o.allow_net : NULL;
+    bo->publish = o.n_publish ? o.publish : NULL;
 }
 
 /* run and create share their start: IMAGE [CMD...] or --rootfs PATH [CMD...]. */
@@ -331,7 +350,7 @@ CMD(run)
                                              CLI_GLOBAL_LONGOPTS,
                                              {0}};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "+de:w:u:itv:", longopts, box_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, "+de:w:u:itv:p:", longopts, box_opt, &rc);
     if (ind < 0)
         return rc;
     const char *image;
@@ -396,7 +415,7 @@ CMD(create)
 {
     static const struct option longopts[] = {CREATE_LONGOPTS, CLI_GLOBAL_LONGOPTS, {0}};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "+de:w:v:", longopts, box_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, "+de:w:v:p:", longopts, box_opt, &rc);
     if (ind < 0)
         return rc;
     const char *image;
@@ -584,25 +603,48 @@ CMD(list)
         boxlite_box_list_free(list, n);
         return EXIT_OK;
     }
-    static const char *const th[] = {"ID", "IMAGE", "STATUS", "CREATED", "NAMES"};
-    static const char *const oh[] = {"ID", "Image", "Status", "CreatedAt", "Names"};
-    _cleanup_free_ const char **cells = calloc(n ? n * 5 : 1, sizeof(char *));
+    /* PORTS (docker ps style) only when some box publishes ports: without, the output is what
+     * it was before boxes had networking */
+    static const char *const th[] = {"ID", "IMAGE", "STATUS", "CREATED", "NAMES", "PORTS"};
+    static const char *const oh[] = {"ID", "Image", "Status", "CreatedAt", "Names", "Ports"};
+    enum { COLS = 6 };
+    _cleanup_free_ const char **cells = calloc(n ? n * COLS : 1, sizeof(char *));
     _cleanup_free_ char *times = calloc(n ? n : 1, 64);
-    if (!cells || !times) {
+    _cleanup_free_ char **ports = calloc(n ? n : 1, sizeof(char *));
+    if (!cells || !times || !ports) {
         boxlite_box_list_free(list, n);
         return cli_errorf("out of memory");
     }
+    size_t cols = 5;
+    for (size_t i = 0; i < n; i++) {
+        if (boxlite_box_ports(list[i], &ports[i], &err) < 0) {
+            for (size_t k = 0; k < i; k++)
+                boxlite_free(ports[k]);
+            boxlite_box_list_free(list, n);
+            return cli_error(err);
+        }
+        if (*ports[i])
+            cols = 6;
+    }
     for (size_t i = 0; i < n; i++) {
         out_time(times + i * 64, 64, (long long) (boxlite_box_created_ns(list[i]) / 1000000000));
-        cells[i * 5 + 0] = boxlite_box_id(list[i]);
-        cells[i * 5 + 1] = boxlite_box_image(list[i]);
-        cells[i * 5 + 2] = capitalised(boxlite_box_status(list[i]));
-        cells[i * 5 + 3] = times + i * 64;
-        cells[i * 5 + 4] = boxlite_box_name(list[i]);
+        const char **row = cells + i * cols;
+        row[0] = boxlite_box_id(list[i]);
+        row[1] = boxlite_box_image(list[i]);
+        row[2] = capitalised(boxlite_box_status(list[i]));
+        row[3] = times + i * 64;
+        row[4] = boxlite_box_name(list[i]);
+        if (cols == 6) /* an empty table cell; no "Ports" key in JSON and YAML */
+            row[5] = *ports[i] ? ports[i] : NULL;
     }
-    struct out_table t = {.headers = fmt == OUT_TABLE ? th : oh, .cols = 5, .cells = cells,
-                          .rows = n};
+    struct out_table t = {.headers = fmt == OUT_TABLE ? th : oh,
+                          .cols = cols,
+                          .cells = cells,
+                          .rows = n,
+                          .omit_null = 1};
     out_print(stdout, fmt, &t);
+    for (size_t i = 0; i < n; i++)
+        boxlite_free(ports[i]);
     boxlite_box_list_free(list, n);
     return EXIT_OK;
 }

@@ -244,7 +244,7 @@ static void fmt_count(char *buf, size_t n, int64_t v)
         snprintf(buf, n, "%lld", (long long) v);
 }
 
-#define STAT_ROWS 14
+#define STAT_ROWS 15
 
 /* One frame: CPU from the two samples. */
 static void print_stats(const boxlite_box_stats *a, const boxlite_box_stats *b,
@@ -257,7 +257,7 @@ static void print_stats(const boxlite_box_stats *a, const boxlite_box_stats *b,
     static const char *const names[STAT_ROWS] = {
         "CPU",        "Memory",   "Memory Limit", "PIDs",     "PIDs Limit",
         "Block Read", "Block Write", "Commands",  "Errors",   "Boot Time",
-        "Net Sent",   "Net Recv", "TCP Connections", "TCP Errors"};
+        "Net Sent",   "Net Recv", "TCP Connections", "TCP Errors", "IP Address"};
     if (a->cpu_ns >= 0 && b->cpu_ns >= a->cpu_ns && b->time_ns > a->time_ns)
         snprintf(v[0], sizeof(v[0]), "%.1f%%",
                  (double) (b->cpu_ns - a->cpu_ns) * 100.0 / (double) (b->time_ns - a->time_ns));
@@ -285,6 +285,7 @@ static void print_stats(const boxlite_box_stats *a, const boxlite_box_stats *b,
     fmt_bytes(v[11], sizeof(v[11]), b->net_rx_bytes);
     fmt_count(v[12], sizeof(v[12]), b->tcp_connections);
     fmt_count(v[13], sizeof(v[13]), b->tcp_errors);
+    snprintf(v[14], sizeof(v[14]), "%s", b->ip_address[0] ? b->ip_address : "N/A");
     for (int i = 0; i < STAT_ROWS; i++) {
         cells[2 * i] = names[i];
         cells[2 * i + 1] = v[i];

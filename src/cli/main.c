@@ -48,7 +48,12 @@ static const struct command commands[] = {
      "      --cpus <CPUS>         CPU limit, fractions allowed [default: 1]\n"
      "      --pids-limit <N>      Most processes at once (0: no limit) [default: 0]\n"
      "      --disk-size <GB>      Accepted for compatibility (the rootfs has no fixed size)\n"
-     "  -v, --volume <SPEC>       Bind HOST:BOX[:ro], or an anonymous volume BOX[:ro]\n",
+     "  -v, --volume <SPEC>       Bind HOST:BOX[:ro], or an anonymous volume BOX[:ro]\n"
+     "  -p, --publish <SPEC>      Publish a box port: [[HOST_IP:][HOST_PORT]:]BOX_PORT[/tcp]\n"
+     "                            (repeatable; HOST_IP 127.0.0.1, HOST_PORT 0 = any by default)\n"
+     "      --network <MODE>      enabled or disabled [default: enabled]\n"
+     "      --allow-net <HOST>    Allow only these destinations: HOST, *.DOMAIN, IP or CIDR,\n"
+     "                            each with an optional :PORT (repeatable)\n",
      cmd_run, 0},
     {"exec", NULL, "Execute a command in a running box", "exec [OPTIONS] <BOX> [--] <COMMAND>...",
      "  -e, --env <K=V>           Set an environment variable (repeatable)\n"
@@ -71,7 +76,12 @@ static const struct command commands[] = {
      "      --cpus <CPUS>         CPU limit, fractions allowed [default: 1]\n"
      "      --pids-limit <N>      Most processes at once (0: no limit) [default: 0]\n"
      "      --disk-size <GB>      Accepted for compatibility (the rootfs has no fixed size)\n"
-     "  -v, --volume <SPEC>       Bind HOST:BOX[:ro], or an anonymous volume BOX[:ro]\n",
+     "  -v, --volume <SPEC>       Bind HOST:BOX[:ro], or an anonymous volume BOX[:ro]\n"
+     "  -p, --publish <SPEC>      Publish a box port: [[HOST_IP:][HOST_PORT]:]BOX_PORT[/tcp]\n"
+     "                            (repeatable; HOST_IP 127.0.0.1, HOST_PORT 0 = any by default)\n"
+     "      --network <MODE>      enabled or disabled [default: enabled]\n"
+     "      --allow-net <HOST>    Allow only these destinations: HOST, *.DOMAIN, IP or CIDR,\n"
+     "                            each with an optional :PORT (repeatable)\n",
      cmd_create, 0},
     {"list", "ls ps", "List boxes", "list [OPTIONS]",
      "  -a, --all                 Show all boxes (default: running only)\n"

@@ -82,6 +82,8 @@ void out_print_json_list(FILE *f, const struct out_table *t)
         json_t *o = json_object();
         for (size_t c = 0; c < t->cols; c++) {
             const char *s = t->cells[r * t->cols + c];
+            if (!s && t->omit_null)
+                continue;
             json_object_set_new(o, t->headers[c], json_string(s ? s : ""));
         }
         json_array_append_new(a, o);
@@ -137,6 +139,8 @@ void out_print_yaml_list(FILE *f, const struct out_table *t)
     for (size_t r = 0; r < t->rows; r++)
         for (size_t c = 0; c < t->cols; c++) {
             const char *s = t->cells[r * t->cols + c];
+            if (!s && t->omit_null && c > 0)
+                continue;
             fprintf(f, "%s%s: ", c == 0 ? "- " : "  ", t->headers[c]);
             out_yaml_scalar(f, s ? s : "");
             fputc('\n', f);

@@ -16,6 +16,7 @@ struct out_table {
     size_t cols;
     const char **cells; /* rows * cols */
     size_t rows;
+    int omit_null; /* JSON and YAML leave out the key of a NULL cell (a table shows "") */
 };
 void out_print_table(FILE *f, const struct out_table *t);
 /* A list of objects with the headers as keys, as serde_json/serde_yaml would print it. */

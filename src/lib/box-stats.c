@@ -60,5 +60,8 @@ BOXLITE_API int boxlite_box_stats_get(boxlite_runtime *rt, boxlite_box *b,
         .exec_errors = value(m, "exec_errors"),
         .boot_ms = boot_us < 0 ? -1 : boot_us / 1000,
     };
+    for (size_t i = 1; i < m->n; i++)
+        if (!strncmp(m->field[i], "ip=", 3))
+            snprintf(ret->ip_address, sizeof(ret->ip_address), "%s", m->field[i] + 3);
     return 0;
 }

@@ -464,6 +464,12 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
     if (!volumes)
         return bl_oom(err);
     _cleanup_(undo_volumes) struct undo_volumes undo_vols = {.rt = rt, .volumes = volumes};
+    /* version 3: the network (older callers get the default, enabled and not explicit) */
+    int v3 = o->version >= 3;
+    r = bl_box_net_config(v3 ? o->network : NULL, v3 ? o->allow_net : NULL, v3 ? o->publish : NULL,
+                          cfg, err);
+    if (r < 0)
+        return r;
     r = create_resources(rt, o, cfg, volumes, err);
     if (r < 0)
         return r;
@@ -810,6 +816,11 @@ static void conf_put(struct conf_buf *c, const char *k, const char *v)
     c->len += kl + vl;
 }
 
+static void conf_put_cb(void *c, const char *k, const char *v)
+{
+    conf_put(c, k, v);
+}
+
 static size_t path_depth(const char *p)
 {
     size_t n = 0;
@@ -937,6 +948,11 @@ int bl_box_write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, co
     char cg[64];
     snprintf(cg, sizeof(cg), "boxlite-%s", b->id);
     conf_put(&c, "cgroup", cg);
+    r = bl_box_net_shim_conf(cfg, conf_put_cb, &c, err);
+    if (r < 0) {
+        free(c.data);
+        return r;
+    }
     if (c.oom) {
         free(c.data);
         return bl_oom(err);
@@ -1384,16 +1400,25 @@ BOXLITE_API int boxlite_box_inspect(boxlite_runtime *rt, boxlite_box *b, char **
                               "Source", json_object_get(v, "source"), "Destination",
                               json_object_get(v, "target"),
                               "RW", !json_is_true(json_object_get(v, "ro"))));
+    json_t *net = NULL;
+    r = bl_box_net_inspect(b, &net, err);
+    if (r < 0) {
+        json_decref(mounts);
+        json_decref(cpus_j);
+        return r;
+    }
     _cleanup_json_ json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:b,s:i,s:i},s:o,s:I,s:I,s:b,s:o,s:O,s:O,s:O,s:O,s:O,s:O}",
+        "{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:b,s:i,s:i},s:o,s:I,s:I,s:b,s:o,s:o,s:O,s:O,s:O,s:O,s:O,"
+        "s:O}",
         "Id", b->id, "Name", b->name ? b->name : "", "Image", boxlite_box_image(b), "Created",
         created, "Status", b->status, "State", "Status", b->status, "Running", running, "Pid",
         running ? b->pid : 0, "ExitCode", b->exit_code, "Cpus", cpus_j, "Memory", memory,
         "PidsLimit", json_integer_value(json_object_get(cfg, "pids_limit")), "Tty",
-        json_is_true(json_object_get(cfg, "tty")), "Mounts", mounts, "Entrypoint",
-        json_object_get(cfg, "args"), "Env", json_object_get(cfg, "env"), "WorkingDir",
-        json_object_get(cfg, "workdir"), "User", json_object_get(cfg, "user"), "AutoRemove",
-        json_object_get(cfg, "auto_remove"), "Detach", json_object_get(cfg, "detach"));
+        json_is_true(json_object_get(cfg, "tty")), "Mounts", mounts, "NetworkSettings", net,
+        "Entrypoint", json_object_get(cfg, "args"), "Env", json_object_get(cfg, "env"),
+        "WorkingDir", json_object_get(cfg, "workdir"), "User", json_object_get(cfg, "user"),
+        "AutoRemove", json_object_get(cfg, "auto_remove"), "Detach",
+        json_object_get(cfg, "detach"));
     if (!o)
         return bl_oom(err);
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -15,6 +15,11 @@ void conf_free(struct shim_conf *c)
     free(c->layers);
     free(c->argv);
     free(c->env);
+    free(c->ports);
+    free(c->allow);
+    free(c->allow_host);
+    free(c->allow_hostlo);
+    free(c->allow_dns);
     free(c->buf);
     *c = (struct shim_conf){0};
 }
@@ -39,6 +44,24 @@ static int parse_u16(const char *s, unsigned short *ret)
     return 0;
 }
 
+/* Plain lists of values: each record appends its value. */
+#define LIST_KEYS(X) X(ports, "port") X(allow, "allow") X(allow_host, "allow_host") \
+    X(allow_hostlo, "allow_hostlo") X(allow_dns, "allow_dns")
+
+static bool walk_list(struct shim_conf *c, const char *key, char *val, bool fill)
+{
+#define X(field, name)                                                                             \
+    if (!strcmp(key, name)) {                                                                      \
+        if (fill)                                                                                  \
+            c->field[c->n_##field] = val;                                                          \
+        c->n_##field++;                                                                            \
+        return true;                                                                               \
+    }
+    LIST_KEYS(X)
+#undef X
+    return false;
+}
+
 /* Pass 1 (fill = false) counts the list items; pass 2 stores pointers into buf. Returns the
  * number of records or -EINVAL (*bad names the key). */
 static int walk(char *buf, size_t len, struct shim_conf *c, bool fill, const char **bad)
@@ -57,7 +80,9 @@ static int walk(char *buf, size_t len, struct shim_conf *c, bool fill, const cha
             vend = end; /* the last value may lack its NUL; buf[len] is 0 */
         p = vend + 1;
         n++;
-        if (!strcmp(key, "layer")) {
+        if (walk_list(c, key, val, fill)) {
+            continue;
+        } else if (!strcmp(key, "layer")) {
             if (fill)
                 c->layers[n_layers] = val;
             n_layers++;
@@ -130,6 +155,13 @@ static int walk(char *buf, size_t len, struct shim_conf *c, bool fill, const cha
             c->init = !strcmp(val, "1");
         } else if (!strcmp(key, "detach")) {
             c->detach = !strcmp(val, "1");
+        } else if (!strcmp(key, "net")) {
+            c->net = !strcmp(val, "1") || !strcmp(val, "~1");
+            c->net_soft = !strcmp(val, "~1");
+        } else if (!strcmp(key, "slirp")) {
+            c->slirp = val;
+        } else if (!strcmp(key, "nft")) {
+            c->nft = val;
         } else {
             shim_log("shim.conf: ignoring unknown key '%s'", key);
         }
@@ -165,7 +197,14 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
     t.argv = bl_calloc(t.argc + 1, sizeof(char *));
     t.env = bl_calloc(t.n_env + 1, sizeof(char *));
     t.volumes = bl_calloc(t.n_volumes + 1, sizeof(struct conf_volume));
-    if (!t.layers || !t.argv || !t.env || !t.volumes) {
+    bool lists_ok = true;
+#define X(field, name)                                                                             \
+    t.field = bl_calloc(t.n_##field + 1, sizeof(char *));                                          \
+    lists_ok = lists_ok && t.field;                                                                \
+    t.n_##field = 0; /* pass 2 counts again */
+    LIST_KEYS(X)
+#undef X
+    if (!t.layers || !t.argv || !t.env || !t.volumes || !lists_ok) {
         conf_free(&t);
         return bl_oom(err);
     }

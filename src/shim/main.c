@@ -63,6 +63,7 @@ static void shim_init(struct shim *s)
 static void shim_free(struct shim *s)
 {
     supervisor_free(s);
+    net_stop(s);
     zygote_reap(s);
     cg_destroy(&s->cg); /* no-op after a teardown */
     int *fds[] = {&s->boxfd,      &s->lockfd,     &s->spawnfd,    &s->orig_pidns_fd,
@@ -109,17 +110,27 @@ static int load_seccomp(struct shim *s, bl_error **err)
 static int write_etc_files(struct shim *s, bl_error **err)
 {
     const char *h = s->conf.hostname;
-    _cleanup_free_ char *hosts_txt =
-        bl_asprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s%s%s",
-                    *h ? "127.0.1.1\t" : "", h, *h ? "\n" : "");
+    _cleanup_free_ char *net_lines = NULL;
+    if (net_hosts_lines(s, &net_lines) < 0)
+        return bl_oom(err);
+    _cleanup_free_ char *hosts_txt = bl_asprintf(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s%s%s%s",
+        *h ? "127.0.1.1\t" : "", h, *h ? "\n" : "", net_lines);
     _cleanup_free_ char *hostname_txt = bl_asprintf("%s\n", h);
     if (!hosts_txt || !hostname_txt)
         return bl_oom(err);
     _cleanup_free_ char *resolv_txt = NULL;
     size_t resolv_len = 0;
-    if (bl_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &resolv_txt, &resolv_len, NULL) <
-        0)
+    const char *net_resolv = net_resolv_conf(s);
+    if (net_resolv) {
+        resolv_txt = bl_strdup(net_resolv);
+        if (!resolv_txt)
+            return bl_oom(err);
+        resolv_len = strlen(resolv_txt);
+    } else if (bl_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &resolv_txt, &resolv_len,
+                               NULL) < 0) {
         resolv_len = 0; /* no resolver on the host: an empty file */
+    }
     struct {
         const char *name, *data;
         size_t len;
@@ -172,6 +183,9 @@ static void drop_client_stdio(void)
 static int start_box(struct shim *s, bl_error **err)
 {
     int r = load_seccomp(s, err);
+    if (r < 0)
+        return r;
+    r = net_prepare(s, err);
     if (r < 0)
         return r;
     r = write_etc_files(s, err);
@@ -247,6 +261,10 @@ static int start_box(struct shim *s, bl_error **err)
 
     s->pid1 = pid;
     s->pid1fd = pidfd;
+    /* slirp4netns (a host process) starts before we join the box's pid namespace */
+    _cleanup_(bl_error_freep) bl_error *nerr = NULL;
+    if (net_start(s, pid, &nerr) < 0)
+        supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
     /* Later children (execs) are born in the box's pid namespace. */
     if (setns(s->pid1fd, CLONE_NEWPID) < 0)
         shim_log("cannot join the box's pid namespace: %m (exec disabled)");
@@ -269,10 +287,14 @@ static int start_box(struct shim *s, bl_error **err)
         struct stat bst;
         if (q >= 0 && fstat(s->boxfd, &bst) == 0)
             cg_account_io(&s->cg, bst.st_dev);
-        if (q < 0)
+        if (q < 0) {
             supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(lerr));
-        else if (write(go_w, "1", 1) != 1)
-            r = -errno;
+        } else if (!nerr) { /* (a network error was reported above: no go) */
+            if (net_wait_ready(s, &nerr) < 0)
+                supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
+            else if (write(go_w, "1", 1) != 1)
+                r = -errno;
+        }
     }
     if (r == -ESRCH || r == -EPIPE)
         r = 0; /* PID 1 is already gone: its error pipe says why */

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,7 +90,27 @@ struct shim_conf {
     bool tty;                        /* attached start: PID 1 gets a pty; master to the client */
     unsigned short tty_rows, tty_cols; /* its initial window size (0: unknown) */
     uint64_t log_max;                /* detached: rotate logs/console.log past this size */
+    /* networking (net.c): `net` "1" (required) or "~1" (default: loopback only, with a log
+     * line, where slirp4netns is missing); absent: loopback only */
+    bool net, net_soft;
+    const char *slirp, *nft; /* absolute paths of the helpers */
+    char **ports;            /* `port`: "HOST_IP HOST_PORT BOX_PORT" (0: the OS picks) */
+    size_t n_ports;
+    char **allow; /* `allow`: "A.B.C.D/N PORT" (PORT 0: any); non-empty = an allow-list */
+    size_t n_allow;
+    char **allow_host; /* `allow_host`: "NAME A.B.C.D", pinned in the box's /etc/hosts */
+    size_t n_allow_host;
+    char **allow_hostlo; /* `allow_hostlo`: "PORT" of the host's loopback (0: any) */
+    size_t n_allow_hostlo;
+    char **allow_dns; /* `allow_dns`: "DOMAIN PORT": names under DOMAIN, through our DNS */
+    size_t n_allow_dns;
 };
+
+/* The box has an allow-list: every destination not on it is refused. */
+static inline bool conf_net_filtered(const struct shim_conf *c)
+{
+    return c->n_allow + c->n_allow_host + c->n_allow_hostlo + c->n_allow_dns > 0;
+}
 
 int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err);
 void conf_free(struct shim_conf *c);
@@ -252,7 +273,8 @@ void console_close(void);
 /* ---- supervisor.c ---------------------------------------------------------------------- */
 
 /* What epoll_event.data.ptr points at: the first member of each watched object. */
-enum ev_kind { EV_SIGNAL, EV_SPAWN, EV_PID1_ERR, EV_LISTEN, EV_TIMER, EV_CONN, EV_EXEC_ERR, EV_LOG };
+enum ev_kind { EV_SIGNAL, EV_SPAWN, EV_PID1_ERR, EV_LISTEN, EV_TIMER, EV_CONN, EV_EXEC_ERR, EV_LOG,
+              EV_NET };
 struct ev {
     enum ev_kind kind;
 };
@@ -320,6 +342,42 @@ void zygote_stop(struct shim *s);
 bool zygote_reaped(struct shim *s, pid_t pid);
 /* Kill and reap it now. */
 void zygote_reap(struct shim *s);
+
+/* ---- net.c: the box's network ------------------------------------------------------------ */
+
+/* Before PID 1: check the configuration, find the helpers, bind the published ports (a port in
+ * use fails the start here). Turns a best-effort network off when slirp4netns is missing. */
+int net_prepare(struct shim *s, bl_error **err);
+/* Lines for the box's /etc/hosts (the host alias, pinned allow-list names); owned by the caller. */
+int net_hosts_lines(const struct shim *s, char **ret);
+/* The box's /etc/resolv.conf, or NULL for the host's (a box without network). */
+const char *net_resolv_conf(const struct shim *s);
+/* Right after PID 1 is created: start slirp4netns (and nft for an allow-list). */
+int net_start(struct shim *s, pid_t pid1, bl_error **err);
+/* Before "go": the allow-list is loaded and the interface is up; the ports file is written. */
+int net_wait_ready(struct shim *s, bl_error **err);
+void net_on_event(struct shim *s, struct ev *ev, uint32_t events);
+/* Free what died in the last batch of events. */
+void net_sweep(void);
+/* pid was slirp4netns's (reaped): forget it. */
+bool net_reaped(pid_t pid);
+/* Teardown: listeners, relays and helpers gone. Idempotent. */
+void net_stop(struct shim *s);
+/* The box's address on its network (slirp4netns's default). */
+#define NET_BOX_ADDR "10.0.2.100"
+/* Whether the box has its network up (and so NET_BOX_ADDR). */
+bool net_address(void);
+/* Bytes relayed through published ports since the start: into the box, out of it. */
+void net_relayed(uint64_t *in, uint64_t *out);
+/* Let the box reach a (port 0: any port) through its allow-list, now. */
+int net_allow_addr(struct shim *s, struct in_addr a, unsigned short port);
+
+/* ---- dns.c: the DNS filter of an allow-list with domains ----------------------------------- */
+
+int dns_start(struct shim *s, int netns_fd, int host_netns_fd, bl_error **err);
+/* Handles ev if it is one of ours. */
+bool dns_on_event(struct shim *s, struct ev *ev);
+void dns_stop(struct shim *s);
 
 /* Runs the event loop until the box is gone and torn down; returns the shim's exit status. */
 int supervisor_run(struct shim *s);

@@ -476,6 +476,13 @@ static void send_stats(struct shim *s, struct conn *c)
         st.pids--;
     uint64_t rx = UINT64_MAX, tx = UINT64_MAX, conns = UINT64_MAX, errs = UINT64_MAX;
     net_stats(s, &rx, &tx, &conns, &errs);
+    /* published ports' traffic is loopback inside the box: count it here */
+    uint64_t rin, rout;
+    net_relayed(&rin, &rout);
+    if (rx != UINT64_MAX)
+        rx += rin;
+    if (tx != UINT64_MAX)
+        tx += rout;
     struct timespec ts;
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
@@ -500,8 +507,9 @@ static void send_stats(struct shim *s, struct conn *c)
         else
             (void) snprintf(f[i], sizeof(f[i]), "%s=%llu", kv[i].k, (unsigned long long) kv[i].v);
     }
-    (void) proto_send(c->fd, 16, "stats", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8],
-                      f[9], f[10], f[11], f[12], f[13], f[14]);
+    (void) proto_send(c->fd, 17, "stats", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8],
+                      f[9], f[10], f[11], f[12], f[13], f[14],
+                      net_address() ? "ip=" NET_BOX_ADDR : "ip=");
 }
 
 static void send_root(struct shim *s, struct conn *c)
@@ -766,7 +774,7 @@ static void reap_all(struct shim *s)
             shim_log("PID 1 exited with status %d", s->pid1_status);
             continue;
         }
-        if (zygote_reaped(s, pid))
+        if (zygote_reaped(s, pid) || net_reaped(pid))
             continue;
         for (struct exec_proc *p = s->procs; p; p = p->next) {
             if (p->pid != pid)
@@ -851,6 +859,7 @@ static void teardown(struct shim *s, int status)
     ep_del(s, s->listenfd);
     s->listenfd = bl_close(s->listenfd);
     (void) unlinkat(s->boxfd, "shim.sock", 0);
+    net_stop(s);
     cg_destroy(&s->cg);
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "{\"exit_code\": %d}\n", status);
@@ -970,6 +979,9 @@ int supervisor_run(struct shim *s)
             case EV_LOG:
                 on_log(s, (struct log_stream *) ev);
                 break;
+            case EV_NET:
+                net_on_event(s, ev, events);
+                break;
             case EV_EXEC_ERR: {
                 struct exec_proc *p = (struct exec_proc *) ev;
                 proc_read_err(s, p);
@@ -979,6 +991,7 @@ int supervisor_run(struct shim *s)
             }
         }
         sweep(s);
+        net_sweep();
     }
     return finish(s);
 }

@@ -76,6 +76,13 @@ leak_check() {
         diag "leak: mounts under $home:"; grep " $home" /proc/self/mountinfo | sed 's/^/#   /'
         leaked=1
     fi
+    # network helpers of the home's boxes (their stderr is the box's net.log)
+    for pid in $(pgrep -x slirp4netns 2>/dev/null); do
+        if [[ $(readlink "/proc/$pid/fd/2" 2>/dev/null) == "$home/"* ]]; then
+            diag "leak: slirp4netns $pid of $home"; leaked=1
+            kill -9 "$pid" 2>/dev/null
+        fi
+    done
     local id
     if [ -d "$home/boxes" ]; then
         for d in "$home"/boxes/*/; do

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DNS filter of a box whose allow-list has `*.DOMAIN` entries (docs/design/networking.md).
+ *
+ * The box's resolv.conf names 127.0.0.53, where the shim listens (a UDP socket made inside the
+ * box's network namespace). A query for a name under an allowed domain goes to the host's
+ * resolver (the first nameserver of the host's /etc/resolv.conf) from the shim's own namespace;
+ * the addresses in the answer are added to the box's nftables allow sets before the answer
+ * reaches the box, so that its connect() right after the lookup passes. Any other query is
+ * answered REFUSED without leaving the box.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "fs-util.h"
+#include "shim.h"
+
+#define DNS_LISTEN "127.0.0.53"
+#define MAX_PENDING 256
+#define PENDING_TTL_S 10
+#define MAX_KNOWN 4096
+
+struct pending {
+    bool used;
+    uint16_t id, client_id;
+    struct sockaddr_in client;
+    time_t when;
+    char name[256];
+};
+
+static struct {
+    struct ev box_ev, up_ev; /* EV_NET */
+    int box_fd, up_fd;
+    struct sockaddr_in upstream;
+    bool have_upstream;
+    struct pending pending[MAX_PENDING];
+    struct {
+        uint32_t addr;
+        uint16_t port;
+    } known[MAX_KNOWN];
+    size_t n_known;
+} dns = {.box_ev = {EV_NET}, .up_ev = {EV_NET}, .box_fd = -1, .up_fd = -1};
+
+/* The first IPv4 nameserver of the host's resolv.conf. */
+static void find_upstream(void)
+{
+    _cleanup_free_ char *txt = NULL;
+    if (bl_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &txt, NULL, NULL) < 0)
+        return;
+    char *save = NULL;
+    for (char *line = strtok_r(txt, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char ip[64];
+        if (sscanf(line, " nameserver %63s", ip) != 1)
+            continue;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
+        if (inet_pton(AF_INET, ip, &a.sin_addr) == 1) {
+            dns.upstream = a;
+            dns.have_upstream = true;
+            return;
+        }
+    }
+}
+
+int dns_start(struct shim *s, int netns_fd, int host_netns_fd, bl_error **err)
+{
+    find_upstream();
+    if (setns(netns_fd, CLONE_NEWNET) < 0)
+        return bl_err_errno(err, "network: cannot enter the box's network namespace");
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int e = errno;
+    /* lo up now (PID 1 does it too, maybe later): bound to a local address, the socket
+     * answers from it */
+    struct ifreq ifr = {.ifr_name = "lo"};
+    if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        (void) ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    if (setns(host_netns_fd, CLONE_NEWNET) < 0) {
+        shim_log("cannot return to the host's network namespace: %m");
+        abort();
+    }
+    if (fd < 0)
+        return bl_err_code(err, -e, "network: cannot create the DNS socket");
+    dns.box_fd = fd;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
+    (void) inet_pton(AF_INET, DNS_LISTEN, &a.sin_addr);
+    if (bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0)
+        return bl_err_errno(err, "network: cannot bind the box's DNS filter");
+    dns.up_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (dns.up_fd < 0)
+        return bl_err_errno(err, "network: cannot create the DNS socket");
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &dns.box_ev};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, dns.box_fd, &ev) < 0)
+        return bl_err_errno(err, "network: cannot watch the DNS socket");
+    ev.data.ptr = &dns.up_ev;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, dns.up_fd, &ev) < 0)
+        return bl_err_errno(err, "network: cannot watch the DNS socket");
+    return 0;
+}
+
+/* The question's name (lowercase, no trailing dot); the offset after the question, or -1. */
+static int question(const unsigned char *m, size_t len, char *name, size_t namesz)
+{
+    if (len < 12 || (m[4] << 8 | m[5]) != 1)
+        return -1;
+    size_t off = 12, n = 0;
+    while (off < len && m[off]) {
+        size_t l = m[off];
+        if ((l & 0xc0) || off + 1 + l > len || n + l + 2 > namesz)
+            return -1;
+        if (n)
+            name[n++] = '.';
+        for (size_t i = 0; i < l; i++) {
+            char c = (char) m[off + 1 + i];
+            name[n++] = c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
+        }
+        off += 1 + l;
+    }
+    name[n] = 0;
+    if (off + 5 > len)
+        return -1;
+    return (int) off + 5;
+}
+
+/* The allow_dns entries covering name: their ports, -1 when none. */
+static int match_ports(const struct shim_conf *c, const char *name, unsigned short *ports,
+                       size_t max)
+{
+    int n = 0;
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < c->n_allow_dns && (size_t) n < max; i++) {
+        const char *e = c->allow_dns[i];
+        const char *sp = strchr(e, ' ');
+        size_t dl = (size_t) (sp - e);
+        bool under = nl > dl + 1 && name[nl - dl - 1] == '.' && !strncasecmp(name + nl - dl, e, dl);
+        if (!under)
+            continue;
+        int p = 0;
+        (void) parse_int(sp + 1, 0, 65535, &p);
+        ports[n++] = (unsigned short) p;
+    }
+    return n ? n : -1;
+}
+
+static void reply_rcode(const unsigned char *q, size_t qlen, const struct sockaddr_in *to,
+                        int rcode)
+{
+    unsigned char r[512];
+    if (qlen > sizeof(r))
+        return;
+    memcpy(r, q, qlen);
+    r[2] = (unsigned char) (0x80 | (q[2] & 0x01)); /* QR, RD copied */
+    r[3] = (unsigned char) (0x80 | rcode);         /* RA */
+    memset(r + 6, 0, 6);                           /* no answer, authority, additional */
+    (void) sendto(dns.box_fd, r, qlen, 0, (const struct sockaddr *) to, sizeof(*to));
+}
+
+static void on_query(struct shim *s)
+{
+    for (;;) {
+        unsigned char m[1500];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        ssize_t n = recvfrom(dns.box_fd, m, sizeof(m), 0, (struct sockaddr *) &from, &fl);
+        if (n < 0)
+            return;
+        char name[256];
+        int qend = question(m, (size_t) n, name, sizeof(name));
+        if (qend < 0)
+            continue;
+        unsigned short ports[8];
+        if (match_ports(&s->conf, name, ports, 8) < 0 || !dns.have_upstream) {
+            shim_log("dns: refused %s", name);
+            reply_rcode(m, (size_t) qend, &from, 5 /* REFUSED */);
+            continue;
+        }
+        /* a slot, by a fresh random id */
+        time_t now = time(NULL);
+        struct pending *p = NULL;
+        for (size_t i = 0; i < MAX_PENDING; i++) {
+            if (!dns.pending[i].used || now - dns.pending[i].when > PENDING_TTL_S) {
+                p = &dns.pending[i];
+                break;
+            }
+        }
+        if (!p) {
+            reply_rcode(m, (size_t) qend, &from, 2 /* SERVFAIL */);
+            continue;
+        }
+        uint16_t id;
+        if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+            id = (uint16_t) (now ^ (time_t) (p - dns.pending));
+        *p = (struct pending){.used = true, .id = id, .client_id = (uint16_t) (m[0] << 8 | m[1]),
+                              .client = from, .when = now};
+        (void) snprintf(p->name, sizeof(p->name), "%s", name);
+        m[0] = (unsigned char) (id >> 8);
+        m[1] = (unsigned char) id;
+        if (sendto(dns.up_fd, m, (size_t) n, 0, (struct sockaddr *) &dns.upstream,
+                   sizeof(dns.upstream)) < 0) {
+            p->used = false;
+            reply_rcode(m, (size_t) qend, &from, 2);
+        }
+    }
+}
+
+/* Skip a (possibly compressed) name; the offset after it, or 0. */
+static size_t skip_name(const unsigned char *m, size_t len, size_t off)
+{
+    while (off < len) {
+        unsigned l = m[off];
+        if (l == 0)
+            return off + 1;
+        if ((l & 0xc0) == 0xc0)
+            return off + 2 <= len ? off + 2 : 0;
+        off += 1 + l;
+    }
+    return 0;
+}
+
+static bool known(uint32_t addr, uint16_t port)
+{
+    for (size_t i = 0; i < dns.n_known; i++)
+        if (dns.known[i].addr == addr && dns.known[i].port == port)
+            return true;
+    return false;
+}
+
+static void allow_answers(struct shim *s, const unsigned char *m, size_t len, const char *name)
+{
+    unsigned short ports[8];
+    int np = match_ports(&s->conf, name, ports, 8);
+    if (np < 0 || len < 12)
+        return;
+    size_t an = (size_t) (m[6] << 8 | m[7]);
+    size_t off = skip_name(m, len, 12);
+    if (!off || off + 4 > len)
+        return;
+    off += 4;
+    for (size_t i = 0; i < an; i++) {
+        off = skip_name(m, len, off);
+        if (!off || off + 10 > len)
+            return;
+        unsigned type = (unsigned) (m[off] << 8 | m[off + 1]);
+        size_t rdlen = (size_t) (m[off + 8] << 8 | m[off + 9]);
+        off += 10;
+        if (off + rdlen > len)
+            return;
+        if (type == 1 && rdlen == 4) {
+            uint32_t addr;
+            memcpy(&addr, m + off, 4);
+            for (int k = 0; k < np; k++) {
+                if (known(addr, ports[k]))
+                    continue;
+                struct in_addr a = {.s_addr = addr};
+                int r = net_allow_addr(s, a, ports[k]);
+                if (r < 0) {
+                    shim_log("dns: cannot allow %s for %s: %s", inet_ntoa(a), name,
+                             strerror(-r));
+                    continue;
+                }
+                if (dns.n_known < MAX_KNOWN) {
+                    dns.known[dns.n_known].addr = addr;
+                    dns.known[dns.n_known].port = ports[k];
+                    dns.n_known++;
+                }
+            }
+        }
+        off += rdlen;
+    }
+}
+
+static void on_answer(struct shim *s)
+{
+    for (;;) {
+        unsigned char m[4096];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        ssize_t n = recvfrom(dns.up_fd, m, sizeof(m), 0, (struct sockaddr *) &from, &fl);
+        if (n < 0)
+            return;
+        if (n < 12 || from.sin_addr.s_addr != dns.upstream.sin_addr.s_addr ||
+            from.sin_port != dns.upstream.sin_port)
+            continue;
+        uint16_t id = (uint16_t) (m[0] << 8 | m[1]);
+        struct pending *p = NULL;
+        for (size_t i = 0; i < MAX_PENDING && !p; i++)
+            if (dns.pending[i].used && dns.pending[i].id == id)
+                p = &dns.pending[i];
+        if (!p)
+            continue;
+        char name[256];
+        if (question(m, (size_t) n, name, sizeof(name)) < 0 || strcmp(name, p->name)) {
+            continue; /* not the answer to what was asked */
+        }
+        allow_answers(s, m, (size_t) n, name);
+        m[0] = (unsigned char) (p->client_id >> 8);
+        m[1] = (unsigned char) p->client_id;
+        (void) sendto(dns.box_fd, m, (size_t) n, 0, (struct sockaddr *) &p->client,
+                      sizeof(p->client));
+        p->used = false;
+    }
+}
+
+bool dns_on_event(struct shim *s, struct ev *ev)
+{
+    if (ev == &dns.box_ev) {
+        on_query(s);
+        return true;
+    }
+    if (ev == &dns.up_ev) {
+        on_answer(s);
+        return true;
+    }
+    return false;
+}
+
+void dns_stop(struct shim *s)
+{
+    int *fds[] = {&dns.box_fd, &dns.up_fd};
+    for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+        if (*fds[i] >= 0)
+            (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, *fds[i], NULL);
+        *fds[i] = bl_close(*fds[i]);
+    }
+    memset(dns.pending, 0, sizeof(dns.pending));
+    dns.n_known = 0;
+}

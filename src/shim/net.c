@@ -1,0 +1,832 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The box's network (docs/design/networking.md).
+ *
+ * - slirp4netns, a child of the shim in the host's namespaces, gives the box's network namespace
+ *   a tap device with 10.0.2.100/24, a default route through 10.0.2.2 and a DNS forwarder at
+ *   10.0.2.3, all in user space: the box never sees or touches the host's interfaces. Its
+ *   10.0.2.2 reaches the host's loopback only when the allow-list names the host alias.
+ * - An allow-list (--allow-net) is an nftables table in the box's namespace, loaded before the
+ *   box's first instruction; the box has neither CAP_NET_ADMIN nor CAP_NET_RAW to undo it.
+ * - A published port is a listening socket of the shim on the host; each connection is relayed
+ *   to a socket the shim makes inside the box's namespace (to 10.0.2.100:PORT), so that the
+ *   traffic never passes through slirp.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "fs-util.h"
+#include "shim.h"
+
+#define BOX_ADDR NET_BOX_ADDR
+#define GW_ADDR "10.0.2.2"
+#define DNS_ADDR "10.0.2.3"
+#define HOST_ALIAS "host.boxlite.internal"
+#define RELAY_BUF (64 * 1024)
+#define MAX_RELAYS 1024
+#define READY_TIMEOUT_MS 10000
+
+struct net_listener {
+    struct ev ev; /* EV_NET; first member */
+    int fd;
+    char host_ip[INET_ADDRSTRLEN];
+    unsigned short host_port, box_port;
+};
+
+struct relay;
+struct relay_end {
+    struct ev ev; /* EV_NET; first member */
+    struct relay *r;
+    int fd;
+    uint32_t mask; /* what epoll watches now */
+    bool eof;      /* read side saw EOF */
+};
+
+struct relay {
+    struct relay *next;
+    struct relay_end a, b; /* a: the host's client; b: our socket in the box */
+    char *buf[2];          /* [0]: a -> b; [1]: b -> a */
+    size_t len[2], off[2];
+    bool connecting, dead;
+};
+
+static struct {
+    int netns_fd, host_netns_fd;
+    pid_t slirp_pid;
+    int slirp_pidfd, slirp_exit_w, slirp_ready_r;
+    pid_t nft_pid;
+    int nft_err_r;
+    struct net_listener *listeners;
+    size_t n_listeners;
+    struct relay *relays;
+    size_t n_relays;
+    bool up;             /* slirp runs: the box has a network */
+    uint64_t relayed[2]; /* bytes through published ports: [0] into the box, [1] out of it */
+} net = {.netns_fd = -1, .host_netns_fd = -1, .slirp_pidfd = -1, .slirp_exit_w = -1,
+         .slirp_ready_r = -1, .nft_err_r = -1};
+
+bool net_address(void)
+{
+    return net.up;
+}
+
+void net_relayed(uint64_t *in, uint64_t *out)
+{
+    *in = net.relayed[0];
+    *out = net.relayed[1];
+}
+
+/* ---- configuration --------------------------------------------------------------------- */
+
+static bool valid_port(const char *s, bool zero_ok, unsigned short *ret)
+{
+    int v;
+    if (parse_int(s, zero_ok ? 0 : 1, 65535, &v) < 0)
+        return false;
+    *ret = (unsigned short) v;
+    return true;
+}
+
+/* "A.B.C.D/N PORT" */
+static bool valid_allow(const char *s)
+{
+    char ip[INET_ADDRSTRLEN + 8];
+    const char *sp = strchr(s, ' ');
+    const char *slash = strchr(s, '/');
+    if (!sp || !slash || slash > sp || (size_t) (slash - s) >= INET_ADDRSTRLEN)
+        return false;
+    memcpy(ip, s, (size_t) (slash - s));
+    ip[slash - s] = 0;
+    struct in_addr a;
+    char pfx[4];
+    size_t pl = (size_t) (sp - slash - 1);
+    if (inet_pton(AF_INET, ip, &a) != 1 || pl == 0 || pl > 2)
+        return false;
+    memcpy(pfx, slash + 1, pl);
+    pfx[pl] = 0;
+    int n;
+    unsigned short port;
+    return parse_int(pfx, 0, 32, &n) == 0 && valid_port(sp + 1, true, &port);
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* "NAME A.B.C.D" or "DOMAIN PORT" */
+static bool valid_pair(const char *s, bool second_is_ip)
+{
+    const char *sp = strchr(s, ' ');
+    if (!sp || !valid_name(s, (size_t) (sp - s)))
+        return false;
+    struct in_addr a;
+    unsigned short port;
+    return second_is_ip ? inet_pton(AF_INET, sp + 1, &a) == 1 : valid_port(sp + 1, true, &port);
+}
+
+/* Check what the library wrote; everything here ends up in an nft script or /etc/hosts. */
+static int check_conf(const struct shim_conf *c, bl_error **err)
+{
+    for (size_t i = 0; i < c->n_ports; i++) {
+        char ip[INET_ADDRSTRLEN + 1];
+        int hp, bp;
+        struct in_addr a;
+        if (sscanf(c->ports[i], "%16s %d %d", ip, &hp, &bp) != 3 ||
+            inet_pton(AF_INET, ip, &a) != 1 || hp < 0 || hp > 65535 || bp < 1 || bp > 65535)
+            return bl_err(err, -EINVAL, "shim.conf: bad port '%s'", c->ports[i]);
+    }
+    for (size_t i = 0; i < c->n_allow; i++)
+        if (!valid_allow(c->allow[i]))
+            return bl_err(err, -EINVAL, "shim.conf: bad allow '%s'", c->allow[i]);
+    for (size_t i = 0; i < c->n_allow_host; i++)
+        if (!valid_pair(c->allow_host[i], true))
+            return bl_err(err, -EINVAL, "shim.conf: bad allow_host '%s'", c->allow_host[i]);
+    for (size_t i = 0; i < c->n_allow_dns; i++)
+        if (!valid_pair(c->allow_dns[i], false))
+            return bl_err(err, -EINVAL, "shim.conf: bad allow_dns '%s'", c->allow_dns[i]);
+    for (size_t i = 0; i < c->n_allow_hostlo; i++) {
+        unsigned short port;
+        if (!valid_port(c->allow_hostlo[i], true, &port))
+            return bl_err(err, -EINVAL, "shim.conf: bad allow_hostlo '%s'", c->allow_hostlo[i]);
+    }
+    return 0;
+}
+
+int net_prepare(struct shim *s, bl_error **err)
+{
+    struct shim_conf *c = &s->conf;
+    if (!c->net)
+        return 0;
+    int r = check_conf(c, err);
+    if (r < 0)
+        return r;
+    if (!c->slirp || c->slirp[0] != '/' || access(c->slirp, X_OK) < 0) {
+        if (c->net_soft) {
+            shim_log("slirp4netns not available ('%s'): the box has only loopback",
+                     c->slirp ? c->slirp : "");
+            c->net = false;
+            return 0;
+        }
+        return bl_err(err, -ENOENT,
+                      "network: slirp4netns not found; install Debian's slirp4netns package, or "
+                      "use --network disabled");
+    }
+    if (conf_net_filtered(c) && (!c->nft || c->nft[0] != '/' || access(c->nft, X_OK) < 0))
+        return bl_err(err, -ENOENT, "network: nft not found; --allow-net needs Debian's nftables "
+                                    "package");
+    if (conf_net_filtered(c)) {
+        /* A filtered box must not undo its filter (NET_ADMIN) nor go around it with packet
+         * sockets (NET_RAW). */
+        c->caps &= ~((UINT64_C(1) << 12) | (UINT64_C(1) << 13));
+    }
+    /* Published ports: bound now, so that a port in use fails the start before the box runs. */
+    net.listeners = bl_calloc(c->n_ports + 1, sizeof(*net.listeners));
+    if (!net.listeners)
+        return bl_oom(err);
+    for (size_t i = 0; i < c->n_ports; i++) {
+        struct net_listener *l = &net.listeners[i];
+        int hp = 0, bp = 0;
+        *l = (struct net_listener){.ev = {EV_NET}, .fd = -1};
+        (void) sscanf(c->ports[i], "%15s %d %d", l->host_ip, &hp, &bp);
+        l->host_port = (unsigned short) hp;
+        l->box_port = (unsigned short) bp;
+        net.n_listeners++;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(l->host_port)};
+        (void) inet_pton(AF_INET, l->host_ip, &sa.sin_addr);
+        l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int one = 1;
+        if (l->fd < 0 || setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(l->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(l->fd, 128) < 0) {
+            int e = errno;
+            /* upstream's words: its port forwarder answers on this path */
+            return bl_err(err, -e,
+                          "cannot publish %s:%u -> %u: /services/forwarder/expose: listen tcp "
+                          "%s:%u: bind: %s",
+                          l->host_ip, l->host_port, l->box_port, l->host_ip, l->host_port,
+                          e == EADDRINUSE ? "address already in use"
+                          : e == EACCES   ? "permission denied"
+                                          : strerror(e));
+        }
+        socklen_t len = sizeof(sa);
+        if (getsockname(l->fd, (struct sockaddr *) &sa, &len) == 0)
+            l->host_port = ntohs(sa.sin_port);
+    }
+    return 0;
+}
+
+/* The box's /etc/hosts lines beyond localhost and its hostname. */
+int net_hosts_lines(const struct shim *s, char **ret)
+{
+    const struct shim_conf *c = &s->conf;
+    size_t cap = 64 + c->n_allow_host * 300;
+    _cleanup_free_ char *buf = bl_malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    size_t n = 0;
+    buf[0] = 0;
+    if (c->net)
+        n += (size_t) snprintf(buf + n, cap - n, "%s\t%s\n", GW_ADDR, HOST_ALIAS);
+    for (size_t i = 0; c->net && i < c->n_allow_host; i++) {
+        const char *sp = strchr(c->allow_host[i], ' ');
+        n += (size_t) snprintf(buf + n, cap - n, "%s\t%.*s\n", sp + 1,
+                               (int) (sp - c->allow_host[i]), c->allow_host[i]);
+    }
+    *ret = TAKE_PTR(buf);
+    return 0;
+}
+
+const char *net_resolv_conf(const struct shim *s)
+{
+    if (!s->conf.net)
+        return NULL;
+    /* an allow-list with domains: our filter (dns.c); else slirp's forwarder */
+    return s->conf.n_allow_dns ? "nameserver 127.0.0.53\n" : "nameserver " DNS_ADDR "\n";
+}
+
+/* ---- helpers: slirp4netns and nft ------------------------------------------------------ */
+
+/* In a forked child: put fds[i] at i + 3 (not CLOEXEC), close the rest, stdio from /dev/null
+ * (stderr: err_fd when >= 0). */
+static void child_fds(int *fds, size_t n, int err_fd)
+{
+    for (size_t i = 0; i < n; i++)
+        fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
+    if (err_fd >= 0)
+        err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, 64);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0 || dup3(null, 0, 0) < 0 || dup3(null, 1, 0) < 0 ||
+        dup3(err_fd >= 0 ? err_fd : null, 2, 0) < 0)
+        _exit(127);
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] < 0 || dup3(fds[i], (int) i + 3, 0) < 0)
+            _exit(127);
+    (void) close_range((unsigned) n + 3, ~0U, 0);
+}
+
+static int spawn_slirp(struct shim *s)
+{
+    const struct shim_conf *c = &s->conf;
+    int ex[2], rd[2];
+    if (pipe2(ex, O_CLOEXEC) < 0)
+        return -errno;
+    _cleanup_close_ int ex_r = ex[0], ex_w = ex[1];
+    if (pipe2(rd, O_CLOEXEC) < 0)
+        return -errno;
+    _cleanup_close_ int rd_r = rd[0], rd_w = rd[1];
+    _cleanup_close_ int log = openat(s->boxfd, "net.log",
+                                     O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool hostlo = c->n_allow_hostlo > 0;
+    const char *argv[16];
+    size_t k = 0;
+    argv[k++] = c->slirp;
+    argv[k++] = "--configure";
+    argv[k++] = "--mtu=65520";
+    if (!hostlo)
+        argv[k++] = "--disable-host-loopback";
+    argv[k++] = "--exit-fd=3";
+    argv[k++] = "--ready-fd=4";
+    argv[k++] = "--enable-sandbox";
+    argv[k++] = "--enable-seccomp";
+    argv[k++] = "--netns-type=path";
+    argv[k++] = "/proc/self/fd/5"; /* the box's namespace: no race with an early end of PID 1 */
+    argv[k++] = "tap0";
+    argv[k] = NULL;
+    pid_t p = fork();
+    if (p < 0)
+        return -errno;
+    if (p == 0) {
+        /* dies with the shim; its exit fd reads EOF then too */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        child_reset_signals();
+        int fds[3] = {ex_r, rd_w, net.netns_fd};
+        child_fds(fds, 3, log);
+        execv(c->slirp, (char *const *) argv);
+        _exit(127);
+    }
+    net.slirp_pid = p;
+    net.slirp_pidfd = (int) pidfd_open(p, 0);
+    net.slirp_exit_w = TAKE_FD(ex_w);
+    net.slirp_ready_r = TAKE_FD(rd_r);
+    return 0;
+}
+
+static void put(char **buf, size_t *len, size_t *cap, const char *fmt, ...) _printf_(4, 5);
+static void put(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    if (!*buf)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            free(*buf);
+            *buf = NULL;
+            return;
+        }
+        if ((size_t) n < *cap - *len) {
+            *len += (size_t) n;
+            return;
+        }
+        char *nb = bl_realloc(*buf, *cap * 2 + (size_t) n);
+        if (!nb) {
+            free(*buf);
+            *buf = NULL;
+            return;
+        }
+        *buf = nb;
+        *cap = *cap * 2 + (size_t) n;
+    }
+}
+
+/* The allow-list as an nft script: loopback and the listed destinations pass; TCP to anything
+ * else is reset (connect() fails at once with ECONNREFUSED), other packets dropped (send()
+ * fails at once with EPERM). The host alias reaches the host only on its listed ports. */
+static char *nft_script(const struct shim_conf *c)
+{
+    size_t cap = 1024, len = 0;
+    char *b = bl_malloc(cap);
+    put(&b, &len, &cap,
+        "table inet boxlite {\n"
+        " set dyn { type ipv4_addr . inet_service; }\n"
+        " set dyn_any { type ipv4_addr; }\n"
+        " chain refuse {\n"
+        "  meta l4proto tcp reject with tcp reset\n"
+        "  drop\n"
+        " }\n"
+        " chain out {\n"
+        "  type filter hook output priority 0; policy drop;\n"
+        "  oif \"lo\" accept\n");
+    for (size_t i = 0; i < c->n_allow_hostlo; i++) {
+        if (!strcmp(c->allow_hostlo[i], "0"))
+            put(&b, &len, &cap, "  ip daddr %s accept\n", GW_ADDR);
+        else
+            put(&b, &len, &cap, "  ip daddr %s meta l4proto { tcp, udp } th dport %s accept\n",
+                GW_ADDR, c->allow_hostlo[i]);
+    }
+    put(&b, &len, &cap, "  ip daddr %s jump refuse\n", GW_ADDR);
+    if (c->n_allow_dns) /* filled by dns.c with the answers for allowed names */
+        put(&b, &len, &cap,
+            "  ip daddr @dyn_any accept\n"
+            "  meta l4proto { tcp, udp } ip daddr . th dport @dyn accept\n");
+    for (size_t i = 0; i < c->n_allow; i++) {
+        const char *sp = strchr(c->allow[i], ' ');
+        if (!strcmp(sp + 1, "0"))
+            put(&b, &len, &cap, "  ip daddr %.*s accept\n", (int) (sp - c->allow[i]),
+                c->allow[i]);
+        else
+            put(&b, &len, &cap, "  ip daddr %.*s meta l4proto { tcp, udp } th dport %s accept\n",
+                (int) (sp - c->allow[i]), c->allow[i], sp + 1);
+    }
+    put(&b, &len, &cap, "  jump refuse\n }\n}\n");
+    return b;
+}
+
+static int spawn_nft(struct shim *s)
+{
+    _cleanup_free_ char *script = nft_script(&s->conf);
+    if (!script)
+        return -ENOMEM;
+    _cleanup_close_ int mfd = memfd_create("boxlite-nft", MFD_CLOEXEC);
+    if (mfd < 0)
+        return -errno;
+    int r = bl_write_all(mfd, script, strlen(script));
+    if (r < 0)
+        return r;
+    if (lseek(mfd, 0, SEEK_SET) < 0)
+        return -errno;
+    int ep[2];
+    if (pipe2(ep, O_CLOEXEC) < 0)
+        return -errno;
+    _cleanup_close_ int err_r = ep[0], err_w = ep[1];
+    pid_t p = fork();
+    if (p < 0)
+        return -errno;
+    if (p == 0) {
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        child_reset_signals();
+        if (setns(net.netns_fd, CLONE_NEWNET) < 0)
+            _exit(126);
+        int fds[1] = {mfd};
+        child_fds(fds, 1, err_w);
+        execl(s->conf.nft, s->conf.nft, "-f", "/proc/self/fd/3", (char *) NULL);
+        _exit(127);
+    }
+    net.nft_pid = p;
+    net.nft_err_r = TAKE_FD(err_r);
+    return 0;
+}
+
+int net_start(struct shim *s, pid_t pid1, bl_error **err)
+{
+    if (!s->conf.net)
+        return 0;
+    char path[64];
+    (void) snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid1);
+    net.netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+    net.host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (net.netns_fd < 0 || net.host_netns_fd < 0)
+        return bl_err_errno(err, "network: cannot open the box's network namespace");
+    int r = spawn_slirp(s);
+    if (r < 0)
+        return bl_err_code(err, r, "network: cannot start slirp4netns");
+    if (conf_net_filtered(&s->conf)) {
+        r = spawn_nft(s);
+        if (r < 0)
+            return bl_err_code(err, r, "network: cannot start nft");
+    }
+    if (s->conf.n_allow_dns)
+        return dns_start(s, net.netns_fd, net.host_netns_fd, err);
+    return 0;
+}
+
+int net_allow_addr(struct shim *s, struct in_addr a, unsigned short port)
+{
+    char elem[64];
+    if (port)
+        (void) snprintf(elem, sizeof(elem), "{ %s . %u }", inet_ntoa(a), port);
+    else
+        (void) snprintf(elem, sizeof(elem), "{ %s }", inet_ntoa(a));
+    pid_t p = fork();
+    if (p < 0)
+        return -errno;
+    if (p == 0) {
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        child_reset_signals();
+        if (setns(net.netns_fd, CLONE_NEWNET) < 0)
+            _exit(126);
+        int none[1] = {-1};
+        child_fds(none, 0, -1);
+        execl(s->conf.nft, s->conf.nft, "add", "element", "inet", "boxlite",
+              port ? "dyn" : "dyn_any", elem, (char *) NULL);
+        _exit(127);
+    }
+    int st = 0;
+    pid_t w;
+    do
+        w = waitpid(p, &st, 0);
+    while (w < 0 && errno == EINTR);
+    return w == p && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+/* Wait for the allow-list and for slirp4netns to have configured the box's interface. */
+int net_wait_ready(struct shim *s, bl_error **err)
+{
+    if (!s->conf.net)
+        return 0;
+    if (net.nft_pid > 0) {
+        int st = 0;
+        pid_t p;
+        do
+            p = waitpid(net.nft_pid, &st, 0);
+        while (p < 0 && errno == EINTR);
+        net.nft_pid = 0;
+        char msg[512];
+        ssize_t n = read(net.nft_err_r, msg, sizeof(msg) - 1);
+        msg[n > 0 ? n : 0] = 0;
+        msg[strcspn(msg, "\n")] = 0;
+        net.nft_err_r = bl_close(net.nft_err_r);
+        if (p < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            return bl_err(err, -EIO, "network: cannot load the allow-list (nft: %s)",
+                          *msg ? msg : "failed");
+    }
+    struct pollfd pfd = {.fd = net.slirp_ready_r, .events = POLLIN};
+    int r;
+    do
+        r = poll(&pfd, 1, READY_TIMEOUT_MS);
+    while (r < 0 && errno == EINTR);
+    char c = 0;
+    ssize_t n = r > 0 ? read(net.slirp_ready_r, &c, 1) : 0;
+    net.slirp_ready_r = bl_close(net.slirp_ready_r);
+    if (n != 1) {
+        _cleanup_free_ char *log = NULL;
+        size_t len = 0;
+        (void) bl_read_file_at(s->boxfd, "net.log", 64 * 1024, &log, &len, NULL);
+        /* its last line says why */
+        char *last = log;
+        while (log && len && log[len - 1] == '\n')
+            log[--len] = 0;
+        for (char *q = log; q && *q; q++)
+            if (*q == '\n' && q[1])
+                last = q + 1;
+        return bl_err(err, -EIO, "network: slirp4netns %s%s%s",
+                      r == 0 ? "did not come up in time" : "failed", last && *last ? ": " : "",
+                      last && *last ? last : "");
+    }
+    net.up = true;
+    /* slirp serves IPv4 only: no IPv6 chatter (neighbour discovery) on tap0 */
+    if (setns(net.netns_fd, CLONE_NEWNET) == 0) {
+        _cleanup_close_ int fd =
+            open("/proc/sys/net/ipv6/conf/tap0/disable_ipv6", O_WRONLY | O_CLOEXEC);
+        if (setns(net.host_netns_fd, CLONE_NEWNET) < 0) {
+            shim_log("cannot return to the host's network namespace: %m");
+            abort();
+        }
+        if (fd >= 0)
+            (void) write_str(fd, "1");
+    }
+    /* the actual bindings, for inspect and list */
+    char buf[64 * 1024];
+    size_t len = 0;
+    for (size_t i = 0; i < net.n_listeners && len < sizeof(buf) - 64; i++) {
+        struct net_listener *l = &net.listeners[i];
+        len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s %u %u\n", l->host_ip,
+                                 l->host_port, l->box_port);
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = &l->ev};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, l->fd, &e) < 0)
+            return bl_err_errno(err, "network: cannot watch a published port");
+    }
+    if (net.n_listeners) {
+        r = write_file_atomic(s->boxfd, "ports", buf, len);
+        if (r < 0)
+            return bl_err_code(err, r, "cannot write %s/ports", s->box_dir);
+    }
+    shim_log("network up%s (%zu published ports)",
+             conf_net_filtered(&s->conf) ? ", allow-list loaded" : "", net.n_listeners);
+    return 0;
+}
+
+/* ---- published ports: relays ----------------------------------------------------------- */
+
+static void end_watch(struct shim *s, struct relay_end *e, uint32_t mask)
+{
+    if (e->fd < 0 || e->mask == mask)
+        return;
+    struct epoll_event ev = {.events = mask, .data.ptr = &e->ev};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, e->fd, &ev) == 0)
+        e->mask = mask;
+}
+
+static void relay_kill(struct shim *s, struct relay *r, bool reset)
+{
+    if (r->dead)
+        return;
+    struct relay_end *ends[] = {&r->a, &r->b};
+    for (size_t i = 0; i < 2; i++) {
+        if (ends[i]->fd < 0)
+            continue;
+        if (reset) {
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};
+            (void) setsockopt(ends[i]->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
+        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, ends[i]->fd, NULL);
+        ends[i]->fd = bl_close(ends[i]->fd);
+    }
+    free(r->buf[0]);
+    free(r->buf[1]);
+    r->buf[0] = r->buf[1] = NULL;
+    r->dead = true;
+    net.n_relays--;
+}
+
+/* Move what can move, both ways; half-close follows EOF. */
+static void relay_pump(struct shim *s, struct relay *r)
+{
+    struct relay_end *src[2] = {&r->a, &r->b}, *dst[2] = {&r->b, &r->a};
+    for (int i = 0; i < 2; i++) {
+        for (;;) {
+            if (r->len[i] > r->off[i]) {
+                ssize_t n = send(dst[i]->fd, r->buf[i] + r->off[i], r->len[i] - r->off[i],
+                                 MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n < 0 && errno == EAGAIN)
+                    break;
+                if (n < 0) {
+                    relay_kill(s, r, true);
+                    return;
+                }
+                r->off[i] += (size_t) n;
+                net.relayed[i] += (uint64_t) n;
+                if (r->off[i] == r->len[i])
+                    r->off[i] = r->len[i] = 0;
+                continue;
+            }
+            if (src[i]->eof)
+                break;
+            ssize_t n = recv(src[i]->fd, r->buf[i], RELAY_BUF, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN)
+                break;
+            if (n < 0) {
+                relay_kill(s, r, true);
+                return;
+            }
+            if (n == 0) {
+                src[i]->eof = true;
+                (void) shutdown(dst[i]->fd, SHUT_WR);
+                break;
+            }
+            r->len[i] = (size_t) n;
+        }
+    }
+    if (r->a.eof && r->b.eof && !r->len[0] && !r->len[1]) {
+        relay_kill(s, r, false);
+        return;
+    }
+    end_watch(s, &r->a, (r->a.eof || r->len[0] ? 0 : EPOLLIN) | (r->len[1] ? EPOLLOUT : 0));
+    end_watch(s, &r->b, (r->b.eof || r->len[1] ? 0 : EPOLLIN) | (r->len[0] ? EPOLLOUT : 0));
+}
+
+/* A socket in the box's network namespace. */
+static int box_socket(void)
+{
+    if (setns(net.netns_fd, CLONE_NEWNET) < 0)
+        return -errno;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int e = errno;
+    if (setns(net.host_netns_fd, CLONE_NEWNET) < 0) {
+        /* stuck in the box's namespace: never bind anything again */
+        shim_log("cannot return to the host's network namespace: %m");
+        abort();
+    }
+    return fd < 0 ? -e : fd;
+}
+
+static void on_accept(struct shim *s, struct net_listener *l)
+{
+    for (;;) {
+        _cleanup_close_ int cfd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN)
+                shim_log("accept on %s:%u: %m", l->host_ip, l->host_port);
+            return;
+        }
+        if (net.n_relays >= MAX_RELAYS) {
+            shim_log("port %u: too many connections, refusing one", l->host_port);
+            continue;
+        }
+        _cleanup_close_ int bfd = box_socket();
+        if (bfd < 0) {
+            shim_log("port %u: cannot make a socket in the box: %s", l->host_port,
+                     strerror(-bfd));
+            continue;
+        }
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(l->box_port)};
+        (void) inet_pton(AF_INET, BOX_ADDR, &sa.sin_addr);
+        int cr = connect(bfd, (struct sockaddr *) &sa, sizeof(sa));
+        if (cr < 0 && errno != EINPROGRESS) {
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};
+            (void) setsockopt(cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+            continue;
+        }
+        _cleanup_free_ struct relay *r = bl_calloc(1, sizeof(*r));
+        char *b0 = bl_malloc(RELAY_BUF), *b1 = bl_malloc(RELAY_BUF);
+        if (!r || !b0 || !b1) {
+            free(b0);
+            free(b1);
+            continue;
+        }
+        r->buf[0] = b0;
+        r->buf[1] = b1;
+        r->a = (struct relay_end){.ev = {EV_NET}, .r = r, .fd = cfd, .mask = 0};
+        r->b = (struct relay_end){.ev = {EV_NET}, .r = r, .fd = bfd, .mask = EPOLLOUT};
+        r->connecting = true;
+        struct epoll_event ea = {.events = r->a.mask, .data.ptr = &r->a.ev};
+        struct epoll_event eb = {.events = r->b.mask, .data.ptr = &r->b.ev};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, cfd, &ea) < 0) {
+            free(b0);
+            free(b1);
+            continue;
+        }
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, bfd, &eb) < 0) {
+            (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, cfd, NULL);
+            free(b0);
+            free(b1);
+            continue;
+        }
+        TAKE_FD(cfd);
+        TAKE_FD(bfd);
+        net.n_relays++;
+        r->next = net.relays;
+        net.relays = TAKE_PTR(r);
+    }
+}
+
+static void on_relay(struct shim *s, struct relay_end *e, uint32_t events)
+{
+    struct relay *r = e->r;
+    if (r->dead)
+        return;
+    if (r->connecting) {
+        if (e != &r->b && !(events & (EPOLLERR | EPOLLHUP)))
+            return;
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+        if (e != &r->b || getsockopt(r->b.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr) {
+            /* nothing listens in the box (or the client left): the client sees a reset */
+            relay_kill(s, r, true);
+            return;
+        }
+        r->connecting = false;
+    }
+    relay_pump(s, r);
+}
+
+void net_on_event(struct shim *s, struct ev *ev, uint32_t events)
+{
+    if (dns_on_event(s, ev))
+        return;
+    for (size_t i = 0; i < net.n_listeners; i++)
+        if (ev == &net.listeners[i].ev) {
+            on_accept(s, &net.listeners[i]);
+            return;
+        }
+    on_relay(s, (struct relay_end *) ev, events);
+}
+
+/* Free the relays that died in the last batch of events. */
+void net_sweep(void)
+{
+    struct relay **pp = &net.relays;
+    while (*pp) {
+        struct relay *r = *pp;
+        if (r->dead) {
+            *pp = r->next;
+            free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+bool net_reaped(pid_t pid)
+{
+    if (pid <= 0 || pid != net.slirp_pid)
+        return false;
+    net.slirp_pid = 0;
+    if (net.up)
+        shim_log("slirp4netns exited: the box has lost its network");
+    return true;
+}
+
+/* Teardown: no listener, relay or helper is left. Idempotent. */
+void net_stop(struct shim *s)
+{
+    for (size_t i = 0; i < net.n_listeners; i++) {
+        if (net.listeners[i].fd >= 0)
+            (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, net.listeners[i].fd, NULL);
+        net.listeners[i].fd = bl_close(net.listeners[i].fd);
+    }
+    for (struct relay *r = net.relays; r; r = r->next)
+        relay_kill(s, r, false);
+    net_sweep();
+    dns_stop(s);
+    if (net.n_listeners)
+        (void) unlinkat(s->boxfd, "ports", 0);
+    free(net.listeners);
+    net.listeners = NULL;
+    net.n_listeners = 0;
+    net.slirp_exit_w = bl_close(net.slirp_exit_w);
+    if (net.slirp_pid > 0) {
+        if (net.slirp_pidfd >= 0)
+            (void) pidfd_send_signal(net.slirp_pidfd, SIGKILL, NULL, 0);
+        pid_t p;
+        do
+            p = waitpid(net.slirp_pid, NULL, 0);
+        while (p < 0 && errno == EINTR);
+        net.slirp_pid = 0;
+    }
+    if (net.nft_pid > 0) {
+        (void) kill(net.nft_pid, SIGKILL);
+        (void) waitpid(net.nft_pid, NULL, 0);
+        net.nft_pid = 0;
+    }
+    net.slirp_pidfd = bl_close(net.slirp_pidfd);
+    net.slirp_ready_r = bl_close(net.slirp_ready_r);
+    net.nft_err_r = bl_close(net.nft_err_r);
+    net.netns_fd = bl_close(net.netns_fd);
+    net.host_netns_fd = bl_close(net.host_netns_fd);
+    net.up = false;
+}
