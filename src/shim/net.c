@@ -15,6 +15,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -445,6 +448,32 @@ static int spawn_nft(struct shim *s)
     return 0;
 }
 
+/* tap0 in the box's namespace, persistent: slirp4netns attaches to it. Its end then costs
+ * nothing: the device goes with the namespace, in the kernel's own time, where unregistering a
+ * non-persistent tap on the last close (slirp's exit) takes ~20 ms of RCU waits. */
+static int make_tap(void)
+{
+    if (setns(net.netns_fd, CLONE_NEWNET) < 0)
+        return -errno;
+    int r = 0;
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    struct ifreq ifr = {.ifr_name = "tap0", .ifr_flags = IFF_TAP | IFF_NO_PI};
+    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0)
+        r = -errno;
+    if (fd >= 0)
+        (void) close(fd);
+    /* slirp serves IPv4 only: no IPv6 chatter (MLD, neighbour discovery) once it is up */
+    _cleanup_close_ int sysctl =
+        r < 0 ? -1 : open("/proc/sys/net/ipv6/conf/tap0/disable_ipv6", O_WRONLY | O_CLOEXEC);
+    if (sysctl >= 0)
+        (void) write_str(sysctl, "1");
+    if (setns(net.host_netns_fd, CLONE_NEWNET) < 0) {
+        shim_log("cannot return to the host's network namespace: %m");
+        abort();
+    }
+    return r;
+}
+
 int net_start(struct shim *s, pid_t pid1, bl_error **err)
 {
     if (!s->conf.net)
@@ -455,7 +484,10 @@ int net_start(struct shim *s, pid_t pid1, bl_error **err)
     net.host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (net.netns_fd < 0 || net.host_netns_fd < 0)
         return bl_err_errno(err, "network: cannot open the box's network namespace");
-    int r = spawn_slirp(s);
+    int r = make_tap();
+    if (r < 0)
+        return bl_err_code(err, r, "network: cannot create the box's tap device");
+    r = spawn_slirp(s);
     if (r < 0)
         return bl_err_code(err, r, "network: cannot start slirp4netns");
     if (conf_net_filtered(&s->conf)) {
@@ -542,17 +574,6 @@ int net_wait_ready(struct shim *s, bl_error **err)
                       last && *last ? last : "");
     }
     net.up = true;
-    /* slirp serves IPv4 only: no IPv6 chatter (neighbour discovery) on tap0 */
-    if (setns(net.netns_fd, CLONE_NEWNET) == 0) {
-        _cleanup_close_ int fd =
-            open("/proc/sys/net/ipv6/conf/tap0/disable_ipv6", O_WRONLY | O_CLOEXEC);
-        if (setns(net.host_netns_fd, CLONE_NEWNET) < 0) {
-            shim_log("cannot return to the host's network namespace: %m");
-            abort();
-        }
-        if (fd >= 0)
-            (void) write_str(fd, "1");
-    }
     /* the actual bindings, for inspect and list */
     char buf[64 * 1024];
     size_t len = 0;
