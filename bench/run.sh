@@ -12,6 +12,8 @@
 #      seccomp profile and with podman's default one
 #   3. bwrap --unshare-all --die-with-parent --bind ROOTFS / --proc /proc --dev /dev true
 #   4. boxlite exec BOX true (detached box)  vs  crun exec CTR true (crun run -d)
+#   1b. the same with the default network (slirp4netns); 1 uses --network disabled,
+#      the footing of crun and bwrap (loopback only), as do 4 and 5
 #   5. host memory per idle box: BENCH_BOXES detached boxes running
 #      `sleep 100000`: the shims' RSS and PSS, the boxes' PID 1s, the memory
 #      cgroups' charge, and the kernel's growth (/proc/meminfo deltas).
@@ -442,14 +444,17 @@ echo "$probe_bwrap" >"$RES/probe-bwrap"
 # ------------------------------------------------------------------ time ----
 note "timing ($RUNS runs each, $WARMUP warm-up) ..."
 note "  boxlite run --rm ..."
-measure2 boxlite_run "${BX[@]}" run --rm busybox true
+# equal footing: crun's and bwrap's boxes have loopback only, like --network disabled
+measure2 boxlite_run "${BX[@]}" run --rm --network disabled busybox true
+note "  boxlite run --rm (default network: slirp4netns) ..."
+measure2 boxlite_run_net "${BX[@]}" run --rm busybox true
 note "  bwrap ..."
 measure2 bwrap bwrap --unshare-all --die-with-parent --bind "$ROOTFS" / --proc /proc --dev /dev true
 note "  process start-up (--version) ..."
 measure boxlite_version "$BIN/boxlite" --version
 measure crun_version crun --version
 note "  boxlite exec ..."
-EXEC_BOX=$("${BX[@]}" run -d --name "bench-exec-$SUF" busybox sleep 100000)
+EXEC_BOX=$("${BX[@]}" run -d --network disabled --name "bench-exec-$SUF" busybox sleep 100000)
 echo "$EXEC_BOX" >>"$WORK/our-ids"
 measure2 boxlite_exec "${BX[@]}" exec "$EXEC_BOX" true
 "${BX[@]}" rm -f "$EXEC_BOX" >/dev/null
@@ -464,7 +469,7 @@ sync
 sleep 1
 read -r m0_avail m0_slab m0_sunr m0_kstack m0_pt m0_pcpu <<<"$(meminfo)"
 for ((i = 1; i <= BOXES; i++)); do
-    "${BX[@]}" run -d --name "bench-mem-$SUF-$i" busybox sleep 100000 >>"$WORK/our-ids"
+    "${BX[@]}" run -d --network disabled --name "bench-mem-$SUF-$i" busybox sleep 100000 >>"$WORK/our-ids"
 done
 sync
 sleep 2                             # deferred frees (RCU) of the starts settle
@@ -494,7 +499,19 @@ for id in "${mem_ids[@]}"; do
     [[ -r $d/memory.kmem.usage_in_bytes ]] && cg_kmem=$((cg_kmem + $(cat "$d/memory.kmem.usage_in_bytes")))
     cg_n=$((cg_n + 1))
 done
-note "removing the $BOXES boxes ..."
+# what the default network adds per box: its slirp4netns (the tap and netns exist anyway)
+NET_BOXES=${BENCH_NET_BOXES:-10}
+for ((i = 1; i <= NET_BOXES; i++)); do
+    "${BX[@]}" run -d --name "bench-net-$SUF-$i" busybox sleep 100000 >>"$WORK/our-ids"
+done
+slirps=()
+for p in /proc/[0-9]*; do
+    [[ $(cat "$p/comm" 2>/dev/null) == slirp4netns && $(readlink "$p/fd/2" 2>/dev/null) == "$H"/* ]] &&
+        slirps+=("$p")
+done
+read -r slirp_rss slirp_pss <<<"$(rollup "${slirps[@]}")"
+slirp_n=${#slirps[@]}
+note "removing the boxes ..."
 remove_our_boxes
 sync
 sleep 2
@@ -583,7 +600,8 @@ Wall-clock milliseconds per command: median, min and max of $RUNS runs after $WA
 runs, back to back ($timer).$spaced_note
 
 $(thead command 'crun run (seccomp)')
-$(row 'boxlite run --rm busybox true' '' boxlite_run crun_sec)
+$(row 'boxlite run --rm --network disabled busybox true' '' boxlite_run crun_sec)
+$(row 'boxlite run --rm busybox true' ' (default network: slirp4netns)' boxlite_run_net crun_sec)
 $(row 'crun run' ' (no seccomp)' crun_nosec crun_sec)
 $(row 'crun run' ' (seccomp)' crun_sec crun_sec)
 $(row 'bwrap --unshare-all --die-with-parent --bind ROOTFS / --proc /proc --dev /dev true' '' bwrap crun_sec)
@@ -617,6 +635,10 @@ while the boxes were started, over the whole machine (other activity adds noise)
 | box memory cgroups (v1), memory.kmem.usage_in_bytes | $((cg_kmem / 1024)) | $(kb_per_box "$cg_kmem" "$BOXES") |
 | MemAvailable drop (everything, incl. PID 1 and page cache) | $((m0_avail - m1_avail)) | $(per_box "m0_avail - m1_avail") |
 | **host memory per idle box: shim + zygote PSS + kernel growth** | $((shim_pss + (m1_slab - m0_slab) + (m1_kstack - m0_kstack) + (m1_pt - m0_pt) + (m1_pcpu - m0_pcpu))) | **$host_box** |
+
+These boxes run with \`--network disabled\`. The default network adds one slirp4netns per box:
+$slirp_n of them over $NET_BOXES networked boxes, RSS $slirp_rss KiB, PSS $slirp_pss KiB in all,
+**$(kib "$slirp_pss" "$((slirp_n > 0 ? slirp_n : 1))") KiB PSS per networked box** on top of the above.
 
 After removing the boxes, against before starting them (KiB): Slab $((m2_slab - m0_slab))
 (unreclaimable $((m2_sunr - m0_sunr))), KernelStack $((m2_kstack - m0_kstack)), PageTables $((m2_pt - m0_pt)),
