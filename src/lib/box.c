@@ -379,6 +379,7 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
 {
     if (!rt || !o || !ret_box || (!o->image && !o->rootfs) || (o->image && o->rootfs))
         return bl_err(err, -EINVAL, "provide IMAGE or --rootfs PATH");
+    bl_cgroup_warm(rt); /* a start usually follows: overlap the kernel's wait with our work */
     _cleanup_json_ json_t *cfg = json_object(), *env = json_array(), *args = json_array(),
                           *layers = json_array();
     if (!cfg || !env || !args || !layers)
@@ -1136,6 +1137,7 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
         return bl_err(err, -EINVAL, "invalid arguments");
     if (bl_lock_held(b->dir_fd, "shim.lock"))
         return stdio ? bl_err(err, -EBUSY, "box %s is already running", b->id) : 0;
+    bl_cgroup_warm(rt);
     int attached = stdio != NULL;
     if (attached && json_is_true(json_object_get(b->config, "detach")))
         return bl_err(err, -EINVAL, "box %s is detached", b->id);

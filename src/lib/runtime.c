@@ -215,6 +215,7 @@ BOXLITE_API void boxlite_runtime_free(boxlite_runtime *rt)
 {
     if (!rt)
         return;
+    bl_cgroup_warm_done(rt);
     bl_store_free(rt->store);
     if (rt->registries)
         bl_registries_done(rt->registries);

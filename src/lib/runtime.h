@@ -2,6 +2,9 @@
 /* The runtime handle: an open home directory and its store. */
 #pragma once
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include "boxlite/runtime.h"
 #include "store.h"
 
@@ -16,7 +19,14 @@ struct boxlite_runtime {
     int boxes_fd;
     struct bl_store *store;
     struct bl_registries *registries; /* the configuration's image registries (never NULL) */
+    pthread_t warm_thread;            /* cgroup-warm.c, when warm_started */
+    bool warm_started;
 };
+
+/* A box is about to start: warm the kernel's cgroup migration lock in a thread (once per
+ * runtime; joined by bl_cgroup_warm_done(), from boxlite_runtime_free()). */
+void bl_cgroup_warm(struct boxlite_runtime *rt);
+void bl_cgroup_warm_done(struct boxlite_runtime *rt);
 
 BL_DEFINE_CLEANUP_FUNC(struct boxlite_runtime *, boxlite_runtime_free)
 
