@@ -227,6 +227,13 @@ t_publish() {
     # the port is free again
     box_httpd web3 again -p "127.0.0.1:$hp:80"; assert_rc 0
     wait_until 5 body_is 127.0.0.1 "$hp" again || fail "port reused"
+    # stop releases the port, start binds it again (ports are the box's, not one run's)
+    bl stop -t 1 web3; assert_rc 0
+    [ -z "$(http_get 127.0.0.1 "$hp")" ] || fail "port $hp answers after stop"
+    bl inspect -f '{{json .NetworkSettings.Ports}}' web3
+    assert_contains "$OUT" "\"HostPort\":\"$hp\"" "configured binding of a stopped box"
+    bl start web3; assert_rc 0
+    wait_until 5 body_is 127.0.0.1 "$hp" again || fail "port after restart"
     bl rm -f web3
 }
 
