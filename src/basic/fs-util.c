@@ -124,6 +124,15 @@ int bl_mkdir_p(const char *path, mode_t mode, bl_error **err)
     return 0;
 }
 
+/* Without root, a directory of ours that we may not read or change (overlayfs makes its
+ * work/work mode 000 in a user namespace; a box may chmod its files) must be opened up
+ * before it can be emptied. */
+static void make_traversable(int dirfd, const char *name, const struct stat *st)
+{
+    if ((st->st_mode & 0700) != 0700 && st->st_uid == geteuid() && geteuid() != 0)
+        (void) !fchmodat(dirfd, name, (st->st_mode & 07777) | 0700, 0);
+}
+
 static int rm_rf_children(int fd, dev_t dev)
 {
     DIR *d = fdopendir(fd);
@@ -148,6 +157,7 @@ static int rm_rf_children(int fd, dev_t dev)
                     r = -EBUSY;
                 continue;
             }
+            make_traversable(dirfd(d), de->d_name, &st);
             int cfd = openat(dirfd(d), de->d_name,
                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
             if (cfd < 0 && errno == EPERM)
@@ -177,6 +187,7 @@ int bl_rm_rf_at(int dirfd, const char *name)
         return errno == ENOENT ? 0 : -errno;
     if (!S_ISDIR(st.st_mode))
         return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+    make_traversable(dirfd, name, &st);
     int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : -errno;

@@ -546,6 +546,16 @@ void box_pid1_main(const struct box_start *b)
     /* A killed shim takes the box with it (if it died before this, the go pipe says so). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
+    if (b->map_fd >= 0) {
+        /* a user namespace: nothing works until the shim has mapped our ids */
+        char mapped;
+        ssize_t n;
+        do
+            n = read(b->map_fd, &mapped, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(ST_BOXLITE_FAILED); /* the shim reports why (or is gone) */
+    }
     child_reset_signals();
     (void) umask(0);
 

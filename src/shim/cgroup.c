@@ -69,6 +69,18 @@ static int make_leaf(const char *path, bool v2, int *ret_procs, bl_error **err)
     return 0;
 }
 
+/* Without root, a hierarchy the user may not write to is one the box goes without. */
+static bool no_delegation(int r, bl_error **err)
+{
+    if (geteuid() == 0 || (r != -EACCES && r != -EPERM && r != -EROFS))
+        return false;
+    if (err && *err) { /* not an error after all */
+        bl_error_free(*err);
+        *err = NULL;
+    }
+    return true;
+}
+
 int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
 {
     int r;
@@ -83,6 +95,13 @@ int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
         if (!cg->v2_path)
             return bl_oom(err);
         r = make_leaf(cg->v2_path, true, &cg->v2_procs_fd, err);
+        if (r < 0 && no_delegation(r, err)) {
+            shim_log("no cgroup for the box: user %u cannot create one in %s", (unsigned) geteuid(),
+                     v2root);
+            free(cg->v2_path);
+            cg->v2_path = NULL;
+            return 0; /* (a v1 hierarchy would not be ours either) */
+        }
         if (r < 0)
             return r;
         cg->v2_fd = open(cg->v2_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -113,6 +132,14 @@ int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
         seen[k] = st.st_dev;
         cg->n_v1++;
         r = make_leaf(cg->v1_path[k], false, &cg->v1_procs_fd[k], err);
+        if (r < 0 && no_delegation(r, err)) {
+            shim_log("no %s cgroup for the box: user %u cannot create one", v1[i],
+                     (unsigned) geteuid());
+            free(cg->v1_path[k]);
+            cg->v1_path[k] = NULL;
+            cg->n_v1--;
+            continue;
+        }
         if (r < 0)
             return r;
     }
@@ -243,7 +270,15 @@ int cg_set_limits(struct box_cgroups *cg, const struct shim_conf *c, bl_error **
     if (!cg->v2_path && cg->n_v1 == 0) {
         bool any_hard = (c->memory.set && !c->memory.soft) || (c->cpus.set && !c->cpus.soft) ||
                         (c->pids.set && !c->pids.soft);
-        return any_hard ? bl_err(err, -EOPNOTSUPP, "resource limits need a box cgroup") : 0;
+        if (!any_hard)
+            return 0;
+        if (geteuid() != 0)
+            return bl_err(err, -EOPNOTSUPP,
+                          "resource limits (--memory, --cpus, --pids-limit) need a cgroup the box "
+                          "can have: user %u has no delegated cgroup here (cgroup v2 with a "
+                          "delegated subtree provides one); run without them",
+                          (unsigned) geteuid());
+        return bl_err(err, -EOPNOTSUPP, "resource limits need a box cgroup");
     }
     int r = set_limit(cg, "memory", &c->memory, "memory", err);
     r = r < 0 ? r : set_limit(cg, "CPU", &c->cpus, "cpu", err);

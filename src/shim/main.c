@@ -148,6 +148,26 @@ static int write_etc_files(struct shim *s, bl_error **err)
     return 0;
 }
 
+/* The box's user namespace (not root): our uid and gid are its root, one id each, with
+ * setgroups denied (what an unprivileged user may map). */
+static int write_id_maps(pid_t pid)
+{
+    char uid[32], gid[32];
+    (void) snprintf(uid, sizeof(uid), "0 %u 1\n", (unsigned) geteuid());
+    (void) snprintf(gid, sizeof(gid), "0 %u 1\n", (unsigned) getegid());
+    const struct {
+        const char *file, *text;
+    } maps[] = {{"setgroups", "deny"}, {"uid_map", uid}, {"gid_map", gid}};
+    for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
+        char path[64];
+        (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, maps[i].file);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write_str(fd, maps[i].text) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
 static int setup_loop(struct shim *s, bl_error **err)
 {
     sigset_t set;
@@ -233,6 +253,13 @@ static int start_box(struct shim *s, bl_error **err)
     if (pipe2(p, O_CLOEXEC) < 0)
         return bl_err_errno(err, "pipe");
     _cleanup_close_ int go_r = p[0], go_w = p[1];
+    _cleanup_close_ int map_r = -1, map_w = -1;
+    if (s->userns) {
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return bl_err_errno(err, "pipe");
+        map_r = p[0];
+        map_w = p[1];
+    }
 
     struct box_start b = {
         .conf = &s->conf,
@@ -244,15 +271,28 @@ static int start_box(struct shim *s, bl_error **err)
         .tty_sock = tty_child,
         .box_dir = s->box_dir,
         .seccomp = s->seccomp.len ? &s->seccomp : NULL,
+        .map_fd = map_r,
     };
     int pidfd = -1;
     bool in_cgroup = false;
-    pid_t pid = shim_clone(BOX_NS_FLAGS, s->cg.v2_fd, &pidfd, &in_cgroup);
+    pid_t pid = shim_clone(BOX_NS_FLAGS | (s->userns ? CLONE_NEWUSER : 0), s->cg.v2_fd, &pidfd,
+                           &in_cgroup);
     if (pid < 0)
         return bl_err_code(err, pid, "cannot create the box's PID 1");
     if (pid == 0) {
         (void) close(go_w); /* so that a dead shim reads as EOF */
+        if (map_w >= 0)
+            (void) close(map_w);
         box_pid1_main(&b);
+    }
+    if (s->userns) {
+        int q = write_id_maps(pid);
+        if (q < 0 || write(map_w, "1", 1) != 1) {
+            char msg[160];
+            (void) snprintf(msg, sizeof(msg), "cannot map the box's user namespace: %s",
+                            strerror(q < 0 ? -q : errno));
+            supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
+        }
     }
     /* The box's ends are PID 1's alone: their EOF must mean the box is done with them. */
     out_w = bl_close(out_w);
@@ -265,8 +305,11 @@ static int start_box(struct shim *s, bl_error **err)
     _cleanup_(bl_error_freep) bl_error *nerr = NULL;
     if (net_start(s, pid, &nerr) < 0)
         supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
-    /* Later children (execs) are born in the box's pid namespace. */
-    if (setns(s->pid1fd, CLONE_NEWPID) < 0)
+    /* Later children (execs) are born in the box's pid namespace. (Without root the kernel
+     * does not let us in: the exec zygote, inside the box's user namespace, forks them.) */
+    if (s->userns)
+        ; /* see above */
+    else if (setns(s->pid1fd, CLONE_NEWPID) < 0)
         shim_log("cannot join the box's pid namespace: %m (exec disabled)");
     else
         s->pidns_joined = true;
@@ -360,6 +403,7 @@ static int run(const char *box_dir, long long t_start)
         (void) setpgid(0, 0);
     (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     (void) unlinkat(s.boxfd, "exit.json", 0); /* a stale status must not outlive this run */
+    s.userns = geteuid() != 0;
     s.orig_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 
     if (setup_loop(&s, &err) < 0 || start_box(&s, &err) < 0) {

@@ -190,6 +190,17 @@ int net_prepare(struct shim *s, bl_error **err)
     int r = check_conf(c, err);
     if (r < 0)
         return r;
+    if (geteuid() != 0) {
+        /* The shim enters the box's network namespace to make the tap, the allow-list and the
+         * published ports' sockets: the kernel lets only root in. */
+        if (c->net_soft) {
+            shim_log("not root: the box has only loopback");
+            c->net = false;
+            return 0;
+        }
+        return bl_err(err, -EOPNOTSUPP, "network: boxes started without root have only "
+                                        "loopback for now; use --network disabled");
+    }
     if (!c->slirp || c->slirp[0] != '/' || access(c->slirp, X_OK) < 0) {
         if (c->net_soft) {
             shim_log("slirp4netns not available ('%s'): the box has only loopback",

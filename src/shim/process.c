@@ -197,6 +197,14 @@ int user_resolve(const char *spec, struct box_user *u, char *msg, size_t msgsz)
 
 /* ---- capabilities, user, no_new_privs, seccomp ----------------------------------------- */
 
+/* A user namespace with one id mapped (setgroups "deny"): the groups cannot change. */
+static bool setgroups_denied(void)
+{
+    char buf[16] = {0};
+    _cleanup_close_ int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+    return fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0 && !strncmp(buf, "deny", 4);
+}
+
 void proc_apply_user_caps(const struct proc_spec *s, const struct box_user *u, int errfd)
 {
     /* The bounding set first, while we still hold CAP_SETPCAP. PR_CAPBSET_READ fails past
@@ -209,7 +217,7 @@ void proc_apply_user_caps(const struct proc_spec *s, const struct box_user *u, i
             child_fail(errfd, ST_BOXLITE_FAILED, "cannot drop capability %d: %s", cap,
                        strerror(errno));
     }
-    if (setgroups(u->n_groups, u->groups) < 0)
+    if (setgroups(u->n_groups, u->groups) < 0 && !(errno == EPERM && setgroups_denied()))
         child_fail(errfd, ST_BOXLITE_FAILED, "setgroups: %s", strerror(errno));
     if (setresgid(u->gid, u->gid, u->gid) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot set gid %u: %s", (unsigned) u->gid,

@@ -244,6 +244,8 @@ struct box_start {
     const char *box_dir; /* BOX_DIR/{hosts,hostname,resolv.conf} are bound into /etc (by path:
                           * a bind source must be a mount of the box's own namespace) */
     const struct sock_fprog *seccomp;
+    int map_fd; /* userns: read end of a pipe that gets one byte once our id maps are written;
+                 * -1 otherwise */
 };
 
 _noreturn_ void box_pid1_main(const struct box_start *b);
@@ -310,6 +312,7 @@ struct shim {
     struct child_error setup_err;
     size_t setup_err_got;
     bool started, pid1_exited, kill_requested, stopping, spawn_open;
+    bool userns; /* not root: the box gets its own user namespace (our uid is its root) */
     int pid1_status;
 
     /* the exec zygote (zygote.c): -1/0 when there is none */

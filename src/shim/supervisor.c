@@ -283,7 +283,7 @@ static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char 
         (void) snprintf(why, whysz, "exec request without stdin, stdout and stderr fds");
         return -EINVAL;
     }
-    if (!s->started || s->pid1_exited || s->kill_requested || !s->pidns_joined) {
+    if (!s->started || s->pid1_exited || s->kill_requested || (!s->pidns_joined && !s->userns)) {
         (void) snprintf(why, whysz, "box is not running");
         return -ESRCH;
     }
@@ -334,6 +334,11 @@ static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char 
     if (zr < 0 && zr != -ENOENT) {
         (void) snprintf(why, whysz, "cannot create process: %s", strerror(-zr));
         return zr;
+    }
+    if (zr == -ENOENT && s->userns) {
+        /* we cannot enter the box's namespaces ourselves without root */
+        (void) snprintf(why, whysz, "cannot create process: the box's exec zygote is gone");
+        return -ESRCH;
     }
     if (zr == -ENOENT) {
         bool in_cgroup = false;

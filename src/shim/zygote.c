@@ -102,7 +102,8 @@ static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, boo
         _exit(1);
     (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* the box's root may not ptrace or peek at us */
     (void) prctl(PR_SET_NAME, "boxlite-zygote", 0, 0, 0);
-    if (cg_join_self(&s->cg, in_cgroup) < 0 || setns(s->pid1fd, ZYG_NS_FLAGS) < 0)
+    if (cg_join_self(&s->cg, in_cgroup) < 0 ||
+        setns(s->pid1fd, ZYG_NS_FLAGS | (s->userns ? CLONE_NEWUSER : 0)) < 0)
         _exit(1); /* the shim reads EOF instead of `ready` and forks execs itself */
     /* Nothing of the shim but our socket (0, 1 and 2 are /dev/null by now). */
     if (sock > 3)
@@ -131,7 +132,10 @@ static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, boo
 
 void zygote_start(struct shim *s)
 {
-    if (!s->pidns_joined || s->orig_pidns_fd < 0 || s->pid1_exited || s->kill_requested)
+    /* (without root we never joined the box's pid namespace: nothing to step out of) */
+    bool step_out = !s->userns;
+    if ((step_out && (!s->pidns_joined || s->orig_pidns_fd < 0)) || s->pid1_exited ||
+        s->kill_requested)
         return;
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -140,7 +144,7 @@ void zygote_start(struct shim *s)
     }
     _cleanup_close_ int ours = sp[0], theirs = sp[1];
     /* Born in our own pid namespace (invisible to the box), not the box's. */
-    if (setns(s->orig_pidns_fd, CLONE_NEWPID) < 0) {
+    if (step_out && setns(s->orig_pidns_fd, CLONE_NEWPID) < 0) {
         shim_log("exec zygote: cannot return to our pid namespace: %m");
         return;
     }
@@ -152,7 +156,7 @@ void zygote_start(struct shim *s)
         ours = bl_close(ours);
         zygote_main(s, shim_pid, theirs, in_cgroup);
     }
-    if (setns(s->pid1fd, CLONE_NEWPID) < 0) {
+    if (step_out && setns(s->pid1fd, CLONE_NEWPID) < 0) {
         shim_log("cannot join the box's pid namespace again: %m (exec disabled)");
         s->pidns_joined = false;
     }
