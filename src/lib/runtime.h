@@ -21,6 +21,7 @@ struct boxlite_runtime {
     struct bl_registries *registries; /* the configuration's image registries (never NULL) */
     pthread_t warm_thread;            /* cgroup-warm.c, when warm_started */
     bool warm_started;
+    _Atomic bool warm_done;           /* set by the thread when it is finished */
 };
 
 /* A box is about to start: warm the kernel's cgroup migration lock in a thread (once per

@@ -112,6 +112,14 @@ int dns_start(struct shim *s, int netns_fd, int host_netns_fd, bl_error **err)
     return 0;
 }
 
+/* A byte a host name may hold. Anything else (a NUL above all: "a.allowed.test\0.evil.test"
+ * is one label to a resolver and two names to strcmp) makes the query malformed to us. */
+static bool name_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
 /* The question's name (lowercase, no trailing dot); the offset after the question, or -1. */
 static int question(const unsigned char *m, size_t len, char *name, size_t namesz)
 {
@@ -125,6 +133,8 @@ static int question(const unsigned char *m, size_t len, char *name, size_t names
         if (n)
             name[n++] = '.';
         for (size_t i = 0; i < l; i++) {
+            if (!name_byte(m[off + 1 + i]))
+                return -1;
             char c = (char) m[off + 1 + i];
             name[n++] = c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
         }
@@ -239,54 +249,89 @@ static bool known(uint32_t addr, uint16_t port)
     return false;
 }
 
+/* Addresses an answer never opens: this host and its networks, slirp's (10.0.2.0/24: the host
+ * alias and the unfiltered resolver), link-local (cloud metadata), multicast, broadcast and
+ * the private ranges. An allow-list that wants one names it as an IP or CIDR. */
+static bool special(uint32_t addr_be)
+{
+    uint32_t a = ntohl(addr_be);
+    static const struct {
+        uint32_t net, mask;
+    } nets[] = {
+        {0x00000000, 0xff000000}, /* 0/8 */
+        {0x0a000000, 0xff000000}, /* 10/8 (and slirp's 10.0.2.0/24) */
+        {0x64400000, 0xffc00000}, /* 100.64/10, carrier-grade NAT */
+        {0x7f000000, 0xff000000}, /* 127/8 */
+        {0xa9fe0000, 0xffff0000}, /* 169.254/16 */
+        {0xac100000, 0xfff00000}, /* 172.16/12 */
+        {0xc0a80000, 0xffff0000}, /* 192.168/16 */
+        {0xe0000000, 0xe0000000}, /* 224/3: multicast, reserved, broadcast */
+    };
+    for (size_t i = 0; i < ELEMENTSOF(nets); i++)
+        if ((a & nets[i].mask) == nets[i].net)
+            return true;
+    return false;
+}
+
+#define MAX_OPEN_PER_ANSWER 32
+
 static void allow_answers(struct shim *s, const unsigned char *m, size_t len, const char *name)
 {
     unsigned short ports[8];
     int np = match_ports(&s->conf, name, ports, 8);
     if (np < 0 || len < 12)
         return;
+    struct in_addr found[MAX_OPEN_PER_ANSWER];
+    size_t n_found = 0;
     size_t an = (size_t) (m[6] << 8 | m[7]);
     size_t off = skip_name(m, len, 12);
     if (!off || off + 4 > len)
         return;
     off += 4;
-    for (size_t i = 0; i < an; i++) {
+    for (size_t i = 0; i < an && n_found < MAX_OPEN_PER_ANSWER; i++) {
         off = skip_name(m, len, off);
         if (!off || off + 10 > len)
-            return;
+            break;
         unsigned type = (unsigned) (m[off] << 8 | m[off + 1]);
         size_t rdlen = (size_t) (m[off + 8] << 8 | m[off + 9]);
         off += 10;
         if (off + rdlen > len)
-            return;
+            break;
         if (type == 1 && rdlen == 4) {
             uint32_t addr;
             memcpy(&addr, m + off, 4);
-            for (int k = 0; k < np; k++) {
-                if (known(addr, ports[k]))
-                    continue;
-                struct in_addr a = {.s_addr = addr};
-                int r = net_allow_addr(s, a, ports[k]);
-                if (r < 0) {
-                    shim_log("dns: cannot allow %s for %s: %s", inet_ntoa(a), name,
-                             strerror(-r));
-                    continue;
-                }
-                if (dns.n_known < MAX_KNOWN) {
-                    dns.known[dns.n_known].addr = addr;
-                    dns.known[dns.n_known].port = ports[k];
-                    dns.n_known++;
-                }
-            }
+            if (special(addr))
+                shim_log("dns: %s answered a special address: not opened", name);
+            else
+                found[n_found++].s_addr = addr;
         }
         off += rdlen;
+    }
+    for (int k = 0; k < np; k++) {
+        struct in_addr fresh[MAX_OPEN_PER_ANSWER];
+        size_t n_fresh = 0;
+        for (size_t i = 0; i < n_found; i++)
+            if (!known(found[i].s_addr, ports[k]))
+                fresh[n_fresh++] = found[i];
+        if (!n_fresh)
+            continue;
+        int r = net_allow_addrs(s, fresh, n_fresh, ports[k]);
+        if (r < 0) {
+            shim_log("dns: cannot open the addresses of %s: %s", name, strerror(-r));
+            continue;
+        }
+        for (size_t i = 0; i < n_fresh && dns.n_known < MAX_KNOWN; i++) {
+            dns.known[dns.n_known].addr = fresh[i].s_addr;
+            dns.known[dns.n_known].port = ports[k];
+            dns.n_known++;
+        }
     }
 }
 
 static void on_answer(struct shim *s)
 {
     for (;;) {
-        unsigned char m[4096];
+        static unsigned char m[65536]; /* a whole datagram: a cut answer would be malformed */
         struct sockaddr_in from;
         socklen_t fl = sizeof(from);
         ssize_t n = recvfrom(dns.up_fd, m, sizeof(m), 0, (struct sockaddr *) &from, &fl);

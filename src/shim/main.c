@@ -404,6 +404,7 @@ static int run(const char *box_dir, long long t_start)
     (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     (void) unlinkat(s.boxfd, "exit.json", 0); /* a stale status must not outlive this run */
     s.userns = geteuid() != 0;
+    (void) getrlimit(RLIMIT_NOFILE, &s.nofile);
     s.orig_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 
     if (setup_loop(&s, &err) < 0 || start_box(&s, &err) < 0) {

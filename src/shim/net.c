@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,6 +53,7 @@ struct net_listener {
     int fd;
     char host_ip[INET_ADDRSTRLEN];
     unsigned short host_port, box_port;
+    bool full_logged;
 };
 
 struct relay;
@@ -61,6 +63,8 @@ struct relay_end {
     int fd;
     uint32_t mask; /* what epoll watches now */
     bool eof;      /* read side saw EOF */
+    bool hup;      /* shut both ways: only what it still holds can be read */
+    bool parked;   /* hup and nothing to do now: out of epoll (which would report it again) */
 };
 
 struct relay {
@@ -76,15 +80,15 @@ static struct {
     pid_t slirp_pid;
     int slirp_pidfd, slirp_exit_w, slirp_ready_r;
     pid_t nft_pid;
-    int nft_err_r;
+    int nft_pidfd, nft_err_r;
     struct net_listener *listeners;
     size_t n_listeners;
     struct relay *relays;
-    size_t n_relays;
+    size_t n_relays, max_relays;
     bool up;             /* slirp runs: the box has a network */
     uint64_t relayed[2]; /* bytes through published ports: [0] into the box, [1] out of it */
 } net = {.netns_fd = -1, .host_netns_fd = -1, .slirp_pidfd = -1, .slirp_exit_w = -1,
-         .slirp_ready_r = -1, .nft_err_r = -1};
+         .slirp_ready_r = -1, .nft_pidfd = -1, .nft_err_r = -1};
 
 bool net_address(void)
 {
@@ -407,6 +411,8 @@ static char *nft_script(const struct shim_conf *c)
                 GW_ADDR, c->allow_hostlo[i]);
     }
     put(&b, &len, &cap, "  ip daddr %s jump refuse\n", GW_ADDR);
+    /* the rest of slirp's network (its resolver, say) is never a destination of its own */
+    put(&b, &len, &cap, "  ip daddr 10.0.2.0/24 jump refuse\n");
     if (c->n_allow_dns) /* filled by dns.c with the answers for allowed names */
         put(&b, &len, &cap,
             "  ip daddr @dyn_any accept\n"
@@ -441,9 +447,11 @@ static int spawn_nft(struct shim *s)
     if (pipe2(ep, O_CLOEXEC) < 0)
         return -errno;
     _cleanup_close_ int err_r = ep[0], err_w = ep[1];
-    pid_t p = fork();
+    int pidfd = -1;
+    bool in_cgroup;
+    pid_t p = shim_clone(0, -1, &pidfd, &in_cgroup);
     if (p < 0)
-        return -errno;
+        return p;
     if (p == 0) {
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         child_reset_signals();
@@ -455,6 +463,7 @@ static int spawn_nft(struct shim *s)
         _exit(127);
     }
     net.nft_pid = p;
+    net.nft_pidfd = pidfd;
     net.nft_err_r = TAKE_FD(err_r);
     return 0;
 }
@@ -511,16 +520,64 @@ int net_start(struct shim *s, pid_t pid1, bl_error **err)
     return 0;
 }
 
-int net_allow_addr(struct shim *s, struct in_addr a, unsigned short port)
+#define NFT_TIMEOUT_MS 3000
+
+/* Fork a helper in the host's pid namespace (never in the box's: the box's root could see,
+ * stop or trace a privileged helper there). Returns like fork(); *ret_pidfd gets a pidfd. */
+static pid_t fork_outside(struct shim *s, int *ret_pidfd)
 {
-    char elem[64];
-    if (port)
-        (void) snprintf(elem, sizeof(elem), "{ %s . %u }", inet_ntoa(a), port);
-    else
-        (void) snprintf(elem, sizeof(elem), "{ %s }", inet_ntoa(a));
-    pid_t p = fork();
-    if (p < 0)
+    bool back = s->pidns_joined && s->orig_pidns_fd >= 0;
+    if (back && setns(s->orig_pidns_fd, CLONE_NEWPID) < 0)
         return -errno;
+    bool in_cgroup;
+    pid_t p = shim_clone(0, -1, ret_pidfd, &in_cgroup);
+    if (p != 0 && back && setns(s->pid1fd, CLONE_NEWPID) < 0) {
+        shim_log("cannot join the box's pid namespace again: %m (exec disabled)");
+        s->pidns_joined = false;
+    }
+    return p;
+}
+
+/* Wait (bounded) for a helper of ours; a slow one is killed. True if it exited with 0. */
+static bool wait_helper(pid_t pid, int pidfd, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+    int r;
+    do
+        r = poll(&pfd, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    if (r == 0) {
+        shim_log("nft (pid %d) did not finish in %d ms: killed", (int) pid, timeout_ms);
+        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+    }
+    int st = 0;
+    pid_t w;
+    do
+        w = waitpid(pid, &st, 0);
+    while (w < 0 && errno == EINTR);
+    return r > 0 && w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+int net_allow_addrs(struct shim *s, const struct in_addr *a, size_t n, unsigned short port)
+{
+    /* one `nft add element` for the whole answer */
+    char elems[64 * 40];
+    size_t len = 0;
+    len += (size_t) snprintf(elems + len, sizeof(elems) - len, "{ ");
+    for (size_t i = 0; i < n && len < sizeof(elems) - 40; i++) {
+        char ip[INET_ADDRSTRLEN];
+        (void) inet_ntop(AF_INET, &a[i], ip, sizeof(ip));
+        if (port)
+            len += (size_t) snprintf(elems + len, sizeof(elems) - len, "%s%s . %u",
+                                     i ? ", " : "", ip, port);
+        else
+            len += (size_t) snprintf(elems + len, sizeof(elems) - len, "%s%s", i ? ", " : "", ip);
+    }
+    (void) snprintf(elems + len, sizeof(elems) - len, " }");
+    int pidfd = -1;
+    pid_t p = fork_outside(s, &pidfd);
+    if (p < 0)
+        return p;
     if (p == 0) {
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         child_reset_signals();
@@ -529,15 +586,11 @@ int net_allow_addr(struct shim *s, struct in_addr a, unsigned short port)
         int none[1] = {-1};
         child_fds(none, 0, -1);
         execl(s->conf.nft, s->conf.nft, "add", "element", "inet", "boxlite",
-              port ? "dyn" : "dyn_any", elem, (char *) NULL);
+              port ? "dyn" : "dyn_any", elems, (char *) NULL);
         _exit(127);
     }
-    int st = 0;
-    pid_t w;
-    do
-        w = waitpid(p, &st, 0);
-    while (w < 0 && errno == EINTR);
-    return w == p && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+    _cleanup_close_ int fd = pidfd;
+    return wait_helper(p, pidfd, NFT_TIMEOUT_MS) ? 0 : -EIO;
 }
 
 /* Wait for the allow-list and for slirp4netns to have configured the box's interface. */
@@ -546,18 +599,15 @@ int net_wait_ready(struct shim *s, bl_error **err)
     if (!s->conf.net)
         return 0;
     if (net.nft_pid > 0) {
-        int st = 0;
-        pid_t p;
-        do
-            p = waitpid(net.nft_pid, &st, 0);
-        while (p < 0 && errno == EINTR);
+        bool ok = wait_helper(net.nft_pid, net.nft_pidfd, NFT_TIMEOUT_MS);
         net.nft_pid = 0;
+        net.nft_pidfd = bl_close(net.nft_pidfd);
         char msg[512];
         ssize_t n = read(net.nft_err_r, msg, sizeof(msg) - 1);
         msg[n > 0 ? n : 0] = 0;
         msg[strcspn(msg, "\n")] = 0;
         net.nft_err_r = bl_close(net.nft_err_r);
-        if (p < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        if (!ok)
             return bl_err(err, -EIO, "network: cannot load the allow-list (nft: %s)",
                           *msg ? msg : "failed");
     }
@@ -585,13 +635,24 @@ int net_wait_ready(struct shim *s, bl_error **err)
                       last && *last ? last : "");
     }
     net.up = true;
+    /* (PID 1 exists by now and keeps the limit it was given; the exec zygote restores it) */
+    /* Two fds per relayed connection: as many as our fd limit allows, keeping a reserve for
+     * the shim's own work (execs, clients). The hard limit is ours to take. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void) setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    net.max_relays = nofile > 256 ? (size_t) MIN((nofile - 128) / 2, MAX_RELAYS) : 64;
     /* the actual bindings, for inspect and list */
     char buf[64 * 1024];
     size_t len = 0;
-    for (size_t i = 0; i < net.n_listeners && len < sizeof(buf) - 64; i++) {
+    for (size_t i = 0; i < net.n_listeners; i++) {
         struct net_listener *l = &net.listeners[i];
-        len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s %u %u\n", l->host_ip,
-                                 l->host_port, l->box_port);
+        if (len < sizeof(buf) - 64)
+            len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s %u %u\n", l->host_ip,
+                                     l->host_port, l->box_port);
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = &l->ev};
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, l->fd, &e) < 0)
             return bl_err_errno(err, "network: cannot watch a published port");
@@ -610,7 +671,22 @@ int net_wait_ready(struct shim *s, bl_error **err)
 
 static void end_watch(struct shim *s, struct relay_end *e, uint32_t mask)
 {
-    if (e->fd < 0 || e->mask == mask)
+    if (e->fd < 0)
+        return;
+    if (e->hup && mask == 0) { /* EPOLLHUP ignores the mask: a busy loop otherwise */
+        if (!e->parked && epoll_ctl(s->epfd, EPOLL_CTL_DEL, e->fd, NULL) == 0)
+            e->parked = true;
+        return;
+    }
+    if (e->parked) {
+        struct epoll_event ev = {.events = mask, .data.ptr = &e->ev};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, e->fd, &ev) == 0) {
+            e->parked = false;
+            e->mask = mask;
+        }
+        return;
+    }
+    if (e->mask == mask)
         return;
     struct epoll_event ev = {.events = mask, .data.ptr = &e->ev};
     if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, e->fd, &ev) == 0)
@@ -629,7 +705,8 @@ static void relay_kill(struct shim *s, struct relay *r, bool reset)
             struct linger lg = {.l_onoff = 1, .l_linger = 0};
             (void) setsockopt(ends[i]->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         }
-        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, ends[i]->fd, NULL);
+        if (!ends[i]->parked)
+            (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, ends[i]->fd, NULL);
         ends[i]->fd = bl_close(ends[i]->fd);
     }
     free(r->buf[0]);
@@ -644,6 +721,8 @@ static void relay_pump(struct shim *s, struct relay *r)
 {
     struct relay_end *src[2] = {&r->a, &r->b}, *dst[2] = {&r->b, &r->a};
     for (int i = 0; i < 2; i++) {
+        /* a bulk stream yields after a while; level-triggered epoll brings it back */
+        size_t budget = 16 * RELAY_BUF;
         for (;;) {
             if (r->len[i] > r->off[i]) {
                 ssize_t n = send(dst[i]->fd, r->buf[i] + r->off[i], r->len[i] - r->off[i],
@@ -662,7 +741,7 @@ static void relay_pump(struct shim *s, struct relay *r)
                     r->off[i] = r->len[i] = 0;
                 continue;
             }
-            if (src[i]->eof)
+            if (src[i]->eof || budget == 0)
                 break;
             ssize_t n = recv(src[i]->fd, r->buf[i], RELAY_BUF, 0);
             if (n < 0 && errno == EINTR)
@@ -679,6 +758,7 @@ static void relay_pump(struct shim *s, struct relay *r)
                 break;
             }
             r->len[i] = (size_t) n;
+            budget = budget > (size_t) n ? budget - (size_t) n : 0;
         }
     }
     if (r->a.eof && r->b.eof && !r->len[0] && !r->len[1]) {
@@ -715,10 +795,14 @@ static void on_accept(struct shim *s, struct net_listener *l)
                 shim_log("accept on %s:%u: %m", l->host_ip, l->host_port);
             return;
         }
-        if (net.n_relays >= MAX_RELAYS) {
-            shim_log("port %u: too many connections, refusing one", l->host_port);
+        if (net.n_relays >= net.max_relays) {
+            if (!l->full_logged)
+                shim_log("port %u: %zu connections at once: refusing more", l->host_port,
+                         net.n_relays);
+            l->full_logged = true;
             continue;
         }
+        l->full_logged = false;
         _cleanup_close_ int bfd = box_socket();
         if (bfd < 0) {
             shim_log("port %u: cannot make a socket in the box: %s", l->host_port,
@@ -771,6 +855,10 @@ static void on_relay(struct shim *s, struct relay_end *e, uint32_t events)
     struct relay *r = e->r;
     if (r->dead)
         return;
+    if (!r->connecting && (events & EPOLLERR)) { /* a reset: nothing more will flow */
+        relay_kill(s, r, true);
+        return;
+    }
     if (r->connecting) {
         if (e != &r->b && !(events & (EPOLLERR | EPOLLHUP)))
             return;
@@ -783,7 +871,14 @@ static void on_relay(struct shim *s, struct relay_end *e, uint32_t events)
         }
         r->connecting = false;
     }
+    if (events & EPOLLHUP)
+        e->hup = true;
     relay_pump(s, r);
+    /* Shut both ways and drained, with all it said passed on: nothing can reach it any more,
+     * the relay is done. (Not drained yet: the pump parks or watches it.) */
+    size_t out_of_e = e == &r->a ? 0 : 1;
+    if (!r->dead && e->hup && e->eof && r->len[out_of_e] == 0)
+        relay_kill(s, r, false);
 }
 
 void net_on_event(struct shim *s, struct ev *ev, uint32_t events)
@@ -815,11 +910,16 @@ void net_sweep(void)
 
 bool net_reaped(pid_t pid)
 {
+    if (pid > 0 && pid == net.nft_pid) { /* reaped by the loop before net_wait_ready() */
+        net.nft_pid = 0;
+        return true;
+    }
     if (pid <= 0 || pid != net.slirp_pid)
         return false;
     net.slirp_pid = 0;
     if (net.up)
         shim_log("slirp4netns exited: the box has lost its network");
+    net.up = false;
     return true;
 }
 
@@ -851,10 +951,11 @@ void net_stop(struct shim *s)
         net.slirp_pid = 0;
     }
     if (net.nft_pid > 0) {
-        (void) kill(net.nft_pid, SIGKILL);
+        (void) pidfd_send_signal(net.nft_pidfd, SIGKILL, NULL, 0);
         (void) waitpid(net.nft_pid, NULL, 0);
         net.nft_pid = 0;
     }
+    net.nft_pidfd = bl_close(net.nft_pidfd);
     net.slirp_pidfd = bl_close(net.slirp_pidfd);
     net.slirp_ready_r = bl_close(net.slirp_ready_r);
     net.nft_err_r = bl_close(net.nft_err_r);

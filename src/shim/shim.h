@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -313,6 +314,7 @@ struct shim {
     size_t setup_err_got;
     bool started, pid1_exited, kill_requested, stopping, spawn_open;
     bool userns; /* not root: the box gets its own user namespace (our uid is its root) */
+    struct rlimit nofile; /* RLIMIT_NOFILE as we were given it (net.c raises ours) */
     int pid1_status;
 
     /* the exec zygote (zygote.c): -1/0 when there is none */
@@ -372,8 +374,9 @@ void net_stop(struct shim *s);
 bool net_address(void);
 /* Bytes relayed through published ports since the start: into the box, out of it. */
 void net_relayed(uint64_t *in, uint64_t *out);
-/* Let the box reach a (port 0: any port) through its allow-list, now. */
-int net_allow_addr(struct shim *s, struct in_addr a, unsigned short port);
+/* Let the box reach addresses a[0..n) (port 0: any port) through its allow-list, now (one nft
+ * run, in the host's pid namespace, bounded in time). */
+int net_allow_addrs(struct shim *s, const struct in_addr *a, size_t n, unsigned short port);
 
 /* ---- dns.c: the DNS filter of an allow-list with domains ----------------------------------- */
 

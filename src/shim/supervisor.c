@@ -223,6 +223,7 @@ static _noreturn_ void exec_child(struct shim *s, bool in_cgroup, const int *fds
     if (setns(s->pid1fd,
               CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot enter the box: %s", strerror(errno));
+    (void) setrlimit(RLIMIT_NOFILE, &s->nofile); /* not the one net.c raised */
     exec_child_run(fds, spec, errfd);
 }
 

@@ -102,6 +102,8 @@ static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, boo
         _exit(1);
     (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* the box's root may not ptrace or peek at us */
     (void) prctl(PR_SET_NAME, "boxlite-zygote", 0, 0, 0);
+    /* the box's processes get the fd limit the shim was given, not the one it raised */
+    (void) setrlimit(RLIMIT_NOFILE, &s->nofile);
     if (cg_join_self(&s->cg, in_cgroup) < 0 ||
         setns(s->pid1fd, ZYG_NS_FLAGS | (s->userns ? CLONE_NEWUSER : 0)) < 0)
         _exit(1); /* the shim reads EOF instead of `ready` and forks execs itself */
