@@ -415,14 +415,23 @@ CMD(info)
     struct utsname u;
     if (uname(&u) < 0)
         snprintf(u.machine, sizeof(u.machine), "unknown");
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "version",
+    /* how the box's ids relate to the host's (without root: one user namespace per box) */
+    char idmap[256];
+    if (geteuid() == 0)
+        snprintf(idmap, sizeof(idmap), "host ids (root)");
+    else
+        snprintf(idmap, sizeof(idmap),
+                 "single id, uid %u and gid %u are the root of each box and its only ids (image "
+                 "files of other owners become yours)",
+                 (unsigned) geteuid(), (unsigned) getegid());
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:s}", "version",
                           boxlite_version(), "homeDir", boxlite_runtime_home(rt),
                           "virtualization", virt, "os", "linux", "arch", u.machine, "boxesTotal",
                           (json_int_t) n, "boxesRunning", (json_int_t) running, "boxesStopped",
                           (json_int_t) stopped_n, "boxesConfigured", (json_int_t) configured,
                           "imagesCount", (json_int_t) n_images, "engine",
                           "ns (namespaces and cgroups; no virtualization needed)", "cgroups",
-                          cgroup_mode());
+                          cgroup_mode(), "idMapping", idmap);
     if (!o)
         return cli_errorf("out of memory");
     if (json) {

@@ -29,6 +29,21 @@ static int add_registry(const char *host)
     return 0;
 }
 
+/* Flags run and create share. */
+#define BOX_FLAGS_HELP \
+    "      --cap-add <CAP>       Add a Linux capability (repeatable)\n" \
+    "      --cap-drop <CAP>      Drop a Linux capability (repeatable)\n" \
+    "      --memory <MiB>        Memory limit in MiB [default: 1024]\n" \
+    "      --cpus <CPUS>         CPU limit, fractions allowed [default: 1]\n" \
+    "      --pids-limit <N>      Most processes at once (0: no limit) [default: 0]\n" \
+    "      --disk-size <GB>      Accepted for compatibility (the rootfs has no fixed size)\n" \
+    "  -v, --volume <SPEC>       Bind HOST:BOX[:ro], or an anonymous volume BOX[:ro]\n" \
+    "  -p, --publish <SPEC>      Publish a box port: [[HOST_IP:][HOST_PORT]:]BOX_PORT[/tcp]\n" \
+    "                            (repeatable; HOST_IP 127.0.0.1, HOST_PORT 0 = any by default)\n" \
+    "      --network <MODE>      enabled or disabled [default: enabled]\n" \
+    "      --allow-net <HOST>    Allow only these destinations: HOST, *.DOMAIN, IP or CIDR,\n" \
+    "                            each with an optional :PORT (repeatable)\n"
+
 static const struct command commands[] = {
     {"run", NULL, "Run a command in a new box", "run [OPTIONS] <IMAGE> [COMMAND]...",
      "  -d, --detach              Run in the background and print the box ID\n"
@@ -42,18 +57,7 @@ static const struct command commands[] = {
      "  -t, --tty                 Allocate a pseudo-terminal\n"
      "      --init                Run a minimal init as PID 1 (reaps zombies, forwards signals)\n"
      "      --rootfs <PATH>       Run a prepared root filesystem instead of an image\n"
-     "      --cap-add <CAP>       Add a Linux capability (repeatable)\n"
-     "      --cap-drop <CAP>      Drop a Linux capability (repeatable)\n"
-     "      --memory <MiB>        Memory limit in MiB [default: 1024]\n"
-     "      --cpus <CPUS>         CPU limit, fractions allowed [default: 1]\n"
-     "      --pids-limit <N>      Most processes at once (0: no limit) [default: 0]\n"
-     "      --disk-size <GB>      Accepted for compatibility (the rootfs has no fixed size)\n"
-     "  -v, --volume <SPEC>       Bind HOST:BOX[:ro], or an anonymous volume BOX[:ro]\n"
-     "  -p, --publish <SPEC>      Publish a box port: [[HOST_IP:][HOST_PORT]:]BOX_PORT[/tcp]\n"
-     "                            (repeatable; HOST_IP 127.0.0.1, HOST_PORT 0 = any by default)\n"
-     "      --network <MODE>      enabled or disabled [default: enabled]\n"
-     "      --allow-net <HOST>    Allow only these destinations: HOST, *.DOMAIN, IP or CIDR,\n"
-     "                            each with an optional :PORT (repeatable)\n",
+     BOX_FLAGS_HELP,
      cmd_run, 0},
     {"exec", NULL, "Execute a command in a running box", "exec [OPTIONS] <BOX> [--] <COMMAND>...",
      "  -e, --env <K=V>           Set an environment variable (repeatable)\n"
@@ -70,18 +74,7 @@ static const struct command commands[] = {
      "      --entrypoint <EXEC>   Override the image's ENTRYPOINT\n"
      "      --init                Run a minimal init as PID 1\n"
      "      --rootfs <PATH>       Use a prepared root filesystem\n"
-     "      --cap-add <CAP>       Add a Linux capability (repeatable)\n"
-     "      --cap-drop <CAP>      Drop a Linux capability (repeatable)\n"
-     "      --memory <MiB>        Memory limit in MiB [default: 1024]\n"
-     "      --cpus <CPUS>         CPU limit, fractions allowed [default: 1]\n"
-     "      --pids-limit <N>      Most processes at once (0: no limit) [default: 0]\n"
-     "      --disk-size <GB>      Accepted for compatibility (the rootfs has no fixed size)\n"
-     "  -v, --volume <SPEC>       Bind HOST:BOX[:ro], or an anonymous volume BOX[:ro]\n"
-     "  -p, --publish <SPEC>      Publish a box port: [[HOST_IP:][HOST_PORT]:]BOX_PORT[/tcp]\n"
-     "                            (repeatable; HOST_IP 127.0.0.1, HOST_PORT 0 = any by default)\n"
-     "      --network <MODE>      enabled or disabled [default: enabled]\n"
-     "      --allow-net <HOST>    Allow only these destinations: HOST, *.DOMAIN, IP or CIDR,\n"
-     "                            each with an optional :PORT (repeatable)\n",
+     BOX_FLAGS_HELP,
      cmd_create, 0},
     {"list", "ls ps", "List boxes", "list [OPTIONS]",
      "  -a, --all                 Show all boxes (default: running only)\n"

@@ -538,6 +538,18 @@ static void mask_paths(int errfd)
     }
 }
 
+/* One byte from the shim on fd; EOF (it failed, or died) ends us: the shim reports why. */
+static void wait_for_shim(int fd)
+{
+    char c;
+    ssize_t n;
+    do
+        n = read(fd, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(ST_BOXLITE_FAILED);
+}
+
 void box_pid1_main(const struct box_start *b)
 {
     const struct shim_conf *c = b->conf;
@@ -546,16 +558,8 @@ void box_pid1_main(const struct box_start *b)
     /* A killed shim takes the box with it (if it died before this, the go pipe says so). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
-    if (b->map_fd >= 0) {
-        /* a user namespace: nothing works until the shim has mapped our ids */
-        char mapped;
-        ssize_t n;
-        do
-            n = read(b->map_fd, &mapped, 1);
-        while (n < 0 && errno == EINTR);
-        if (n != 1)
-            _exit(ST_BOXLITE_FAILED); /* the shim reports why (or is gone) */
-    }
+    if (b->map_fd >= 0) /* a user namespace: nothing works until the shim has mapped our ids */
+        wait_for_shim(b->map_fd);
     child_reset_signals();
     (void) umask(0);
 
@@ -586,13 +590,7 @@ void box_pid1_main(const struct box_start *b)
 
     /* Wait until the shim has put us into every cgroup, then root a new cgroup namespace
      * there. Nothing of the box's own has run yet. */
-    char go;
-    ssize_t n;
-    do
-        n = read(b->go_fd, &go, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1)
-        _exit(ST_BOXLITE_FAILED); /* the shim reports why (or is gone) */
+    wait_for_shim(b->go_fd);
     if (unshare(CLONE_NEWCGROUP) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot create cgroup namespace: %s", strerror(errno));
 

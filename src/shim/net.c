@@ -430,6 +430,56 @@ static char *nft_script(const struct shim_conf *c)
     return b;
 }
 
+#define NFT_TIMEOUT_MS 3000
+
+/* Fork a helper in the host's pid namespace (never in the box's: the box's root could see,
+ * stop or trace a privileged helper there). Returns like fork(); *ret_pidfd gets a pidfd. */
+static pid_t fork_outside(struct shim *s, int *ret_pidfd)
+{
+    bool back = s->pidns_joined && s->orig_pidns_fd >= 0;
+    if (back && setns(s->orig_pidns_fd, CLONE_NEWPID) < 0)
+        return -errno;
+    bool in_cgroup;
+    pid_t p = shim_clone(0, -1, ret_pidfd, &in_cgroup);
+    if (p != 0 && back && setns(s->pid1fd, CLONE_NEWPID) < 0) {
+        shim_log("cannot join the box's pid namespace again: %m (exec disabled)");
+        s->pidns_joined = false;
+    }
+    return p;
+}
+
+/* Wait (bounded) for a helper of ours; a slow one is killed. True if it exited with 0. */
+static bool wait_helper(pid_t pid, int pidfd, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+    int r;
+    do
+        r = poll(&pfd, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    if (r == 0) {
+        shim_log("nft (pid %d) did not finish in %d ms: killed", (int) pid, timeout_ms);
+        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+    }
+    int st = 0;
+    pid_t w;
+    do
+        w = waitpid(pid, &st, 0);
+    while (w < 0 && errno == EINTR);
+    return r > 0 && w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* In a helper child: nft in the box's network namespace, with fds[i] at i + 3. */
+static _noreturn_ void nft_child(const char *const *argv, int *fds, size_t n, int err_fd)
+{
+    (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    child_reset_signals();
+    if (setns(net.netns_fd, CLONE_NEWNET) < 0)
+        _exit(126);
+    child_fds(fds, n, err_fd);
+    execv(argv[0], (char *const *) argv);
+    _exit(127);
+}
+
 static int spawn_nft(struct shim *s)
 {
     _cleanup_free_ char *script = nft_script(&s->conf);
@@ -448,19 +498,13 @@ static int spawn_nft(struct shim *s)
         return -errno;
     _cleanup_close_ int err_r = ep[0], err_w = ep[1];
     int pidfd = -1;
-    bool in_cgroup;
-    pid_t p = shim_clone(0, -1, &pidfd, &in_cgroup);
+    pid_t p = fork_outside(s, &pidfd);
     if (p < 0)
         return p;
     if (p == 0) {
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        child_reset_signals();
-        if (setns(net.netns_fd, CLONE_NEWNET) < 0)
-            _exit(126);
         int fds[1] = {mfd};
-        child_fds(fds, 1, err_w);
-        execl(s->conf.nft, s->conf.nft, "-f", "/proc/self/fd/3", (char *) NULL);
-        _exit(127);
+        const char *argv[] = {s->conf.nft, "-f", "/proc/self/fd/3", NULL};
+        nft_child(argv, fds, 1, err_w);
     }
     net.nft_pid = p;
     net.nft_pidfd = pidfd;
@@ -520,44 +564,6 @@ int net_start(struct shim *s, pid_t pid1, bl_error **err)
     return 0;
 }
 
-#define NFT_TIMEOUT_MS 3000
-
-/* Fork a helper in the host's pid namespace (never in the box's: the box's root could see,
- * stop or trace a privileged helper there). Returns like fork(); *ret_pidfd gets a pidfd. */
-static pid_t fork_outside(struct shim *s, int *ret_pidfd)
-{
-    bool back = s->pidns_joined && s->orig_pidns_fd >= 0;
-    if (back && setns(s->orig_pidns_fd, CLONE_NEWPID) < 0)
-        return -errno;
-    bool in_cgroup;
-    pid_t p = shim_clone(0, -1, ret_pidfd, &in_cgroup);
-    if (p != 0 && back && setns(s->pid1fd, CLONE_NEWPID) < 0) {
-        shim_log("cannot join the box's pid namespace again: %m (exec disabled)");
-        s->pidns_joined = false;
-    }
-    return p;
-}
-
-/* Wait (bounded) for a helper of ours; a slow one is killed. True if it exited with 0. */
-static bool wait_helper(pid_t pid, int pidfd, int timeout_ms)
-{
-    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
-    int r;
-    do
-        r = poll(&pfd, 1, timeout_ms);
-    while (r < 0 && errno == EINTR);
-    if (r == 0) {
-        shim_log("nft (pid %d) did not finish in %d ms: killed", (int) pid, timeout_ms);
-        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-    }
-    int st = 0;
-    pid_t w;
-    do
-        w = waitpid(pid, &st, 0);
-    while (w < 0 && errno == EINTR);
-    return r > 0 && w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
 int net_allow_addrs(struct shim *s, const struct in_addr *a, size_t n, unsigned short port)
 {
     /* one `nft add element` for the whole answer */
@@ -574,22 +580,15 @@ int net_allow_addrs(struct shim *s, const struct in_addr *a, size_t n, unsigned 
             len += (size_t) snprintf(elems + len, sizeof(elems) - len, "%s%s", i ? ", " : "", ip);
     }
     (void) snprintf(elems + len, sizeof(elems) - len, " }");
-    int pidfd = -1;
+    _cleanup_close_ int pidfd = -1;
     pid_t p = fork_outside(s, &pidfd);
     if (p < 0)
         return p;
     if (p == 0) {
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        child_reset_signals();
-        if (setns(net.netns_fd, CLONE_NEWNET) < 0)
-            _exit(126);
-        int none[1] = {-1};
-        child_fds(none, 0, -1);
-        execl(s->conf.nft, s->conf.nft, "add", "element", "inet", "boxlite",
-              port ? "dyn" : "dyn_any", elems, (char *) NULL);
-        _exit(127);
+        const char *argv[] = {s->conf.nft, "add", "element", "inet", "boxlite",
+                              port ? "dyn" : "dyn_any", elems, NULL};
+        nft_child(argv, NULL, 0, -1);
     }
-    _cleanup_close_ int fd = pidfd;
     return wait_helper(p, pidfd, NFT_TIMEOUT_MS) ? 0 : -EIO;
 }
 

@@ -123,6 +123,8 @@ t_limits_and_network() {
     ub run --rm -p 8080 busybox true
     assert_rc 125; assert_contains "$ERR" "loopback"
     ub ls -aq; assert_eq "$OUT" ""
+    ub info; assert_rc 0
+    assert_contains "$OUT" "idMapping: single id, uid $RL_UID and gid $RL_GID are the root of each box"
     user_clean
 }
 
