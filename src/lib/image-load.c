@@ -38,14 +38,12 @@
 #define MAX_LINK_HOPS 16
 #define STAGE_BUF (1u << 20)
 
-enum where { IN_STAGE, IN_STORE };
-
 struct file {
     char *name;   /* normalised path in the archive */
     char *target; /* for links: normalised path of the target */
     char digest[BL_DIGEST_STR_LEN + 1];
-    uint64_t size;
-    enum where where;
+    uint64_t size; /* (every file is staged as B<hex of digest>: copied, or linked from the
+                    * store) */
 };
 
 struct load {
@@ -265,6 +263,19 @@ static int sink_open(struct load *L, struct bl_blob_sink *s, bl_error **err)
     return bl_blob_sink_open(s, L->stage.fd, name, err);
 }
 
+/* A blob the store has already (verified when it was stored) is not staged again: it is
+ * hard-linked into the stage under its staged name. The link holds the file even if a
+ * concurrent `rmi` collects the store's copy before this load commits, and the commit puts it
+ * back then. 0, or -errno when the store does not have it (stage it from the source). */
+static int pin_stored_blob(struct load *L, const char *digest)
+{
+    char n[80];
+    snprintf(n, sizeof(n), "B%s", bl_digest_hex(digest));
+    if (linkat(L->rt->blobs_fd, bl_digest_hex(digest), L->stage.fd, n, 0) == 0 || errno == EEXIST)
+        return 0;
+    return -errno;
+}
+
 static int stage_archive(struct load *L, int fd, const char *label, bl_error **err)
 {
     _cleanup_(archive_freep) struct archive *a = archive_read_new();
@@ -309,9 +320,9 @@ static int stage_archive(struct load *L, int fd, const char *label, bl_error **e
         if (type != AE_IFREG)
             continue;
         char claimed[BL_DIGEST_STR_LEN + 1];
-        if (blob_name_digest(name, claimed) && bl_store_has_blob(L->rt, claimed) > 0) {
+        if (blob_name_digest(name, claimed) && pin_stored_blob(L, claimed) == 0) {
             /* verified when it was stored: skip its bytes (a seek on a plain file) */
-            struct file f = {.name = TAKE_PTR(name), .where = IN_STORE,
+            struct file f = {.name = TAKE_PTR(name),
                              .size = (uint64_t) archive_entry_size(e)};
             memcpy(f.digest, claimed, sizeof(claimed));
             r = add_file(L, f, err);
@@ -342,7 +353,7 @@ static int stage_archive(struct load *L, int fd, const char *label, bl_error **e
             if (r < 0)
                 return r;
         }
-        struct file f = {.where = IN_STAGE};
+        struct file f = {0};
         r = bl_blob_sink_commit(&s, NULL, f.digest, &f.size, err);
         if (r < 0)
             return r;
@@ -358,8 +369,8 @@ static int stage_archive(struct load *L, int fd, const char *label, bl_error **e
 static int stage_from_dir(struct load *L, const char *name, struct file **ret, bl_error **err)
 {
     char claimed[BL_DIGEST_STR_LEN + 1];
-    if (blob_name_digest(name, claimed) && bl_store_has_blob(L->rt, claimed) > 0) {
-        struct file f = {.name = bl_strdup(name), .where = IN_STORE};
+    if (blob_name_digest(name, claimed) && pin_stored_blob(L, claimed) == 0) {
+        struct file f = {.name = bl_strdup(name)};
         if (!f.name)
             return bl_oom(err);
         memcpy(f.digest, claimed, sizeof(claimed));
@@ -397,7 +408,7 @@ static int stage_from_dir(struct load *L, const char *name, struct file **ret, b
         if (r < 0)
             return r;
     }
-    struct file f = {.where = IN_STAGE, .name = bl_strdup(name)};
+    struct file f = {.name = bl_strdup(name)};
     if (!f.name)
         return bl_oom(err);
     r = bl_blob_sink_commit(&s, NULL, f.digest, &f.size, err);
@@ -450,8 +461,6 @@ static int find_file(struct load *L, const char *name, struct file **ret, bl_err
 
 static int open_file(struct load *L, const struct file *f, bl_error **err)
 {
-    if (f->where == IN_STORE)
-        return bl_store_open_blob(L->rt, f->digest, err);
     char n[80];
     snprintf(n, sizeof(n), "B%s", bl_digest_hex(f->digest));
     int fd = openat(L->stage.fd, n, O_RDONLY | O_CLOEXEC);
