@@ -616,10 +616,14 @@ void box_pid1_main(const struct box_start *b)
 
 /* The child: a private mount namespace with the rootfs and the volumes; its root goes to the
  * client, then it waits for the client to hang up (the mounts vanish with it). */
-static _noreturn_ void mount_child(const struct shim_conf *c, int errfd)
+static _noreturn_ void mount_child(const struct shim_conf *c, int errfd, uid_t uid, gid_t gid)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
+    /* without root: a user namespace of our own, to own the mount namespace */
+    int r = uid != 0 ? write_id_maps(0, uid, gid) : 0;
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot map our user namespace: %s", strerror(-r));
     (void) umask(0);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot make / private: %s", strerror(errno));
@@ -663,14 +667,16 @@ int box_mount_main(const char *box_dir)
     _cleanup_close_ int err_r = p[0], err_w = p[1];
     int pidfd = -1;
     bool in_cgroup = false;
-    pid_t pid = shim_clone(CLONE_NEWNS, -1, &pidfd, &in_cgroup);
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    pid_t pid = shim_clone(CLONE_NEWNS | (uid != 0 ? CLONE_NEWUSER : 0), -1, &pidfd, &in_cgroup);
     if (pid < 0) {
         (void) snprintf(msg, sizeof(msg), "cannot create a mount namespace: %s", strerror(-pid));
         (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, msg);
         return 1;
     }
     if (pid == 0)
-        mount_child(&c, err_w);
+        mount_child(&c, err_w, uid, gid);
     pidfd = bl_close(pidfd); /* waited for by pid below */
     err_w = bl_close(err_w);
     struct child_error e;

@@ -148,26 +148,6 @@ static int write_etc_files(struct shim *s, bl_error **err)
     return 0;
 }
 
-/* The box's user namespace (not root): our uid and gid are its root, one id each, with
- * setgroups denied (what an unprivileged user may map). */
-static int write_id_maps(pid_t pid)
-{
-    char uid[32], gid[32];
-    (void) snprintf(uid, sizeof(uid), "0 %u 1\n", (unsigned) geteuid());
-    (void) snprintf(gid, sizeof(gid), "0 %u 1\n", (unsigned) getegid());
-    const struct {
-        const char *file, *text;
-    } maps[] = {{"setgroups", "deny"}, {"uid_map", uid}, {"gid_map", gid}};
-    for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
-        char path[64];
-        (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, maps[i].file);
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write_str(fd, maps[i].text) < 0)
-            return -errno;
-    }
-    return 0;
-}
-
 static int setup_loop(struct shim *s, bl_error **err)
 {
     sigset_t set;
@@ -286,7 +266,7 @@ static int start_box(struct shim *s, bl_error **err)
         box_pid1_main(&b);
     }
     if (s->userns) {
-        int q = write_id_maps(pid);
+        int q = write_id_maps(pid, geteuid(), getegid());
         if (q < 0 || write(map_w, "1", 1) != 1) {
             char msg[160];
             (void) snprintf(msg, sizeof(msg), "cannot map the box's user namespace: %s",

@@ -48,6 +48,9 @@ struct fd_path {
     char s[32];
 };
 const char *fd_path(struct fd_path *p, int fd);
+/* A user namespace of an unprivileged user (pid, or 0 for our own): uid and gid are its root
+ * and its only ids, setgroups denied. 0 or -errno. */
+int write_id_maps(pid_t pid, uid_t uid, gid_t gid);
 /* Write a file atomically in dirfd (temp name + rename). */
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
 

@@ -85,7 +85,13 @@ t_lifecycle() {
     ub stats d; assert_rc 0; assert_contains "$OUT" "PIDs"
     ub stop -t 1 d; assert_rc 0
     ub inspect -f '{{.State.Status}}' d; assert_eq "$OUT" stopped
+    # a stopped box's files, mounted in a user and mount namespace of the user's own (found by
+    # hand: "cannot create a mount namespace: Operation not permitted" before)
+    ub cp "$T_HOME/in" d:/g; assert_rc 0
+    ub cp d:/g "$U_HOME/out2"; assert_rc 0
+    assert_eq "$(cat "$U_HOME/out2")" data
     ub start d; assert_rc 0
+    ub exec d cat /g; assert_eq "$OUT" data
     ub exec d echo again; assert_eq "$OUT" again
     ub rm d; assert_rc 1; assert_contains "$ERR" "Use force=true"
     ub rm -f d; assert_rc 0
