@@ -221,12 +221,16 @@ void proc_apply_user_caps(const struct proc_spec *s, const struct box_user *u, i
         child_fail(errfd, ST_BOXLITE_FAILED, "setgroups: %s", strerror(errno));
     if (setresgid(u->gid, u->gid, u->gid) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot set gid %u: %s", (unsigned) u->gid,
-                   strerror(errno));
+                   errno == EINVAL ? "not mapped in the box (a box started without root has one "
+                                     "id: its root)"
+                                   : strerror(errno));
     /* Without PR_SET_KEEPCAPS a switch to a non-root uid clears permitted and effective: a
      * non-root user gets no capabilities, only the bounding set (what docker does). */
     if (setresuid(u->uid, u->uid, u->uid) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot set uid %u: %s", (unsigned) u->uid,
-                   strerror(errno));
+                   errno == EINVAL ? "not mapped in the box (a box started without root has one "
+                                     "id: its root)"
+                                   : strerror(errno));
     struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof(d));

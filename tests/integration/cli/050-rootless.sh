@@ -76,6 +76,8 @@ t_lifecycle() {
     ub exec d sh -c 'echo in-box; ps -o pid,comm | grep -c sleep'
     assert_rc 0; assert_contains "$OUT" "in-box"
     ub exec d sh -c 'exit 7'; assert_rc 7
+    ub exec -u nobody d id
+    assert_rc 125; assert_contains "$ERR" "not mapped in the box"; assert_one_error_line
     echo data >"$T_HOME/in"; chmod 644 "$T_HOME/in"
     ub cp "$T_HOME/in" d:/f; assert_rc 0
     ub exec d cat /f; assert_eq "$OUT" data
