@@ -8,10 +8,11 @@ CC_asan := gcc
 CC_clang := clang
 CC := $(or $(CC_$(BUILD)),gcc)
 
-PKGS := libarchive sqlite3 jansson libcrypto libseccomp
-# libcurl is not linked: src/lib/curl-dl.c loads it when a pull needs the network, so that
-# other commands do not pay for loading its dependencies. Only its headers are needed here.
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl)
+PKGS := libarchive sqlite3 jansson libseccomp
+# libcurl and libcrypto are not linked: src/lib/curl-dl.c loads libcurl when a pull needs the
+# network and src/lib/digest.c libcrypto when something is hashed, so that other commands do
+# not pay for binding their symbols at start. Only their headers are needed here.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl libcrypto)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 # Executables link libarchive statically (only its tar reader and decompressors end up in the
 # binary) and everything with --as-needed: every library loaded at start costs every command,

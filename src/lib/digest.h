@@ -2,6 +2,7 @@
 /* sha256 digests in the OCI form "sha256:<64 lowercase hex>". */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,7 @@
 
 struct bl_sha256; /* opaque streaming context */
 
+/* NULL with errno ENOMEM, or ENOSYS when libcrypto (loaded on first use) is missing. */
 struct bl_sha256 *bl_sha256_new(void);
 void bl_sha256_update(struct bl_sha256 *c, const void *data, size_t len);
 /* Writes "sha256:<hex>" plus NUL into out (BL_DIGEST_STR_LEN + 1 bytes). */
@@ -20,7 +22,8 @@ void bl_sha256_free(struct bl_sha256 *c);
 BL_DEFINE_CLEANUP_FUNC(struct bl_sha256 *, bl_sha256_free)
 
 /* One-shot digest of a buffer. */
-void bl_sha256_buf(const void *data, size_t len, char out[BL_DIGEST_STR_LEN + 1]);
+/* 0, or -ENOSYS when libcrypto cannot be loaded. */
+int bl_sha256_buf(const void *data, size_t len, char out[BL_DIGEST_STR_LEN + 1]);
 /* True when s is "sha256:" followed by exactly 64 lowercase hex digits. */
 int bl_digest_valid(const char *s);
 /* The hex part of a valid digest. */

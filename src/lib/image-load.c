@@ -187,7 +187,8 @@ int bl_blob_sink_open(struct bl_blob_sink *s, int dir_fd, const char *tmpname, b
     s->dir_fd = dir_fd;
     s->sha = bl_sha256_new();
     if (!s->sha)
-        return bl_oom(err);
+        return errno == ENOSYS ? bl_err(err, -ENOSYS, "cannot hash: libcrypto.so.3 is missing")
+                               : bl_oom(err);
     s->fd = openat(dir_fd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (s->fd < 0)
         return bl_err_errno(err, "cannot create staging file");
@@ -229,7 +230,8 @@ int bl_blob_sink_reset(struct bl_blob_sink *s, bl_error **err)
 {
     struct bl_sha256 *fresh = bl_sha256_new();
     if (!fresh)
-        return bl_oom(err);
+        return errno == ENOSYS ? bl_err(err, -ENOSYS, "cannot hash: libcrypto.so.3 is missing")
+                               : bl_oom(err);
     bl_sha256_free(s->sha);
     s->sha = fresh;
     if (ftruncate(s->fd, 0) < 0 || lseek(s->fd, 0, SEEK_SET) < 0)

@@ -558,7 +558,8 @@ static int get_manifest(struct pull *P, const char *ref, struct bl_reg_response 
         return bl_reg_status_error(resp, err);
     if (!strncmp(ref, "sha256:", 7)) {
         char got[BL_DIGEST_STR_LEN + 1];
-        bl_sha256_buf(resp->body, resp->len, got);
+        if (bl_sha256_buf(resp->body, resp->len, got) < 0)
+            return bl_err(err, -ENOSYS, "cannot hash: %s is missing", "libcrypto.so.3");
         if (strcmp(got, ref) != 0)
             return bl_err(err, -EBADMSG, "digest mismatch for manifest %s: content is %s", ref,
                           got);
@@ -779,7 +780,8 @@ static int pull_one(struct boxlite_runtime *rt, const char *ref, const struct pl
     r = bl_stage_new(rt, "pull", &P.stage, err);
     if (r < 0)
         return r;
-    bl_sha256_buf(mresp.body, mresp.len, P.img.id);
+    if (bl_sha256_buf(mresp.body, mresp.len, P.img.id) < 0)
+        return bl_err(err, -ENOSYS, "cannot hash: %s is missing", "libcrypto.so.3");
     r = stage_memory(&P, "manifest", P.img.id, mresp.body, mresp.len, err);
     if (r < 0)
         return r;

@@ -1064,6 +1064,8 @@ int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN
         return r;
 
     _cleanup_(bl_sha256_freep) struct bl_sha256 *sha = bl_sha256_new();
+    if (!sha && errno == ENOSYS)
+        return bl_err(err, -ENOSYS, "cannot hash: libcrypto.so.3 is missing");
     u.read_buf = bl_malloc(BLOB_READ_SIZE);
     if (!sha || !u.read_buf)
         return bl_oom(err);
