@@ -475,24 +475,25 @@ static json_t *read_ports_file(int dir_fd)
 int bl_box_net_ports(struct boxlite_box *b, int running, json_t **ret, bl_error **err)
 {
     json_t *configured = json_object_get(b->config, "ports");
-    json_t *list = running && json_array_size(configured) ? read_ports_file(b->dir_fd) : NULL;
-    if (!list) {
-        list = json_array();
-        size_t i;
-        json_t *e;
-        json_array_foreach(
-            configured, i,
-            e) if (json_array_append_new(list,
-                                         json_pack("{s:O,s:O,s:O}", "host_ip",
-                                                   json_object_get(e, "host_ip"), "host_port",
-                                                   json_object_get(e, "host_port"), "box_port",
-                                                   json_object_get(e, "box_port"))) < 0) break;
-        if (!list || json_array_size(list) != json_array_size(configured)) {
-            json_decref(list);
-            return bl_oom(err);
-        }
+    /* the shim's actual bindings while the box runs, else the configured ones */
+    json_t *actual = running && json_array_size(configured) ? read_ports_file(b->dir_fd) : NULL;
+    if (actual) {
+        *ret = actual;
+        return 0;
     }
-    *ret = list;
+    _cleanup_json_ json_t *list = json_array();
+    if (!list)
+        return bl_oom(err);
+    size_t i;
+    json_t *e;
+    json_array_foreach(configured, i, e) {
+        json_t *p = json_pack("{s:O,s:O,s:O}", "host_ip", json_object_get(e, "host_ip"),
+                              "host_port", json_object_get(e, "host_port"), "box_port",
+                              json_object_get(e, "box_port"));
+        if (!p || json_array_append_new(list, p) < 0)
+            return bl_err(err, -EINVAL, "box %s: malformed port record", b->id);
+    }
+    *ret = TAKE_PTR(list);
     return 0;
 }
 
