@@ -210,6 +210,10 @@ static void log_sink(int level, const char *msg, void *userdata)
 {
     (void) userdata;
     static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    if (!arg_debug) { /* the library's warnings, as the CLI's own */
+        fprintf(stderr, "Warning: %s\n", msg);
+        return;
+    }
     fprintf(stderr, "%s boxlite: %s\n", names[level & 3], msg);
 }
 
@@ -334,6 +338,8 @@ int cli_parse(const struct command *cmd, int argc, char **argv, const char *shor
 int main(int argc, char **argv)
 {
     int i = 1;
+    /* warnings of the library reach the user (--debug raises the level) */
+    boxlite_set_log_fn(log_sink, BOXLITE_LOG_WARNING, NULL);
     /* global options before the command */
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];

@@ -26,6 +26,7 @@
 
 #include "alloc-util.h"
 #include "box.h"
+#include "log.h"
 #include "fs-util.h"
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
@@ -375,6 +376,9 @@ int bl_box_net_shim_conf(json_t *cfg, bl_conf_put_fn put, void *userdata, bl_err
                       "use --network disabled");
     if (r < 0 && r != -ENOENT)
         return r;
+    if (r == -ENOENT && geteuid() == 0) /* (without root the box has loopback only anyway) */
+        bl_warn("slirp4netns not found: the box has only loopback; install Debian's "
+                "slirp4netns package, or use --network disabled");
     if (json_array_size(allow) > 0) {
         r = bl_net_find_helper("nft", "BOXLITE_NFT", &nft, err);
         if (r == -ENOENT)

@@ -75,6 +75,19 @@ t_network_disabled() {
     bl ls -aq; [ "$(echo "$OUT" | wc -l)" -eq 1 ] || fail "a refused create left a box: $OUT"
 }
 
+# Without slirp4netns a default network is loopback only, and the user is told so once per start;
+# an explicit one is an error. (Found by hand: the fallback was silent.)
+t_no_slirp() {
+    setup
+    BOXLITE_SLIRP4NETNS=/nonexistent bl run --rm busybox ls /sys/class/net
+    assert_rc 0; assert_eq "$OUT" lo
+    assert_eq "$ERR" "Warning: slirp4netns not found: the box has only loopback; install Debian's slirp4netns package, or use --network disabled"
+    BOXLITE_SLIRP4NETNS=/nonexistent bl run --rm --network disabled busybox true
+    assert_rc 0; assert_eq "$ERR" ""
+    BOXLITE_SLIRP4NETNS=/nonexistent bl run --rm --network enabled busybox true
+    assert_rc 125; assert_contains "$ERR" "slirp4netns not found"; assert_one_error_line
+}
+
 t_publish_parse_errors() {
     setup
     local spec msg
@@ -375,6 +388,6 @@ t_killed_shim_leaves_no_helper() {
     bl rm -f k
 }
 
-run_tests t_default_network t_network_disabled t_publish_parse_errors t_host_alias_allow_net \
+run_tests t_default_network t_network_disabled t_no_slirp t_publish_parse_errors t_host_alias_allow_net \
     t_allow_net_ip_literals t_dns t_dns_wildcard t_publish t_ten_boxes_same_port t_stats_network_bytes \
     t_killed_shim_leaves_no_helper t_relay_reset_no_spin t_many_connections
