@@ -619,36 +619,34 @@ static int do_copy(int src_root, const char *src_path, int dst_root, const char 
     return r;
 }
 
-BOXLITE_API int boxlite_box_copy_in(boxlite_runtime *rt, boxlite_box *b, const char *host_src,
-                                    const char *box_dst, int flags, boxlite_error **err)
+/* Both directions: check the arguments, get the box's root, copy. */
+static int copy_with_box(boxlite_runtime *rt, boxlite_box *b, const char *src, const char *dst,
+                         int flags, bool into_box, bl_error **err)
 {
-    if (!rt || !b || !host_src || !box_dst)
+    if (!rt || !b || !src || !dst)
         return bl_err(err, -EINVAL, "invalid arguments");
-    if (!*host_src)
+    if (!*src)
         return bl_err(err, -EINVAL, "source path cannot be empty");
-    if (!*box_dst)
+    if (!*dst)
         return bl_err(err, -EINVAL, "destination path cannot be empty");
     _cleanup_(box_root_done) struct box_root root = {.fd = -1, .helper = BL_PROC_NULL,
                                                      .helper_sock = -1, .lock_fd = -1};
     int r = box_root_open(rt, b, &root, err);
     if (r < 0)
         return r;
-    return do_copy(-1, host_src, root.fd, box_dst, flags, "", "box path ", err);
+    if (into_box)
+        return do_copy(-1, src, root.fd, dst, flags, "", "box path ", err);
+    return do_copy(root.fd, src, -1, dst, flags, "box path ", "", err);
+}
+
+BOXLITE_API int boxlite_box_copy_in(boxlite_runtime *rt, boxlite_box *b, const char *host_src,
+                                    const char *box_dst, int flags, boxlite_error **err)
+{
+    return copy_with_box(rt, b, host_src, box_dst, flags, true, err);
 }
 
 BOXLITE_API int boxlite_box_copy_out(boxlite_runtime *rt, boxlite_box *b, const char *box_src,
                                      const char *host_dst, int flags, boxlite_error **err)
 {
-    if (!rt || !b || !box_src || !host_dst)
-        return bl_err(err, -EINVAL, "invalid arguments");
-    if (!*box_src)
-        return bl_err(err, -EINVAL, "source path cannot be empty");
-    if (!*host_dst)
-        return bl_err(err, -EINVAL, "destination path cannot be empty");
-    _cleanup_(box_root_done) struct box_root root = {.fd = -1, .helper = BL_PROC_NULL,
-                                                     .helper_sock = -1, .lock_fd = -1};
-    int r = box_root_open(rt, b, &root, err);
-    if (r < 0)
-        return r;
-    return do_copy(root.fd, box_src, -1, host_dst, flags, "box path ", "", err);
+    return copy_with_box(rt, b, box_src, host_dst, flags, false, err);
 }
