@@ -965,19 +965,26 @@ int bl_box_write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, co
 
 /* ---- a pty between the caller's fds and the box ---------------------------------------- */
 
-/* Copies `in` to the master (host EOF becomes the terminal's EOF character) and the master to
- * `out`. Between polls it owns no thread: once the command has exited nothing reads `in`
- * again, so a caller is never stuck on its terminal's input. */
+/* Copies `in` to the master and the master to `out`. The end of `in` becomes the terminal's EOF
+ * character when `in` is a pipe; when it is a terminal, it was hung up, and so is the box's
+ * terminal: every master copy is closed (ours here, the shim's on a "hangup" request), so the
+ * box's processes read EOF and get SIGHUP, whatever mode their terminal is in (an EOF character
+ * typed while a shell runs a command is lost when it goes back to raw mode). Between polls it
+ * owns no thread: once the command has exited nothing reads `in` again, so a caller is never
+ * stuck on its terminal's input. */
 struct tty_pump {
     int in, out, master;
     int in_eof, master_done;
+    int in_tty; /* `in` is a terminal (asked at the start: a hung-up one no longer says so) */
+    int hangup; /* 1: `in` (a terminal) hung up, the shim is still to be told */
     char pending[4096];
     size_t len, off;
 };
 
 static void pump_init(struct tty_pump *p, int in, int out, int master)
 {
-    *p = (struct tty_pump){.in = in, .out = out, .master = master, .in_eof = in < 0};
+    *p = (struct tty_pump){
+        .in = in, .out = out, .master = master, .in_eof = in < 0, .in_tty = in >= 0 && isatty(in)};
     (void) fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
 }
 
@@ -1008,6 +1015,11 @@ static void pump_in(struct tty_pump *p)
     if (n > 0) {
         p->len = (size_t) n;
         p->off = 0;
+        return;
+    }
+    p->in_eof = 1;
+    if (p->in_tty) {
+        p->hangup = 1;
         return;
     }
     /* EOF (or an error) on our side: the box's terminal reads an end of file */
@@ -1052,6 +1064,17 @@ static int pump_step(struct tty_pump *p, int ctl, int sigfd)
         pump_out(p);
     if (f[3].revents & (POLLIN | POLLHUP | POLLERR))
         pump_in(p);
+    if (p->hangup == 1) {
+        const char *h[] = {"hangup"};
+        (void) bl_msg_send(ctl, h, 1, NULL, 0);
+        /* our copy goes too, its number stays valid for its owner (/dev/null now) */
+        _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0)
+            (void) dup3(null, p->master, O_CLOEXEC);
+        p->master_done = 1;
+        p->len = p->off = 0;
+        p->hangup = 2;
+    }
     if (!p->master_done && p->len > p->off)
         pump_write(p);
     return (f[0].revents & 0xffff) | (f[1].revents & 0xffff) << 16;

@@ -610,6 +610,9 @@ static void on_conn(struct shim *s, struct conn *c, uint32_t events)
              * own signals); no reply, so that the stream stays `pid`, `exit`. */
             if (pidfd_send_signal(c->proc->pidfd, sig, NULL, 0) < 0)
                 shim_log("cannot signal exec'd pid %d: %m", (int) c->proc->pid);
+        } else if (c->state == CONN_EXEC && c->proc && !strcmp(m.f[0], "hangup")) {
+            /* the client's terminal hung up: so does the process's (no reply) */
+            c->proc->tty_master = bl_close(c->proc->tty_master);
         } else if (c->state == CONN_EXEC && c->proc && !strcmp(m.f[0], "resize") && m.n >= 3) {
             /* likewise, no reply */
             int q = set_winsize(c->proc->tty_master, m.f[1], m.f[2]);
@@ -830,6 +833,8 @@ static void on_spawn(struct shim *s, uint32_t events)
             kill_box(s, sig);
         else if (!strcmp(m.f[0], "resize") && m.n >= 3)
             (void) set_winsize(s->tty_master, m.f[1], m.f[2]);
+        else if (!strcmp(m.f[0], "hangup")) /* the client's terminal hung up: so does PID 1's */
+            s->tty_master = bl_close(s->tty_master);
         else
             shim_log("spawn channel: ignoring '%.32s'", m.f[0]);
         proto_msg_free(&m);

@@ -12,6 +12,7 @@ mode before and after. Scenarios:
   signal N  wait for the command to print READY, send signal N to the CLI; prints its status
   quick     the command ends by itself; prints how long the CLI took and its status
   eof       close the keyboard (hang up); prints the CLI's status
+  eof-busy  the same while the box's shell runs a command (its terminal in cooked mode)
 Every scenario then prints "restored" if the terminal's mode is what it was before (raw mode
 undone), else "NOT restored".
 """
@@ -118,6 +119,13 @@ def main():
         print("seconds %.1f" % (time.monotonic() - start))
         print("status", status)
         print("screen", t.buf.decode(errors="replace").replace("\r", "").strip())
+    elif scenario == "eof-busy":
+        t.read_until(b"# ")
+        t.type("echo READY; sleep 1\n")
+        t.read_until(b"READY\r\n")
+        os.close(t.master)
+        print("status", t.proc.wait(timeout=15))
+        return
     elif scenario == "eof":
         ask(t, "echo READY", "r")
         # the user's terminal goes away: the CLI reads EOF, the box's shell gets ^D

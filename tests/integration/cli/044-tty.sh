@@ -90,6 +90,15 @@ t_no_hang_on_stdin() {
     # a hung-up terminal: its EOF reaches the box's shell, which ends
     drive eof "$BOXLITE_BIN" --home "$T_HOME" run --rm -t busybox sh
     assert_match "$OUT" "status [0-9]+"
+    # ... also when it hangs up while the shell runs a command: the box's terminal is hung up,
+    # not sent an EOF character (which the shell's return to raw mode loses: found by CI, the
+    # CLI and the box then waited forever)
+    drive eof-busy "$BOXLITE_BIN" --home "$T_HOME" run --rm -t busybox sh
+    assert_match "$OUT" "status [0-9]+"
+    bl run -d --name h busybox sleep 1000
+    drive eof-busy "$BOXLITE_BIN" --home "$T_HOME" exec -it h sh
+    assert_match "$OUT" "status [0-9]+"
+    bl rm -f h
 }
 
 t_stdin_eof_and_binary_round_trip() {
