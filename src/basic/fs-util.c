@@ -206,3 +206,19 @@ char *bl_path_join(const char *a, const char *b)
         b++;
     return bl_asprintf("%.*s/%s", (int) la, a, b);
 }
+
+bool bl_initial_userns_root(void)
+{
+    if (geteuid() != 0)
+        return false;
+    _cleanup_close_ int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true; /* no /proc: nothing says otherwise */
+    char map[64] = {0};
+    ssize_t n = read(fd, map, sizeof(map) - 1);
+    unsigned long inside, outside, count;
+    if (n <= 0 || sscanf(map, "%lu %lu %lu", &inside, &outside, &count) != 3)
+        return true;
+    /* The initial namespace maps every id to itself; a child one maps a subrange. */
+    return inside == 0 && outside == 0 && count == 4294967295UL;
+}

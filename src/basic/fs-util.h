@@ -2,6 +2,7 @@
 /* File and directory helpers. All fds are O_CLOEXEC; all walks are *at() and never follow links. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -22,3 +23,10 @@ int bl_mkdir_p(const char *path, mode_t mode, bl_error **err);
 int bl_rm_rf_at(int dirfd, const char *name);
 /* Join two path pieces with one '/'. NULL on OOM. */
 char *bl_path_join(const char *a, const char *b);
+
+/*
+ * Whether we are root in the initial user namespace. Root of a child namespace (rootless, or
+ * `unshare -r`) cannot chown to unmapped ids nor use trusted.* xattrs, and mounts overlays with
+ * "userxattr".
+ */
+bool bl_initial_userns_root(void);

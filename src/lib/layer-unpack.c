@@ -53,8 +53,11 @@
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_META_PREFIX ".wh..wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
+/* Overlay metadata: trusted.* as root; user.* (mounted with "userxattr") without it. */
 #define OVERLAY_OPAQUE_XATTR "trusted.overlay.opaque"
 #define OVERLAY_XATTR_PREFIX "trusted.overlay."
+#define USER_OVERLAY_OPAQUE_XATTR "user.overlay.opaque"
+#define USER_OVERLAY_XATTR_PREFIX "user.overlay."
 
 BL_DEFINE_CLEANUP_FUNC(struct archive *, archive_read_free)
 
@@ -100,7 +103,7 @@ struct meta {
 struct unpack {
     int blob_fd; /* borrowed */
     struct root root;
-    bool privileged; /* real root: see is_privileged() */
+    bool privileged; /* real root: see bl_initial_userns_root() */
 
     /* The stream. */
     struct archive *outer; /* borrowed: owned by bl_layer_unpack's scope */
@@ -555,8 +558,9 @@ static int set_owner(const struct unpack *u, int dfd, const char *name, const st
 }
 
 /*
- * Apply the entry's xattrs to fd. trusted.overlay.* names are dropped: overlay metadata in a
- * layer comes only from whiteout entries, never from a tar header that could forge redirects.
+ * Apply the entry's xattrs to fd. trusted.overlay.* and user.overlay.* names are dropped: overlay
+ * metadata in a layer comes only from whiteout entries, never from a tar header that could forge
+ * redirects or opaque directories.
  */
 static int set_xattrs(const struct unpack *u, int fd, struct archive_entry *e, const char *path,
                       bl_error **err)
@@ -570,7 +574,8 @@ static int set_xattrs(const struct unpack *u, int fd, struct archive_entry *e, c
     while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
         if (!name || !*name)
             continue;
-        if (strncmp(name, OVERLAY_XATTR_PREFIX, strlen(OVERLAY_XATTR_PREFIX)) == 0) {
+        if (strncmp(name, OVERLAY_XATTR_PREFIX, strlen(OVERLAY_XATTR_PREFIX)) == 0 ||
+            strncmp(name, USER_OVERLAY_XATTR_PREFIX, strlen(USER_OVERLAY_XATTR_PREFIX)) == 0) {
             bl_debug("dropping xattr '%s' of '%s'", name, path);
             continue;
         }
@@ -874,13 +879,18 @@ static int unpack_whiteout(struct unpack *u, int dfd, const char *name, const ch
     return set_owner(u, dfd, victim, m, path, err);
 }
 
-/* `.wh..wh..opq`: the directory hides everything below it in lower layers. */
-static int unpack_opaque(int dfd, const char *path, bl_error **err)
+/*
+ * `.wh..wh..opq`: the directory hides everything below it in lower layers. Without root the
+ * trusted.* namespace is out of reach; boxes of such a store mount their overlay with
+ * "userxattr", which reads user.overlay.opaque instead.
+ */
+static int unpack_opaque(const struct unpack *u, int dfd, const char *path, bl_error **err)
 {
     _cleanup_close_ int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return bl_err_errno(err, "cannot open directory of '%s'", path);
-    if (fsetxattr(fd, OVERLAY_OPAQUE_XATTR, "y", 1, 0) < 0)
+    const char *name = u->privileged ? OVERLAY_OPAQUE_XATTR : USER_OVERLAY_OPAQUE_XATTR;
+    if (fsetxattr(fd, name, "y", 1, 0) < 0)
         return bl_err_errno(err, "cannot mark directory of '%s' opaque", path);
     return 0;
 }
@@ -922,7 +932,7 @@ static int unpack_entry(struct unpack *u, struct archive *tar, struct archive_en
 
     if (strncmp(name, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) == 0) {
         if (streq(name, WHITEOUT_OPAQUE))
-            return unpack_opaque(dfd, path, err);
+            return unpack_opaque(u, dfd, path, err);
         if (strncmp(name, WHITEOUT_META_PREFIX, strlen(WHITEOUT_META_PREFIX)) == 0) {
             bl_debug("skipping aufs metadata entry '%s'", path);
             return 0;
@@ -996,27 +1006,6 @@ static int fixup_dirs(struct unpack *u, bl_error **err)
 }
 
 /*
- * Whether we are root in the initial user namespace. Root in a child namespace (rootless, e.g.
- * `unshare -r`) cannot chown to unmapped ids nor set trusted.* xattrs, so those failures are
- * expected there, as they are for any other non-root user.
- */
-static bool is_privileged(void)
-{
-    if (geteuid() != 0)
-        return false;
-    _cleanup_close_ int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return true; /* no /proc: nothing says otherwise */
-    char map[64] = {0};
-    ssize_t n = read(fd, map, sizeof(map) - 1);
-    unsigned long inside, outside, count;
-    if (n <= 0 || sscanf(map, "%lu %lu %lu", &inside, &outside, &count) != 3)
-        return true;
-    /* The initial namespace maps every id to itself; a child one maps a subrange. */
-    return inside == 0 && outside == 0 && count == 4294967295UL;
-}
-
-/*
  * Record the root's identity and whether openat2() works. ENOSYS: kernel < 5.6, a seccomp
  * filter, or valgrind. EPERM: container seccomp profiles written before openat2 existed (Docker
  * < 20.10) answer EPERM to calls they do not know; opening "." of a directory we hold cannot
@@ -1052,7 +1041,7 @@ int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN
     _cleanup_(unpack_done) struct unpack u = {
         .blob_fd = blob_fd,
         .root = {.fd = root_fd},
-        .privileged = is_privileged(),
+        .privileged = bl_initial_userns_root(),
         .parent_fd = -1,
     };
     int r;

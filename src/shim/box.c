@@ -29,6 +29,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "fs-util.h"
 #include "shim.h"
 
 #ifndef CLONE_INTO_CGROUP
@@ -218,6 +219,8 @@ static void mount_overlay_legacy(const struct shim_conf *c, int errfd)
     PUT_ESCAPED(c->upper);
     p += snprintf(p, 16, ",workdir=");
     PUT_ESCAPED(c->work);
+    if (!bl_initial_userns_root())
+        p += snprintf(p, 16, ",userxattr");
     *p = 0;
 #undef PUT_ESCAPED
     if (mount("overlay", c->merged, "overlay", 0, data) < 0)
@@ -243,6 +246,11 @@ static void mount_overlay(const struct shim_conf *c, int errfd)
         }
         fs_context_msg(fsfd, why, sizeof(why));
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot use layer '%s': %s", c->layers[i], why);
+    }
+    /* Without root, layers mark opaque directories with user.overlay.* (layer-unpack.c). */
+    if (!bl_initial_userns_root() && fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) {
+        fs_context_msg(fsfd, why, sizeof(why));
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot create the rootfs overlay: %s", why);
     }
     if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", c->upper, 0) < 0 ||
         fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", c->work, 0) < 0 ||
