@@ -62,6 +62,13 @@ BOXLITE_API int boxlite_runtime_open(const boxlite_runtime_opts *opts, boxlite_r
 /** Accessor. The absolute home directory; borrowed, valid until the runtime is freed. */
 BOXLITE_API const char *boxlite_runtime_home(const boxlite_runtime *rt);
 
+/*
+ * How the ids of boxes relate to the host's, in one line: "host ids (root)"; without root,
+ * a "subordinate range" from /etc/subuid and /etc/subgid (through newuidmap/newgidmap), or a
+ * "single id" (the user is the box's root and its only id). Owned by the runtime.
+ */
+BOXLITE_API const char *boxlite_runtime_id_mapping(const boxlite_runtime *rt);
+
 /** Install a log sink (NULL restores the default, which drops everything). Process-wide. */
 BOXLITE_API void boxlite_set_log_fn(boxlite_log_fn fn, int max_level, void *userdata);
 

@@ -416,14 +416,7 @@ CMD(info)
     if (uname(&u) < 0)
         snprintf(u.machine, sizeof(u.machine), "unknown");
     /* how the box's ids relate to the host's (without root: one user namespace per box) */
-    char idmap[256];
-    if (geteuid() == 0)
-        snprintf(idmap, sizeof(idmap), "host ids (root)");
-    else
-        snprintf(idmap, sizeof(idmap),
-                 "single id, uid %u and gid %u are the root of each box and its only ids (image "
-                 "files of other owners become yours)",
-                 (unsigned) geteuid(), (unsigned) getegid());
+    const char *idmap = boxlite_runtime_id_mapping(rt);
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:s}", "version",
                           boxlite_version(), "homeDir", boxlite_runtime_home(rt),
                           "virtualization", virt, "os", "linux", "arch", u.machine, "boxesTotal",

@@ -223,5 +223,5 @@ void bl_volume_remove_anonymous(struct boxlite_runtime *rt, const char *path)
     _cleanup_close_ int dfd = open(rt->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     _cleanup_free_ char *rel = bl_strdup(path + n + 1);
     if (dfd >= 0 && rel)
-        (void) bl_rm_rf_at(dfd, rel);
+        (void) bl_rm_tree(rt, dfd, rel);
 }

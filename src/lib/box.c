@@ -635,7 +635,7 @@ static int delete_box(struct boxlite_runtime *rt, const char *id, bl_error **err
     r = bl_txn_commit(&txn, err);
     if (r < 0)
         return r;
-    r = bl_rm_rf_at(rt->boxes_fd, id);
+    r = bl_rm_tree(rt, rt->boxes_fd, id);
     if (r < 0)
         return bl_err_code(err, r, "cannot remove the directory of box %s", id);
     return 0;
@@ -949,6 +949,15 @@ int bl_box_write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, co
     char cg[64];
     snprintf(cg, sizeof(cg), "boxlite-%s", b->id);
     conf_put(&c, "cgroup", cg);
+    if (rt->idmap.range) {
+        _cleanup_free_ char *spec = bl_idmap_spec(&rt->idmap);
+        if (!spec)
+            c.oom = true;
+        else
+            conf_put(&c, "idmap", spec);
+        conf_put(&c, "newuidmap", rt->idmap.newuidmap);
+        conf_put(&c, "newgidmap", rt->idmap.newgidmap);
+    }
     r = bl_box_net_shim_conf(cfg, conf_put_cb, &c, err);
     if (r < 0) {
         free(c.data);

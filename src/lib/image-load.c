@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -932,13 +933,23 @@ static int unpack_one(struct boxlite_runtime *rt, int stage_fd, const struct bl_
     _cleanup_close_ int dfd = openat(stage_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return bl_err_errno(err, "cannot open layer directory");
+    /* with a subordinate id range, the owners the user cannot set are applied afterwards */
+    _cleanup_close_ int owners_fd = -1;
+    if (rt->idmap.range) {
+        owners_fd = memfd_create("boxlite-owners", MFD_CLOEXEC);
+        if (owners_fd < 0)
+            return bl_err_errno(err, "cannot create the owner records");
+    }
     char got[BL_DIGEST_STR_LEN + 1];
-    int r = bl_layer_unpack(bfd, dfd, got, NULL, err);
+    int r = bl_layer_unpack(bfd, dfd, got, NULL, owners_fd, err);
     if (r < 0)
         return bl_err_prefix(err, r, "layer %s", l->blob_digest);
     if (strcmp(got, l->diff_id) != 0)
         return bl_err(err, -EBADMSG, "layer %s: content is %s, the image config says %s",
                       l->blob_digest, got, l->diff_id);
+    r = bl_idmap_chown(rt, dfd, owners_fd, err);
+    if (r < 0)
+        return bl_err_prefix(err, r, "layer %s", l->blob_digest);
     return 0;
 }
 

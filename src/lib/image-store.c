@@ -176,7 +176,7 @@ int bl_images_commit(struct boxlite_runtime *rt, int stage_fd, struct bl_new_ima
                                   "layer %s was removed while the image was being stored",
                                   l->diff_id);
                 /* a directory without a row is debris of a crash: replace it */
-                (void) bl_rm_rf_at(rt->layers_fd, bl_digest_hex(l->diff_id));
+                (void) bl_rm_tree(rt, rt->layers_fd, bl_digest_hex(l->diff_id));
                 r = move_file(&moves, stage_fd, from, rt->layers_fd, bl_digest_hex(l->diff_id),
                               err);
                 if (r < 0)

@@ -126,10 +126,19 @@ struct unpack {
     struct dir_fixup *dirs; /* owned */
     size_t n_dirs, cap_dirs;
     uint64_t entries;
+
+    /* Owners we could not set (no root): "UID GID MODE PATH\0" per entry, in order, so that an
+     * entry replaced later in the layer ends with its last owner (see bl_layer_unpack()). */
+    bool record_owners;
+    bool foreign_owner; /* some entry is not 0:0: the records matter */
+    char *owners;       /* owned */
+    size_t n_owners, cap_owners;
+    int owners_errno;
 };
 
 static void unpack_done(struct unpack *u)
 {
+    free(u->owners);
     free(u->read_buf);
     free(u->parent_path);
     u->parent_fd = bl_close(u->parent_fd);
@@ -541,10 +550,47 @@ static int entry_meta(struct archive_entry *e, const char *path, struct meta *m,
  * chown dfd/name, never following a symlink; name "" means dfd itself. Without privilege, EPERM
  * is expected and ignored; EINVAL (an id not mapped in this user namespace) is ignored too.
  */
-static int set_owner(const struct unpack *u, int dfd, const char *name, const struct meta *m,
+static void record_owner(struct unpack *u, const struct meta *m, const char *path)
+{
+    char head[48];
+    int n = snprintf(head, sizeof(head), "%u %u %o ", (unsigned) m->uid, (unsigned) m->gid,
+                     (unsigned) m->mode);
+    size_t need = (size_t) n + strlen(path) + 1;
+    if (u->owners_errno)
+        return;
+    if (u->n_owners + need > u->cap_owners) {
+        size_t cap = u->cap_owners ? u->cap_owners * 2 : 4096;
+        while (cap < u->n_owners + need)
+            cap *= 2;
+        char *p = realloc(u->owners, cap);
+        if (!p) {
+            u->owners_errno = ENOMEM;
+            return;
+        }
+        u->owners = p;
+        u->cap_owners = cap;
+    }
+    memcpy(u->owners + u->n_owners, head, (size_t) n);
+    memcpy(u->owners + u->n_owners + n, path, strlen(path) + 1);
+    u->n_owners += need;
+    if (m->uid != 0 || m->gid != 0)
+        u->foreign_owner = true;
+}
+
+/* path: the object's own path in the layer (whiteouts pass NULL: their owner does not matter). */
+static int set_owner(struct unpack *u, int dfd, const char *name, const struct meta *m,
                      const char *path, bl_error **err)
 {
     int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+
+    if (u->record_owners) {
+        /* ids 0:0 are already right (ours); the others are applied in a mapped namespace */
+        if (path)
+            record_owner(u, m, path);
+        return 0;
+    }
+    if (!path)
+        path = name;
 
     if (fchownat(dfd, name, m->uid, m->gid, flags) >= 0)
         return 0;
@@ -876,7 +922,8 @@ static int unpack_whiteout(struct unpack *u, int dfd, const char *name, const ch
         return r;
     if (mknodat(dfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
         return bl_err_errno(err, "cannot create whiteout for '%s'", path);
-    return set_owner(u, dfd, victim, m, path, err);
+    (void) path;
+    return set_owner(u, dfd, victim, m, NULL, err);
 }
 
 /*
@@ -1036,7 +1083,7 @@ static int probe_root(struct root *root, bl_error **err)
 /* ---- entry point --------------------------------------------------------------------------- */
 
 int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN + 1],
-                    struct bl_layer_stats *stats, bl_error **err)
+                    struct bl_layer_stats *stats, int owners_fd, bl_error **err)
 {
     _cleanup_(unpack_done) struct unpack u = {
         .blob_fd = blob_fd,
@@ -1044,6 +1091,7 @@ int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN
         .privileged = bl_initial_userns_root(),
         .parent_fd = -1,
     };
+    u.record_owners = owners_fd >= 0 && !u.privileged;
     int r;
 
     assert(blob_fd >= 0 && root_fd >= 0 && ret_diff_id);
@@ -1127,6 +1175,14 @@ int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN
     r = fixup_dirs(&u, err);
     if (r < 0)
         return r;
+
+    if (u.owners_errno)
+        return bl_oom(err);
+    if (u.foreign_owner) {
+        r = bl_write_all(owners_fd, u.owners, u.n_owners);
+        if (r < 0)
+            return bl_err_code(err, r, "cannot record the owners of the layer's files");
+    }
 
     bl_sha256_final(sha, ret_diff_id);
     if (stats)

@@ -25,6 +25,9 @@ struct bl_layer_stats {
  * stream (the OCI diff_id) into ret_diff_id and fills *stats if given.
  * Errors: -EINVAL (not a tar, unsafe entry), -EBADMSG (corrupt/truncated stream), -errno from
  * the filesystem. On failure the directory may hold partial content: the caller discards it.
+ * Without root, owners cannot be set: with owners_fd >= 0, a layer that has files not owned by
+ * 0:0 gets every entry's "UID GID MODE PATH\0" appended there, in order, for bl_idmap_chown()
+ * (nothing is written when all are 0:0). With owners_fd < 0 they are ignored (single-id boxes).
  */
 int bl_layer_unpack(int blob_fd, int root_fd, char ret_diff_id[BL_DIGEST_STR_LEN + 1],
-                    struct bl_layer_stats *stats, bl_error **err);
+                    struct bl_layer_stats *stats, int owners_fd, bl_error **err);

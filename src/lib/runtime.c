@@ -14,6 +14,7 @@
 
 #include "alloc-util.h"
 #include "fs-util.h"
+#include "idmap.h"
 #include "log.h"
 #include "box.h"
 #include "registry.h"
@@ -74,8 +75,9 @@ static int open_dir(const char *home, const char *sub, int *ret, bl_error **err)
 
 /* Remove staging directories no live process holds. A directory being created is named ".new-*"
  * until its owner holds the lock, and is only removed once it is an hour old. */
-static void recover_tmp(int tmp_fd)
+static void recover_tmp(struct boxlite_runtime *rt)
 {
+    int tmp_fd = rt->tmp_fd;
     _cleanup_close_ int fd = fcntl(tmp_fd, F_DUPFD_CLOEXEC, 3);
     if (fd < 0)
         return;
@@ -92,7 +94,7 @@ static void recover_tmp(int tmp_fd)
             struct stat st;
             if (fstatat(tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                 now - st.st_mtime > 3600)
-                (void) bl_rm_rf_at(tmp_fd, de->d_name);
+                (void) bl_rm_tree(rt, tmp_fd, de->d_name);
             continue;
         }
         _cleanup_close_ int efd =
@@ -105,7 +107,7 @@ static void recover_tmp(int tmp_fd)
         if (flock(efd, LOCK_EX | LOCK_NB) < 0)
             continue; /* a live process owns it */
         bl_debug("removing stale staging directory '%s'", de->d_name);
-        (void) bl_rm_rf_at(tmp_fd, de->d_name);
+        (void) bl_rm_tree(rt, tmp_fd, de->d_name);
     }
     closedir(d);
 }
@@ -135,14 +137,14 @@ int bl_stage_new(struct boxlite_runtime *rt, const char *prefix, struct bl_stage
         (void) unlinkat(rt->tmp_fd, tmpl, AT_REMOVEDIR);
         return r;
     }
-    *ret = (struct bl_stage){.tmp_fd = rt->tmp_fd, .name = TAKE_PTR(name), .fd = TAKE_FD(fd)};
+    *ret = (struct bl_stage){.rt = rt, .tmp_fd = rt->tmp_fd, .name = TAKE_PTR(name), .fd = TAKE_FD(fd)};
     return 0;
 }
 
 void bl_stage_done(struct bl_stage *s)
 {
     if (s->name) {
-        (void) bl_rm_rf_at(s->tmp_fd, s->name);
+        (void) bl_rm_tree(s->rt, s->tmp_fd, s->name);
         free(s->name);
         s->name = NULL;
     }
@@ -200,10 +202,18 @@ BOXLITE_API int boxlite_runtime_open(const boxlite_runtime_opts *opts, boxlite_r
     r = bl_store_open(dbpath, &rt->store, err);
     if (r < 0)
         return r;
-    recover_tmp(rt->tmp_fd);
+    r = bl_idmap_detect(&rt->idmap, err);
+    if (r < 0)
+        return r;
+    recover_tmp(rt);
     bl_box_recover(rt);
     *ret_rt = TAKE_PTR(rt);
     return 0;
+}
+
+BOXLITE_API const char *boxlite_runtime_id_mapping(const boxlite_runtime *rt)
+{
+    return rt ? rt->idmap.desc : NULL;
 }
 
 BOXLITE_API const char *boxlite_runtime_home(const boxlite_runtime *rt)
@@ -225,6 +235,7 @@ BOXLITE_API void boxlite_runtime_free(boxlite_runtime *rt)
     (void) bl_close(rt->blobs_fd);
     (void) bl_close(rt->layers_fd);
     (void) bl_close(rt->boxes_fd);
+    bl_idmap_done(&rt->idmap);
     free(rt->home);
     free(rt);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "boxlite/runtime.h"
+#include "idmap.h"
 #include "store.h"
 
 struct bl_registries;
@@ -22,6 +23,7 @@ struct boxlite_runtime {
     pthread_t warm_thread;            /* cgroup-warm.c, when warm_started */
     bool warm_started;
     _Atomic bool warm_done;           /* set by the thread when it is finished */
+    struct bl_idmap idmap;            /* without root: the ids of boxes (idmap.h) */
 };
 
 /* A box is about to start: warm the kernel's cgroup migration lock in a thread (once per
@@ -34,11 +36,12 @@ BL_DEFINE_CLEANUP_FUNC(struct boxlite_runtime *, boxlite_runtime_free)
 /* A staging directory under <home>/tmp, locked (flock) for as long as it is open, so that the
  * recovery of another process never removes it; removed (and unlocked) by bl_stage_done(). */
 struct bl_stage {
+    struct boxlite_runtime *rt; /* borrowed */
     int tmp_fd;   /* borrowed */
     char *name;   /* entry under tmp/ */
     int fd;       /* the directory, holding the lock */
 };
-#define BL_STAGE_NULL ((struct bl_stage){.tmp_fd = -1, .name = NULL, .fd = -1})
+#define BL_STAGE_NULL ((struct bl_stage){.rt = NULL, .tmp_fd = -1, .name = NULL, .fd = -1})
 int bl_stage_new(struct boxlite_runtime *rt, const char *prefix, struct bl_stage *ret,
                  bl_error **err);
 void bl_stage_done(struct bl_stage *s);

@@ -624,14 +624,20 @@ void box_pid1_main(const struct box_start *b)
 
 /* The child: a private mount namespace with the rootfs and the volumes; its root goes to the
  * client, then it waits for the client to hang up (the mounts vanish with it). */
-static _noreturn_ void mount_child(const struct shim_conf *c, int errfd, uid_t uid, gid_t gid)
+static _noreturn_ void mount_child(const struct shim_conf *c, int errfd, int map_fd)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
-    /* without root: a user namespace of our own, to own the mount namespace */
-    int r = uid != 0 ? write_id_maps(0, uid, gid) : 0;
-    if (r < 0)
-        child_fail(errfd, ST_BOXLITE_FAILED, "cannot map our user namespace: %s", strerror(-r));
+    /* without root: a user namespace of our own (the box's ids), mapped by the parent */
+    if (map_fd >= 0) {
+        char one;
+        ssize_t k;
+        do
+            k = read(map_fd, &one, 1);
+        while (k < 0 && errno == EINTR);
+        if (k != 1)
+            _exit(ST_BOXLITE_FAILED); /* the parent reports why */
+    }
     (void) umask(0);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot make / private: %s", strerror(errno));
@@ -673,20 +679,42 @@ int box_mount_main(const char *box_dir)
         return 1;
     }
     _cleanup_close_ int err_r = p[0], err_w = p[1];
+    bool userns = geteuid() != 0;
+    _cleanup_close_ int map_r = -1, map_w = -1;
+    if (userns) {
+        if (pipe2(p, O_CLOEXEC) < 0) {
+            (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, strerror(errno));
+            return 1;
+        }
+        map_r = p[0];
+        map_w = p[1];
+    }
     int pidfd = -1;
     bool in_cgroup = false;
-    uid_t uid = geteuid();
-    gid_t gid = getegid();
-    pid_t pid = shim_clone(CLONE_NEWNS | (uid != 0 ? CLONE_NEWUSER : 0), -1, &pidfd, &in_cgroup);
+    pid_t pid = shim_clone(CLONE_NEWNS | (userns ? CLONE_NEWUSER : 0), -1, &pidfd, &in_cgroup);
     if (pid < 0) {
         (void) snprintf(msg, sizeof(msg), "cannot create a mount namespace: %s", strerror(-pid));
         (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, msg);
         return 1;
     }
-    if (pid == 0)
-        mount_child(&c, err_w, uid, gid);
+    if (pid == 0) {
+        map_w = bl_close(map_w);
+        mount_child(&c, err_w, map_r);
+    }
     pidfd = bl_close(pidfd); /* waited for by pid below */
     err_w = bl_close(err_w);
+    if (userns) {
+        char why[300];
+        if (map_userns(pid, &c.idmap, why, sizeof(why)) < 0) {
+            (void) snprintf(msg, sizeof(msg), "cannot map the user namespace: %s", why);
+            (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, msg);
+            map_w = bl_close(map_w); /* the child exits */
+            (void) waitpid(pid, NULL, 0);
+            return 1;
+        }
+        if (write(map_w, "1", 1) != 1)
+            shim_log("cannot release the mount child: %m");
+    }
     struct child_error e;
     size_t got = 0;
     while (got < sizeof(e)) {

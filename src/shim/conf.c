@@ -158,6 +158,15 @@ static int walk(char *buf, size_t len, struct shim_conf *c, bool fill, const cha
         } else if (!strcmp(key, "net")) {
             c->net = !strcmp(val, "1") || !strcmp(val, "~1");
             c->net_soft = !strcmp(val, "~1");
+        } else if (!strcmp(key, "idmap")) {
+            if (idmap_parse(val, &c->idmap) < 0) {
+                *bad = key;
+                return -EINVAL;
+            }
+        } else if (!strcmp(key, "newuidmap")) {
+            c->idmap.newuidmap = val;
+        } else if (!strcmp(key, "newgidmap")) {
+            c->idmap.newgidmap = val;
         } else if (!strcmp(key, "slirp")) {
             c->slirp = val;
         } else if (!strcmp(key, "nft")) {

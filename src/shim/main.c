@@ -266,11 +266,13 @@ static int start_box(struct shim *s, bl_error **err)
         box_pid1_main(&b);
     }
     if (s->userns) {
-        int q = write_id_maps(pid, geteuid(), getegid());
-        if (q < 0 || write(map_w, "1", 1) != 1) {
-            char msg[160];
-            (void) snprintf(msg, sizeof(msg), "cannot map the box's user namespace: %s",
-                            strerror(q < 0 ? -q : errno));
+        char why[300];
+        int q = map_userns(pid, &s->conf.idmap, why, sizeof(why));
+        if (q >= 0 && write(map_w, "1", 1) != 1)
+            (void) snprintf(why, sizeof(why), "%s", strerror(errno)), q = -1;
+        if (q < 0) {
+            char msg[360];
+            (void) snprintf(msg, sizeof(msg), "cannot map the box's user namespace: %s", why);
             supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
         }
     }
@@ -408,6 +410,8 @@ int main(int argc, char **argv)
         printf("boxlite-shim %s\n", BOXLITE_VERSION_STRING);
         return 0;
     }
+    if (argc > 1 && !strcmp(argv[1], "--userns"))
+        return userns_main(argc, argv);
     bool mount_mode = argc == 3 && !strcmp(argv[1], "--mount");
     if (mount_mode) {
         argv++;

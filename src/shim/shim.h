@@ -51,6 +51,22 @@ const char *fd_path(struct fd_path *p, int fd);
 /* A user namespace of an unprivileged user (pid, or 0 for our own): uid and gid are its root
  * and its only ids, setgroups denied. 0 or -errno. */
 int write_id_maps(pid_t pid, uid_t uid, gid_t gid);
+
+/* ---- userns.c: the ids of a box without root ------------------------------------------ */
+
+/* conf key `idmap` "UID:SUB:N:GID:SUB:N" (a subordinate range; absent: single id) and the
+ * setuid helpers that may write it (`newuidmap`, `newgidmap`). */
+struct conf_idmap {
+    bool range;
+    uint32_t uid, sub_uid, n_uid, gid, sub_gid, n_gid;
+    const char *newuidmap, *newgidmap;
+};
+int idmap_parse(const char *spec, struct conf_idmap *m);
+/* Map the user namespace of pid (a child of ours, not yet mapped): the range through the
+ * helpers, else our one id. 0, or -errno with the reason in why. */
+int map_userns(pid_t pid, const struct conf_idmap *m, char *why, size_t why_len);
+/* boxlite-shim --userns rm|chown SPEC NEWUIDMAP NEWGIDMAP [NAME] (src/lib/idmap.h). */
+int userns_main(int argc, char **argv);
 /* Write a file atomically in dirfd (temp name + rename). */
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
 
@@ -108,6 +124,7 @@ struct shim_conf {
     size_t n_allow_hostlo;
     char **allow_dns; /* `allow_dns`: "DOMAIN PORT": names under DOMAIN, through our DNS */
     size_t n_allow_dns;
+    struct conf_idmap idmap; /* without root */
 };
 
 /* The box has an allow-list: every destination not on it is refused. */

@@ -42,7 +42,15 @@ assert_one_error_line() {
 }
 
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-need_root() { [ "$(id -u)" -eq 0 ] || [ -n "${BOXLITE_TEST_IDMAP:-}" ] || skip_all "needs root"; }
+need_root() { [ "$(id -u)" -eq 0 ] || skip_all "needs root${1:+: $1}"; }
+# The suite also runs as a plain user (tools/run-as-user), whose boxes have a user namespace
+# with a subordinate id range ("range") or with one id ("single"). Per test:
+#   needs_root "why" || return      skips the test (visibly) without root
+#   needs_ids "why" || return       skips it when the box has only one id
+ROOTLESS_IDS=host
+[ "$(id -u)" -eq 0 ] || ROOTLESS_IDS=${BOXLITE_TEST_IDMAP:-single}
+needs_root() { [ "$(id -u)" -eq 0 ] && return 0; T_SKIP="needs root: $1"; return 1; }
+needs_ids() { [ "$ROOTLESS_IDS" != single ] && return 0; T_SKIP="one-id box (no /etc/subuid range): $1"; return 1; }
 
 # fixture NAME FORMAT: path of a locally built image (see tests/fixtures/mkimage.py).
 fixture() {

@@ -295,7 +295,7 @@ static int unpack(struct world *w, const struct buf *b, char diff[BL_DIGEST_STR_
     _cleanup_close_ int fd = memfd_with(b->data, b->len);
     bl_error_free(tap_last_err);
     tap_last_err = NULL;
-    return bl_layer_unpack(fd, w->root_fd, diff ? diff : ignored, stats, &tap_last_err);
+    return bl_layer_unpack(fd, w->root_fd, diff ? diff : ignored, stats, -1, &tap_last_err);
 }
 
 #define ASSERT_ERR_MSG(expr, code, needle)                                                         \
@@ -1292,7 +1292,7 @@ TEST(blob_offset_and_pipe)
     buf_append(&prefixed, gz.data, gz.len);
     _cleanup_close_ int fd = memfd_with(prefixed.data, prefixed.len);
     ASSERT_EQ(lseek(fd, 8, SEEK_SET), 8);
-    ASSERT_OK(bl_layer_unpack(fd, w.root_fd, diff, NULL, &tap_last_err));
+    ASSERT_OK(bl_layer_unpack(fd, w.root_fd, diff, NULL, -1, &tap_last_err));
     ASSERT_STREQ(diff, expect);
 
     int p[2];
@@ -1303,7 +1303,7 @@ TEST(blob_offset_and_pipe)
     write_all(wr, gz.data, gz.len);
     wr = bl_close(wr);
     fresh_root(&w);
-    ASSERT_OK(bl_layer_unpack(rd, w.root_fd, diff, NULL, &tap_last_err));
+    ASSERT_OK(bl_layer_unpack(rd, w.root_fd, diff, NULL, -1, &tap_last_err));
     ASSERT_STREQ(diff, expect);
     ASSERT_CONTENT(&w, "f", "x");
 }
@@ -1347,7 +1347,7 @@ static int oom_run(const struct buf *b, int root_fd, unsigned long n)
     if (fd < 0 || write(fd, b->data, b->len) != (ssize_t) b->len || lseek(fd, 0, SEEK_SET) != 0)
         return RUN_BUG;
     int before = count_open_fds();
-    int r = bl_layer_unpack(fd, root_fd, diff, NULL, &e);
+    int r = bl_layer_unpack(fd, root_fd, diff, NULL, -1, &e);
     int res;
     if (count_open_fds() != before)
         res = RUN_BUG;

@@ -22,6 +22,8 @@ t_install_and_embed() {
     libs=$(PKG_CONFIG_PATH=$T_HOME pkg-config --libs boxlite)
     # shellcheck disable=SC2086
     cc -std=c99 -Wall -Werror $san $cflags "$TOP/examples/hello-image.c" -o "$T_HOME/hello" $libs || { fail "build against the shared library"; return; }
+    # (a staged install: the library would look for its shim in $prefix, which is not there)
+    export BOXLITE_SHIM=$dest$prefix/bin/boxlite-shim
     LD_LIBRARY_PATH=$dest$prefix/lib "$T_HOME/hello" "$T_HOME/h" "$(fixture busybox oci)" >"$T_HOME/out" 2>&1 || fail "example failed: $(cat "$T_HOME/out")"
     assert_contains "$(cat "$T_HOME/out")" "loaded docker.io/library/busybox:latest"
     assert_contains "$(cat "$T_HOME/out")" "libboxlite "
@@ -32,6 +34,7 @@ t_install_and_embed() {
     cc -std=c99 -Wall -Werror $san $cflags "$TOP/examples/hello-image.c" -o "$T_HOME/hello-static" \
         "$dest$prefix/lib/libboxlite.a" $deps -lpthread || fail "build against the static library"
     "$T_HOME/hello-static" "$T_HOME/h2" "$(fixture busybox docker)" >/dev/null || fail "static example failed"
+    unset BOXLITE_SHIM
 }
 
 run_tests t_install_and_embed

@@ -3,7 +3,7 @@
 # here; cgroup2 where /sys/fs/cgroup is cgroup2), shown by inspect, enforced in the box, and
 # every parse error of the ResourceFlags table (spec/cli.md §4.1).
 . "$(dirname "$0")/../../lib/tap.sh"
-need_root
+need_root "limits need the box's cgroup; without root, asking for one is an explicit error (050-rootless)"
 
 setup() { bl load -i "$(fixture busybox oci)" >/dev/null; assert_rc 0; }
 

@@ -3,7 +3,6 @@
 # VolumeFlags rules and messages of spec/cli.md §4.1; read-only is really read-only; a missing
 # host path is a clear error; anonymous volumes live under the home and go with their box.
 . "$(dirname "$0")/../../lib/tap.sh"
-need_root
 
 setup() { bl load -i "$(fixture busybox oci)" >/dev/null; assert_rc 0; }
 

@@ -3,7 +3,6 @@
 # rotated file (logs/console.log, CRI records); --tail, --timestamps, --follow.
 # shellcheck disable=SC2034 # RC is read by assert_rc (tests/lib/tap.sh)
 . "$(dirname "$0")/../../lib/tap.sh"
-need_root
 
 setup() { bl load -i "$(fixture busybox oci)" >/dev/null; assert_rc 0; }
 

@@ -5,7 +5,6 @@
 # outside the box (absolute links, symlinked parents, links followed with -L, a swap during
 # the copy).
 . "$(dirname "$0")/../../lib/tap.sh"
-need_root
 
 setup() { bl load -i "$(fixture busybox oci)" >/dev/null; assert_rc 0; }
 
@@ -21,8 +20,11 @@ make_tree() { # DIR
     ln -s /etc/passwd "$d/abs-link"
     ln -s nowhere "$d/dangling"
     mkfifo "$d/fifo"
-    mknod "$d/char" c 1 3
-    mknod "$d/block" b 7 123
+    # device nodes need root (CAP_MKNOD): a user's tree has none
+    if [ "$(id -u)" -eq 0 ]; then
+        mknod "$d/char" c 1 3
+        mknod "$d/block" b 7 123
+    fi
     chmod 0640 "$d/file"; chmod 4755 "$d/sub/bytes"; chmod 0700 "$d/sub/deeper"
     chmod 1777 "$d/empty"; chmod 0555 "$d/sub"
     touch -h -d '2001-02-03 04:05:06.789' "$d/rel-link"
@@ -51,10 +53,12 @@ t_both_ways_running() {
     bl run -d --name r busybox sleep 1000; assert_rc 0
     bl cp "$T_HOME/src" r:/tmp/in; assert_rc 0; assert_eq "$OUT" ""
     # in the box: the directory with its own name (include-parent), types and modes
-    bl exec r sh -c 'cd /tmp/in/src && stat -c "%n %F %a" file sub/bytes sub fifo char block rel-link | sort'
-    assert_eq "$OUT" "block block special file 644
+    bl exec r sh -c 'cd /tmp/in/src && stat -c "%n %F %a" file sub/bytes sub fifo char block rel-link 2>/dev/null | sort'
+    local devs=""
+    [ "$(id -u)" -eq 0 ] && devs="block block special file 644
 char character special file 644
-fifo fifo 644
+"
+    assert_eq "$OUT" "${devs}fifo fifo 644
 file regular file 640
 rel-link symbolic link 777
 sub directory 555

@@ -4,7 +4,6 @@
 # loopback addresses and the test's own namespaces are ever targets: refused destinations are
 # refused inside the box before a packet leaves.
 . "$(dirname "$0")/../../lib/tap.sh"
-need_root
 command -v slirp4netns >/dev/null || skip_all "slirp4netns is not installed (Debian's slirp4netns)"
 command -v nft >/dev/null || skip_all "nft is not installed (Debian's nftables)"
 
@@ -41,6 +40,7 @@ stop_http() {
 }
 
 t_default_network() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     bl run --rm busybox sh -c 'ip -4 -o addr show dev tap0; ip route; cat /etc/resolv.conf; cat /etc/hosts'
     assert_rc 0
@@ -78,6 +78,7 @@ t_network_disabled() {
 # Without slirp4netns a default network is loopback only, and the user is told so once per start;
 # an explicit one is an error. (Found by hand: the fallback was silent.)
 t_no_slirp() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     BOXLITE_SLIRP4NETNS=/nonexistent bl run --rm busybox ls /sys/class/net
     assert_rc 0; assert_eq "$OUT" lo
@@ -108,6 +109,7 @@ EOF
 # The host alias reaches the host's loopback only on the ports the allow-list names; a refused
 # port fails at once. (Checked by loading no allow-list: the second port then answers.)
 t_host_alias_allow_net() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local p1 p2
     p1=$(free_port); p2=$(free_port)
@@ -133,6 +135,7 @@ t_host_alias_allow_net() {
 # refused) before any packet leaves the box; 10.0.2.2 as a literal is the host alias and
 # follows its rules.
 t_allow_net_ip_literals() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local p1
     p1=$(free_port); host_http "$p1" one
@@ -160,6 +163,7 @@ except OSError as e: print("refused", e.errno, round(time.time() - t))'
 # private mount namespace whose /etc/resolv.conf points at it. With an allow-list, DNS is
 # refused unless asked for, and a name that resolves to a refused address stays refused.
 t_dns() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local addr=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).53 p1
     p1=$(free_port); host_http "$p1" one
@@ -188,6 +192,7 @@ t_dns() {
 # lets the box reach their addresses on the entry's port; other names are refused without
 # leaving the box. (Checked by allowing every name in dns.c: other.test reached the resolver.)
 t_dns_wildcard() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local addr=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).53
     python3 "$FIX/dns-server.py" --addr "$addr" --port 53 --log "$T_HOME/dns.log" \
@@ -250,6 +255,7 @@ host_port_of() { # BOX [BOXPORT]
 }
 
 t_publish() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local hp
     hp=$(free_port)
@@ -286,6 +292,7 @@ t_publish() {
 }
 
 t_ten_boxes_same_port() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local i hp
     for i in 0 1 2 3 4 5 6 7 8 9; do
@@ -299,6 +306,7 @@ t_ten_boxes_same_port() {
 }
 
 t_stats_network_bytes() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local hp; hp=$(free_port)
     box_httpd s hi -p "127.0.0.1:$hp:80"; assert_rc 0
@@ -318,6 +326,7 @@ box_listens() { bl exec "$1" sh -c "netstat -ltn | grep -q ':$2 '"; [ "$RC" -eq 
 # A client that half-closes, then resets, while the box's side stays idle: the relay must not
 # spin (found in review: EPOLLHUP ignores the epoll mask, the shim sat at 100% CPU).
 t_relay_reset_no_spin() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local hp; hp=$(free_port)
     bl run -d --name idle -p "127.0.0.1:$hp:80" busybox nc -l -p 80 -e sleep 100; assert_rc 0
@@ -344,6 +353,7 @@ PY
 # works. (Found in review: with the usual soft limit of 1024, or 256 here, the relays took
 # every fd and exec failed. The shim now raises its soft limit and caps the relays.)
 t_many_connections() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local hp; hp=$(free_port)
     (ulimit -Sn 256; bl run -d --name many -p "127.0.0.1:$hp:80" --rootfs / python3 -c '
@@ -373,6 +383,7 @@ PY
 # A SIGKILLed shim takes slirp4netns (parent-death signal) and its ports with it. Checked by
 # dropping PR_SET_PDEATHSIG in spawn_slirp(): slirp4netns then outlived the shim.
 t_killed_shim_leaves_no_helper() {
+    needs_root "a box without root has loopback only (no slirp4netns: /dev/net/tun)" || return
     setup
     local hp; hp=$(free_port)
     box_httpd k hi -p "127.0.0.1:$hp:80"; assert_rc 0

@@ -8,7 +8,7 @@
 # The test runs as root only to create its unprivileged user (boxlite-rootless); every boxlite
 # command runs as that user, through a copy of the binaries in the test's home.
 . "$(dirname "$0")/../../lib/tap.sh"
-need_root
+[ "$(id -u)" -eq 0 ] || skip_all "needs root: it creates its own user (the whole suite runs as a user through tools/run-as-user)"
 command -v setpriv >/dev/null || skip_all "setpriv (util-linux) is missing"
 [ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 0)" -gt 0 ] ||
     skip_all "user namespaces are disabled (user.max_user_namespaces = 0)"
