@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
+#include "fs-util.h"
 #include "proc-util.h"
 
 #ifndef P_PIDFD
@@ -122,4 +124,39 @@ int bl_proc_spawn(char *const *argv, const int *fds, int nfds, int flags, struct
     }
     *ret = p;
     return 0;
+}
+
+int bl_proc_fork_call(int (*fn)(void *arg, bl_error **err), void *arg, bl_error **err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return bl_err_errno(err, "pipe");
+    _cleanup_close_ int rd = p[0], wr = p[1];
+    pid_t pid = fork();
+    if (pid < 0)
+        return bl_err_errno(err, "cannot fork");
+    if (pid == 0) {
+        bl_error *e = NULL;
+        int r = fn(arg, &e);
+        int head[2] = {r, e ? e->code : 0};
+        const char *msg = e ? bl_error_msg(e) : "";
+        (void) !write(wr, head, sizeof(head));
+        (void) !write(wr, msg, strlen(msg));
+        _exit(0);
+    }
+    struct bl_proc proc = {.pid = pid, .pidfd = pidfd_open_(pid)};
+    wr = bl_close(wr);
+    char *buf = NULL;
+    size_t len = 0;
+    int q = bl_read_full_fd(rd, 64 * 1024, &buf, &len);
+    int st = bl_proc_wait(&proc);
+    _cleanup_free_ char *owned = buf;
+    int head[2];
+    if (q < 0 || len < sizeof(head))
+        return bl_err(err, -EIO, "the helper process died (status %d)", st);
+    memcpy(head, buf, sizeof(head));
+    if (head[0] >= 0)
+        return head[0];
+    return bl_err(err, head[1] ? head[1] : head[0], "%.*s", (int) (len - sizeof(head)),
+                  buf + sizeof(head));
 }

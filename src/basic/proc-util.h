@@ -38,3 +38,10 @@ int bl_proc_spawn(char *const *argv, const int *fds, int nfds, int flags, struct
 
 /* Send a signal through the pidfd. */
 int bl_proc_signal(const struct bl_proc *p, int sig);
+
+/*
+ * Run fn(arg, &err) in a forked child and return its result and error here: for work that needs
+ * a single-threaded process (joining a user namespace with setns). A caller with other threads
+ * gets a child where only fork-safe code may run: glibc's malloc and stdio are.
+ */
+int bl_proc_fork_call(int (*fn)(void *arg, bl_error **err), void *arg, bl_error **err);

@@ -20,6 +20,7 @@
  * With --follow-symlinks, a symlink in a box source is followed by resolving its path again
  * from the box's root (RESOLVE_IN_ROOT), so it too stays in the box.
  */
+#include <sched.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -125,6 +126,7 @@ static int split_path(const char *path, char **ret_parent, char **ret_name)
 
 struct box_root {
     int fd;
+    int userns_fd;         /* without root: the box's user namespace (the copy runs in it) */
     struct bl_proc helper; /* stopped box: `boxlite-shim --mount` */
     int helper_sock;       /* its end of fd 3: closing it unmounts everything */
     int lock_fd;           /* stopped box: the box's lifecycle lock, so that no start races */
@@ -133,6 +135,7 @@ struct box_root {
 static void box_root_done(struct box_root *r)
 {
     r->fd = bl_close(r->fd);
+    r->userns_fd = bl_close(r->userns_fd);
     r->helper_sock = bl_close(r->helper_sock);
     if (r->helper.pid > 0)
         (void) bl_proc_wait(&r->helper); /* it exits once it sees the socket close */
@@ -151,6 +154,8 @@ static int root_of_running(struct boxlite_box *b, struct box_root *r, bl_error *
     if (m->n < 1 || strcmp(m->field[0], "root") != 0 || m->n_fds < 1)
         return bl_err(err, -EPROTO, "box %s: unexpected reply from the shim", b->id);
     r->fd = TAKE_FD(m->fds[0]);
+    if (m->n_fds > 1)
+        r->userns_fd = TAKE_FD(m->fds[1]);
     return 0;
 }
 
@@ -176,6 +181,8 @@ static int root_of_stopped(struct boxlite_runtime *rt, struct boxlite_box *b,
     if (strcmp(m->field[0], "root") != 0 || m->n_fds < 1)
         return bl_err(err, -EPROTO, "box %s: unexpected message from the shim", b->id);
     r->fd = TAKE_FD(m->fds[0]);
+    if (m->n_fds > 1)
+        r->userns_fd = TAKE_FD(m->fds[1]);
     r->helper_sock = TAKE_FD(sock);
     return 0;
 }
@@ -619,6 +626,27 @@ static int do_copy(int src_root, const char *src_path, int dst_root, const char 
     return r;
 }
 
+struct copy_call {
+    int userns_fd;
+    int src_root, dst_root;
+    const char *src, *dst, *src_label, *dst_label;
+    int flags;
+};
+
+/*
+ * In a child that joined the box's user namespace: the copy acts as the box's root, so files of
+ * the box's other ids (a subordinate range) are within reach, as they are for root's boxes.
+ * What it creates on either side is still the user's (the box's root is the user).
+ */
+static int copy_in_userns(void *arg, bl_error **err)
+{
+    struct copy_call *c = arg;
+    if (setns(c->userns_fd, CLONE_NEWUSER) < 0)
+        return bl_err_errno(err, "cannot join the box's user namespace");
+    return do_copy(c->src_root, c->src, c->dst_root, c->dst, c->flags, c->src_label,
+                   c->dst_label, err);
+}
+
 /* Both directions: check the arguments, get the box's root, copy. */
 static int copy_with_box(boxlite_runtime *rt, boxlite_box *b, const char *src, const char *dst,
                          int flags, bool into_box, bl_error **err)
@@ -629,14 +657,25 @@ static int copy_with_box(boxlite_runtime *rt, boxlite_box *b, const char *src, c
         return bl_err(err, -EINVAL, "source path cannot be empty");
     if (!*dst)
         return bl_err(err, -EINVAL, "destination path cannot be empty");
-    _cleanup_(box_root_done) struct box_root root = {.fd = -1, .helper = BL_PROC_NULL,
+    _cleanup_(box_root_done) struct box_root root = {.fd = -1, .userns_fd = -1,
+                                                     .helper = BL_PROC_NULL,
                                                      .helper_sock = -1, .lock_fd = -1};
     int r = box_root_open(rt, b, &root, err);
     if (r < 0)
         return r;
-    if (into_box)
-        return do_copy(-1, src, root.fd, dst, flags, "", "box path ", err);
-    return do_copy(root.fd, src, -1, dst, flags, "box path ", "", err);
+    struct copy_call c = {
+        .userns_fd = root.userns_fd,
+        .src_root = into_box ? -1 : root.fd,
+        .dst_root = into_box ? root.fd : -1,
+        .src = src,
+        .dst = dst,
+        .src_label = into_box ? "" : "box path ",
+        .dst_label = into_box ? "box path " : "",
+        .flags = flags,
+    };
+    if (root.userns_fd >= 0)
+        return bl_proc_fork_call(copy_in_userns, &c, err);
+    return do_copy(c.src_root, c.src, c.dst_root, c.dst, c.flags, c.src_label, c.dst_label, err);
 }
 
 BOXLITE_API int boxlite_box_copy_in(boxlite_runtime *rt, boxlite_box *b, const char *host_src,

@@ -646,7 +646,10 @@ static _noreturn_ void mount_child(const struct shim_conf *c, int errfd, int map
     if (rootfd < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot open the rootfs: %s", strerror(errno));
     mount_volumes(rootfd, c, errfd);
-    if (proto_send_fd(MOUNT_SOCK, rootfd, 1, "root") < 0)
+    /* without root, also our user namespace (the box's ids): the copy acts as root in it */
+    _cleanup_close_ int userns = map_fd >= 0 ? open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC) : -1;
+    int fds[2] = {rootfd, userns};
+    if (proto_send_fds(MOUNT_SOCK, fds, userns >= 0 ? 2 : 1, 1, "root") < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot send the root: %s", strerror(errno));
     (void) close(errfd); /* success */
     char buf[64];

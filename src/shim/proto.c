@@ -90,7 +90,7 @@ int proto_recv(int fd, struct proto_msg *m)
     return split(m, (size_t) got) < 0 ? -ENOMEM : 0;
 }
 
-static int sendv(int sock, int fd, size_t n, va_list ap0)
+static int sendv(int sock, const int *fds, size_t nfds, size_t n, va_list ap0)
 {
     size_t len = 0;
     va_list ap;
@@ -113,18 +113,20 @@ static int sendv(int sock, int fd, size_t n, va_list ap0)
     struct iovec iov = {.iov_base = buf, .iov_len = len > 0 ? len - 1 : 0};
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(sizeof(int) * 2)];
     } cbuf;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
+    if (nfds > 2)
+        return -EINVAL;
+    if (nfds > 0) {
         memset(&cbuf, 0, sizeof(cbuf));
         mh.msg_control = cbuf.buf;
-        mh.msg_controllen = sizeof(cbuf.buf);
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
     }
     ssize_t r;
     do
@@ -137,7 +139,7 @@ int proto_send(int fd, size_t n, ...)
 {
     va_list ap;
     va_start(ap, n);
-    int r = sendv(fd, -1, n, ap);
+    int r = sendv(fd, NULL, 0, n, ap);
     va_end(ap);
     return r;
 }
@@ -146,7 +148,16 @@ int proto_send_fd(int sock, int fd, size_t n, ...)
 {
     va_list ap;
     va_start(ap, n);
-    int r = sendv(sock, fd, n, ap);
+    int r = sendv(sock, &fd, fd >= 0, n, ap);
+    va_end(ap);
+    return r;
+}
+
+int proto_send_fds(int sock, const int *fds, size_t nfds, size_t n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    int r = sendv(sock, fds, nfds, n, ap);
     va_end(ap);
     return r;
 }

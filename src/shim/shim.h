@@ -160,6 +160,8 @@ void proto_msg_free(struct proto_msg *m);
 int proto_send(int fd, size_t n, ...);
 /* Same with one fd attached (SCM_RIGHTS; fd < 0: none). */
 int proto_send_fd(int sock, int fd, size_t n, ...);
+/* The same with up to two fds. */
+int proto_send_fds(int sock, const int *fds, size_t nfds, size_t n, ...);
 int proto_send_int(int fd, const char *verb, int value);
 int proto_send_error(int fd, int status, const char *msg);
 

@@ -531,7 +531,14 @@ static void send_root(struct shim *s, struct conn *c)
                                                                     : strerror(errno));
         return;
     }
-    (void) proto_send_fd(c->fd, root, 1, "root");
+    /* without root, also the box's user namespace: a copy acts as the box's root in it */
+    _cleanup_close_ int userns = -1;
+    if (s->userns) {
+        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) s->pid1);
+        userns = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    int fds[2] = {root, userns};
+    (void) proto_send_fds(c->fd, fds, userns >= 0 ? 2 : 1, 1, "root");
 }
 
 static void handle_request(struct shim *s, struct conn *c, struct proto_msg *m)

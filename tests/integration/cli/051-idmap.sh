@@ -58,18 +58,26 @@ t_rmi_removes_layers_of_other_ids() {
     [ -z "$(find "$T_HOME/images/layers" -mindepth 1)" ] || fail "layers left"
 }
 
-# cp into and out of a stopped box (its own user namespace, mounted by the shim): the copy is
-# the box root's. (Directories of the box's other ids are out of reach for now: docs/design.)
-t_cp_to_stopped_box() {
+# cp acts as the box's root, in the box's user namespace: directories and files of the box's
+# other ids are within reach, stopped (mounted by the shim) or running.
+t_cp_files_of_other_ids() {
+    needs_ids "the box has no other id" || return
     setup
     bl create --name c busybox; assert_rc 0
     echo hello >"$T_HOME/in"
-    bl cp "$T_HOME/in" c:/root/in; assert_rc 0
-    bl cp c:/root/in "$T_HOME/out"; assert_rc 0
+    bl cp "$T_HOME/in" c:/home/user/in; assert_rc 0
+    bl cp c:/home/user/in "$T_HOME/out"; assert_rc 0
     assert_eq "$(cat "$T_HOME/out")" hello
-    bl run --rm busybox true
-    bl rm -f c; assert_rc 0
+    bl run -d --name r -u 1000 busybox sh -c 'umask 077; mkdir /tmp/p; echo secret >/tmp/p/s; exec sleep 1000'
+    assert_rc 0
+    wait_until 5 "$BOXLITE_BIN" --home "$T_HOME" exec r test -e /tmp/p/s || fail "no file"
+    bl cp r:/tmp/p "$T_HOME/p"; assert_rc 0
+    assert_eq "$(cat "$T_HOME/p/p/s")" secret "(a directory goes inside the destination, as BoxLite does)"
+    bl cp "$T_HOME/in" r:/tmp/p/in; assert_rc 0
+    bl exec r sh -c 'cat /tmp/p/in; stat -c %u /tmp/p/in'
+    assert_eq "$OUT" "hello"$'\n'"0" "copied in as the box's root"
+    bl rm -f c r; assert_rc 0
 }
 
 run_tests t_map_and_owners t_other_user_in_box t_rm_removes_files_of_other_ids \
-    t_rmi_removes_layers_of_other_ids t_cp_to_stopped_box
+    t_rmi_removes_layers_of_other_ids t_cp_files_of_other_ids
