@@ -146,11 +146,10 @@ int bl_proc_fork_call(int (*fn)(void *arg, bl_error **err), void *arg, bl_error 
     }
     struct bl_proc proc = {.pid = pid, .pidfd = pidfd_open_(pid)};
     wr = bl_close(wr);
-    char *buf = NULL;
+    _cleanup_free_ char *buf = NULL;
     size_t len = 0;
     int q = bl_read_full_fd(rd, 64 * 1024, &buf, &len);
     int st = bl_proc_wait(&proc);
-    _cleanup_free_ char *owned = buf;
     int head[2];
     if (q < 0 || len < sizeof(head))
         return bl_err(err, -EIO, "the helper process died (status %d)", st);

@@ -103,8 +103,8 @@ static int detect(struct bl_idmap *m, bl_error **err)
     if (ru == 0 && rg == 0)
         return 0;
     if (ru <= 0 || rg <= 0) {
-        m->note = bl_asprintf("%s has no usable range for %s", ru <= 0 ? "/etc/subuid" : "/etc/subgid",
-                              name ? name : "this user");
+        m->note = bl_asprintf("%s has no usable range for %s",
+                              ru <= 0 ? "/etc/subuid" : "/etc/subgid", name ? name : "this user");
         return m->note ? 0 : bl_oom(err);
     }
     int r1 = bl_net_find_helper("newuidmap", NULL, &m->newuidmap, err);
@@ -165,8 +165,8 @@ static int run_helper(struct boxlite_runtime *rt, const char *op, int in_fd, int
     _cleanup_free_ char *spec = bl_idmap_spec(m);
     if (!spec)
         return bl_oom(err);
-    char *argv[] = {shim, (char *) "--userns", (char *) op, spec, m->newuidmap, m->newgidmap,
-                    (char *) name, NULL};
+    char *argv[] = {shim,         (char *) "--userns", (char *) op,   spec,
+                    m->newuidmap, m->newgidmap,        (char *) name, NULL};
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return bl_err_errno(err, "pipe");

@@ -92,9 +92,9 @@ static int run_map_helper(const char *helper, pid_t pid, uint32_t id, uint32_t s
         return 0;
     msg[strcspn(msg, "\n")] = 0;
     (void) snprintf(why, why_len, "%s %s", helper,
-                    *msg ? msg
+                    *msg                                      ? msg
                     : WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "could not be run"
-                                                               : "failed");
+                                                              : "failed");
     return -EPERM;
 }
 
@@ -165,7 +165,7 @@ static int apply_owners(void)
             return 1;
         }
         const char *path = rec + n, *base = path;
-        int pfd = -1;
+        _cleanup_close_ int pfd = -1; /* closed at the end of each record */
         r = open_parent(path, &pfd, &base);
         if (r == -ENOENT)
             continue;
@@ -173,7 +173,6 @@ static int apply_owners(void)
             fprintf(stderr, "cannot open the directory of '%s': %s\n", path, strerror(-r));
             return 1;
         }
-        _cleanup_close_ int pfd_owned = pfd;
         int dfd = pfd >= 0 ? pfd : USERNS_DIR;
         int flags = AT_SYMLINK_NOFOLLOW | (*base ? 0 : AT_EMPTY_PATH);
         if (fchownat(dfd, base, uid, gid, flags) < 0) {
@@ -186,8 +185,8 @@ static int apply_owners(void)
         if (fstatat(dfd, base, &st, flags) < 0 || S_ISLNK(st.st_mode))
             continue;
         if ((st.st_mode & 07777) != (mode & 07777)) {
-            _cleanup_close_ int fd = openat(dfd, *base ? base : ".",
-                                            O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            _cleanup_close_ int fd =
+                openat(dfd, *base ? base : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
             struct fd_path fp;
             if (fd < 0 || chmod(fd_path(&fp, fd), mode & 07777) < 0) {
                 fprintf(stderr, "cannot change the mode of '%s': %s\n", path, strerror(errno));

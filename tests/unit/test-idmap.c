@@ -36,17 +36,23 @@ TEST(bad_lines)
     ASSERT_EQ(bl_subid_find("alice:10:x\n", "alice", 1, &start, &count), -EINVAL);
     ASSERT_EQ(bl_subid_find("alice:99999999999:1\n", "alice", 1, &start, &count), -EINVAL);
     /* an empty range, or one past the last id, is skipped for the next line */
-    ASSERT_EQ(bl_subid_find("alice:10:0\nalice:4294967295:2\nalice:50:60\n", "alice", 1, &start,
-                            &count),
-              1);
+    ASSERT_EQ(
+        bl_subid_find("alice:10:0\nalice:4294967295:2\nalice:50:60\n", "alice", 1, &start, &count),
+        1);
     ASSERT_EQ(start, 50);
     ASSERT_EQ(count, 60);
 }
 
 TEST(spec_and_describe)
 {
-    struct bl_idmap m = {.userns = true, .range = true, .uid = 1000, .gid = 1001,
-                         .sub_uid = 100000, .n_uid = 65536, .sub_gid = 200000, .n_gid = 65536};
+    struct bl_idmap m = {.userns = true,
+                         .range = true,
+                         .uid = 1000,
+                         .gid = 1001,
+                         .sub_uid = 100000,
+                         .n_uid = 65536,
+                         .sub_gid = 200000,
+                         .n_gid = 65536};
     char *spec = bl_idmap_spec(&m);
     ASSERT_STREQ(spec, "1000:100000:65536:1001:200000:65536");
     free(spec);
