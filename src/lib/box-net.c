@@ -376,7 +376,8 @@ int bl_box_net_shim_conf(json_t *cfg, bl_conf_put_fn put, void *userdata, bl_err
                       "use --network disabled");
     if (r < 0 && r != -ENOENT)
         return r;
-    if (r == -ENOENT && geteuid() == 0) /* (without root the box has loopback only anyway) */
+    /* (without root and without /dev/net/tun open to users, loopback only anyway: shim.log) */
+    if (r == -ENOENT && (geteuid() == 0 || access("/dev/net/tun", R_OK | W_OK) == 0))
         bl_warn("slirp4netns not found: the box has only loopback; install Debian's "
                 "slirp4netns package, or use --network disabled");
     if (json_array_size(allow) > 0) {

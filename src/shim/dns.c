@@ -75,26 +75,12 @@ static void find_upstream(void)
     }
 }
 
-int dns_start(struct shim *s, int netns_fd, int host_netns_fd, bl_error **err)
+int dns_start(struct shim *s, bl_error **err)
 {
     find_upstream();
-    if (setns(netns_fd, CLONE_NEWNET) < 0)
-        return bl_err_errno(err, "network: cannot enter the box's network namespace");
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int e = errno;
-    /* lo up now (PID 1 does it too, maybe later): bound to a local address, the socket
-     * answers from it */
-    struct ifreq ifr = {.ifr_name = "lo"};
-    if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-        ifr.ifr_flags |= IFF_UP;
-        (void) ioctl(fd, SIOCSIFFLAGS, &ifr);
-    }
-    if (setns(host_netns_fd, CLONE_NEWNET) < 0) {
-        shim_log("cannot return to the host's network namespace: %m");
-        abort();
-    }
+    int fd = net_box_dns_socket();
     if (fd < 0)
-        return bl_err_code(err, -e, "network: cannot create the DNS socket");
+        return bl_err_code(err, fd, "network: cannot create the DNS socket");
     dns.box_fd = fd;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
     (void) inet_pton(AF_INET, DNS_LISTEN, &a.sin_addr);

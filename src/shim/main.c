@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/filter.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,6 +31,17 @@
 
 #define SPAWN_FD 3
 #define BOX_NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
+
+
+/* PID 1 failed by itself (before its "go", so before any exec): it wrote its setup error to its
+ * error pipe, or closed it by dying, before its namespaces went. That error (or its exit) is
+ * then the one to report, not what failed around PID 1 because it was gone (slirp4netns cannot
+ * join namespaces that are no more). */
+static bool pid1_gone(const struct shim *s, int errfd)
+{
+    struct pollfd p[2] = {{.fd = errfd, .events = POLLIN}, {.fd = s->pid1fd, .events = POLLIN}};
+    return poll(p, 2, 0) > 0;
+}
 
 static void shim_init(struct shim *s)
 {
@@ -285,7 +297,7 @@ static int start_box(struct shim *s, bl_error **err)
     s->pid1fd = pidfd;
     /* slirp4netns (a host process) starts before we join the box's pid namespace */
     _cleanup_(bl_error_freep) bl_error *nerr = NULL;
-    if (net_start(s, pid, &nerr) < 0)
+    if (net_start(s, pid, &nerr) < 0 && !pid1_gone(s, err_r))
         supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
     /* Later children (execs) are born in the box's pid namespace. (Without root the kernel
      * does not let us in: the exec zygote, inside the box's user namespace, forks them.) */
@@ -315,8 +327,10 @@ static int start_box(struct shim *s, bl_error **err)
         if (q < 0) {
             supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(lerr));
         } else if (!nerr) { /* (a network error was reported above: no go) */
-            if (net_wait_ready(s, &nerr) < 0)
-                supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
+            if (net_wait_ready(s, &nerr) < 0) {
+                if (!pid1_gone(s, s->pid1_errfd))
+                    supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
+            }
             else if (write(go_w, "1", 1) != 1)
                 r = -errno;
         }

@@ -77,6 +77,7 @@ struct relay {
 
 static struct {
     int netns_fd, host_netns_fd;
+    int userns_fd; /* without root: the box's user namespace, joined before its netns */
     pid_t slirp_pid;
     int slirp_pidfd, slirp_exit_w, slirp_ready_r;
     pid_t nft_pid;
@@ -87,7 +88,7 @@ static struct {
     size_t n_relays, max_relays;
     bool up;             /* slirp runs: the box has a network */
     uint64_t relayed[2]; /* bytes through published ports: [0] into the box, [1] out of it */
-} net = {.netns_fd = -1, .host_netns_fd = -1, .slirp_pidfd = -1, .slirp_exit_w = -1,
+} net = {.netns_fd = -1, .host_netns_fd = -1, .userns_fd = -1, .slirp_pidfd = -1, .slirp_exit_w = -1,
          .slirp_ready_r = -1, .nft_pidfd = -1, .nft_err_r = -1};
 
 bool net_address(void)
@@ -194,16 +195,19 @@ int net_prepare(struct shim *s, bl_error **err)
     int r = check_conf(c, err);
     if (r < 0)
         return r;
-    if (geteuid() != 0) {
-        /* The shim enters the box's network namespace to make the tap, the allow-list and the
-         * published ports' sockets: the kernel lets only root in. */
+    if (geteuid() != 0 && access("/dev/net/tun", R_OK | W_OK) < 0) {
+        /* Without root, slirp4netns (in the box's user namespace) opens /dev/net/tun itself:
+         * it must be open to users, as Debian's udev makes it (0666). */
         if (c->net_soft) {
-            shim_log("not root: the box has only loopback");
+            shim_log("not root and /dev/net/tun is not open to us (%m): the box has only "
+                     "loopback");
             c->net = false;
             return 0;
         }
-        return bl_err(err, -EOPNOTSUPP, "network: boxes started without root have only "
-                                        "loopback for now; use --network disabled");
+        return bl_err(err, -EOPNOTSUPP,
+                      "network: without root, a box's network needs /dev/net/tun open to users "
+                      "(mode 0666, as Debian's udev sets it; here it is not); use --network "
+                      "disabled");
     }
     if (!c->slirp || c->slirp[0] != '/' || access(c->slirp, X_OK) < 0) {
         if (c->net_soft) {
@@ -332,8 +336,17 @@ static int spawn_slirp(struct shim *s)
     argv[k++] = "--ready-fd=4";
     argv[k++] = "--enable-sandbox";
     argv[k++] = "--enable-seccomp";
-    argv[k++] = "--netns-type=path";
-    argv[k++] = "/proc/self/fd/5"; /* the box's namespace: no race with an early end of PID 1 */
+    char pid1[16];
+    if (net.userns_fd < 0) {
+        argv[k++] = "--netns-type=path";
+        argv[k++] = "/proc/self/fd/5"; /* the box's namespace: no race with an early end of PID 1 */
+    } else {
+        /* Without root slirp4netns must join the box's user namespace before its network
+         * namespace, and its sandboxed parent finds that namespace only from a pid (1.2 ignores
+         * --userns-path there). PID 1 is our child, unreaped until we are done: not reusable. */
+        (void) snprintf(pid1, sizeof(pid1), "%d", (int) s->pid1);
+        argv[k++] = pid1;
+    }
     argv[k++] = "tap0";
     argv[k] = NULL;
     pid_t p = fork();
@@ -473,7 +486,8 @@ static _noreturn_ void nft_child(const char *const *argv, int *fds, size_t n, in
 {
     (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     child_reset_signals();
-    if (setns(net.netns_fd, CLONE_NEWNET) < 0)
+    if ((net.userns_fd >= 0 && setns(net.userns_fd, CLONE_NEWUSER) < 0) ||
+        setns(net.netns_fd, CLONE_NEWNET) < 0)
         _exit(126);
     child_fds(fds, n, err_fd);
     execv(argv[0], (char *const *) argv);
@@ -512,13 +526,69 @@ static int spawn_nft(struct shim *s)
     return 0;
 }
 
+/*
+ * Run fn(arg) in the box's network namespace. As root the shim enters it and comes back;
+ * without root the kernel lets no one in but a process of the box's user namespace, so a child
+ * joins that first, runs fn there, and sends its result back (with it an fd when want_fd:
+ * fn's non-negative result).
+ */
+static int in_box_netns(int (*fn)(void *arg), void *arg, bool want_fd)
+{
+    if (net.userns_fd < 0) {
+        if (setns(net.netns_fd, CLONE_NEWNET) < 0)
+            return -errno;
+        int r = fn(arg);
+        if (setns(net.host_netns_fd, CLONE_NEWNET) < 0) {
+            /* stuck in the box's namespace: never bind anything again */
+            shim_log("cannot return to the host's network namespace: %m");
+            abort();
+        }
+        return r;
+    }
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        return -errno;
+    _cleanup_close_ int mine = sp[0], theirs = sp[1];
+    pid_t p = fork();
+    if (p < 0)
+        return -errno;
+    if (p == 0) {
+        int r = setns(net.userns_fd, CLONE_NEWUSER) < 0 || setns(net.netns_fd, CLONE_NEWNET) < 0
+                    ? -errno
+                    : fn(arg);
+        if (r >= 0 && want_fd)
+            (void) proto_send_fd(theirs, r, 1, "fd");
+        else
+            (void) proto_send_int(theirs, "r", r);
+        _exit(0);
+    }
+    theirs = bl_close(theirs);
+    /* the child sends, then exits: its message (and fd) waits in the socket */
+    int st;
+    while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+        ;
+    _cleanup_(proto_msg_free) struct proto_msg m = PROTO_MSG_NULL;
+    int q = proto_recv(mine, &m);
+    if (q < 0 || m.n < 1)
+        return q < 0 ? q : -EIO;
+    if (!strcmp(m.f[0], "fd") && m.n_fds == 1) {
+        int fd = m.fds[0];
+        m.fds[0] = -1;
+        m.n_fds = 0;
+        return fd;
+    }
+    int v = -EIO;
+    if (!strcmp(m.f[0], "r") && m.n > 1 && parse_int(m.f[1], -4095, 0x7fffffff, &v) < 0)
+        v = -EIO;
+    return v;
+}
+
 /* tap0 in the box's namespace, persistent: slirp4netns attaches to it. Its end then costs
  * nothing: the device goes with the namespace, in the kernel's own time, where unregistering a
  * non-persistent tap on the last close (slirp's exit) takes ~20 ms of RCU waits. */
-static int make_tap(void)
+static int make_tap_here(void *arg)
 {
-    if (setns(net.netns_fd, CLONE_NEWNET) < 0)
-        return -errno;
+    (void) arg;
     int r = 0;
     int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     struct ifreq ifr = {.ifr_name = "tap0", .ifr_flags = IFF_TAP | IFF_NO_PI};
@@ -531,11 +601,12 @@ static int make_tap(void)
         r < 0 ? -1 : open("/proc/sys/net/ipv6/conf/tap0/disable_ipv6", O_WRONLY | O_CLOEXEC);
     if (sysctl >= 0)
         (void) write_str(sysctl, "1");
-    if (setns(net.host_netns_fd, CLONE_NEWNET) < 0) {
-        shim_log("cannot return to the host's network namespace: %m");
-        abort();
-    }
     return r;
+}
+
+static int make_tap(void)
+{
+    return in_box_netns(make_tap_here, NULL, false);
 }
 
 int net_start(struct shim *s, pid_t pid1, bl_error **err)
@@ -548,6 +619,12 @@ int net_start(struct shim *s, pid_t pid1, bl_error **err)
     net.host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (net.netns_fd < 0 || net.host_netns_fd < 0)
         return bl_err_errno(err, "network: cannot open the box's network namespace");
+    if (s->userns) {
+        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) pid1);
+        net.userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (net.userns_fd < 0)
+            return bl_err_errno(err, "network: cannot open the box's user namespace");
+    }
     int r = make_tap();
     if (r < 0)
         return bl_err_code(err, r, "network: cannot create the box's tap device");
@@ -560,7 +637,7 @@ int net_start(struct shim *s, pid_t pid1, bl_error **err)
             return bl_err_code(err, r, "network: cannot start nft");
     }
     if (s->conf.n_allow_dns)
-        return dns_start(s, net.netns_fd, net.host_netns_fd, err);
+        return dns_start(s, err);
     return 0;
 }
 
@@ -768,19 +845,38 @@ static void relay_pump(struct shim *s, struct relay *r)
     end_watch(s, &r->b, (r->b.eof || r->len[1] ? 0 : EPOLLIN) | (r->len[0] ? EPOLLOUT : 0));
 }
 
+static int stream_socket_here(void *arg)
+{
+    (void) arg;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    return fd < 0 ? -errno : fd;
+}
+
 /* A socket in the box's network namespace. */
 static int box_socket(void)
 {
-    if (setns(net.netns_fd, CLONE_NEWNET) < 0)
+    return in_box_netns(stream_socket_here, NULL, true);
+}
+
+static int dns_socket_here(void *arg)
+{
+    (void) arg;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
         return -errno;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int e = errno;
-    if (setns(net.host_netns_fd, CLONE_NEWNET) < 0) {
-        /* stuck in the box's namespace: never bind anything again */
-        shim_log("cannot return to the host's network namespace: %m");
-        abort();
+    /* lo up now (PID 1 does it too, maybe later): bound to a local address, the socket
+     * answers from it */
+    struct ifreq ifr = {.ifr_name = "lo"};
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        (void) ioctl(fd, SIOCSIFFLAGS, &ifr);
     }
-    return fd < 0 ? -e : fd;
+    return fd;
+}
+
+int net_box_dns_socket(void)
+{
+    return in_box_netns(dns_socket_here, NULL, true);
 }
 
 static void on_accept(struct shim *s, struct net_listener *l)
@@ -960,5 +1056,6 @@ void net_stop(struct shim *s)
     net.nft_err_r = bl_close(net.nft_err_r);
     net.netns_fd = bl_close(net.netns_fd);
     net.host_netns_fd = bl_close(net.host_netns_fd);
+    net.userns_fd = bl_close(net.userns_fd);
     net.up = false;
 }

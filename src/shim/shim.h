@@ -402,7 +402,9 @@ int net_allow_addrs(struct shim *s, const struct in_addr *a, size_t n, unsigned 
 
 /* ---- dns.c: the DNS filter of an allow-list with domains ----------------------------------- */
 
-int dns_start(struct shim *s, int netns_fd, int host_netns_fd, bl_error **err);
+int dns_start(struct shim *s, bl_error **err);
+/* A UDP socket in the box's network namespace (its lo up), or -errno (net.c). */
+int net_box_dns_socket(void);
 /* Handles ev if it is one of ours. */
 bool dns_on_event(struct shim *s, struct ev *ev);
 void dns_stop(struct shim *s);

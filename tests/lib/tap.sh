@@ -50,6 +50,12 @@ need_root() { [ "$(id -u)" -eq 0 ] || skip_all "needs root${1:+: $1}"; }
 ROOTLESS_IDS=host
 [ "$(id -u)" -eq 0 ] || ROOTLESS_IDS=${BOXLITE_TEST_IDMAP:-single}
 needs_root() { [ "$(id -u)" -eq 0 ] && return 0; T_SKIP="needs root: $1"; return 1; }
+# Without root, a box's network needs /dev/net/tun open to users (slirp4netns opens it).
+needs_net() {
+    [ "$(id -u)" -eq 0 ] && return 0
+    [ -r /dev/net/tun ] && [ -w /dev/net/tun ] && return 0
+    T_SKIP="without root and with /dev/net/tun closed to users, a box has loopback only: $1"; return 1
+}
 needs_ids() { [ "$ROOTLESS_IDS" != single ] && return 0; T_SKIP="one-id box (no /etc/subuid range): $1"; return 1; }
 
 # fixture NAME FORMAT: path of a locally built image (see tests/fixtures/mkimage.py).
