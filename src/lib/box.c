@@ -670,8 +670,37 @@ static void cgroup_cleanup_at(const char *root, const char *id);
 /* Remove what a dead shim could not: the box's cgroups in every hierarchy (pure cgroup v2 at
  * /sys/fs/cgroup, or each v1 controller and the unified mount below it), killing anything
  * still in them. The hierarchies are listed, not assumed: the shim may use any controller. */
-static void cgroup_cleanup(const char *id)
+static void cgroup_cleanup_path(const char *path);
+
+/* Without root, the shim's delegated cgroups (below its own cgroup) are listed in the box's
+ * `cgroups` file: only leaves of this box under /sys/fs/cgroup are taken from it. */
+static void cgroup_cleanup_recorded(struct boxlite_runtime *rt, const char *id)
 {
+    char rel[64];
+    snprintf(rel, sizeof(rel), "%s/cgroups", id);
+    _cleanup_free_ char *list = NULL;
+    if (bl_read_file_at(rt->boxes_fd, rel, 1 << 16, &list, NULL, NULL) < 0)
+        return;
+    char leaf[64];
+    snprintf(leaf, sizeof(leaf), "/boxlite-%s", id);
+    for (char *line = list; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        size_t n = strlen(line), k = strlen(leaf);
+        if (!strncmp(line, "/sys/fs/cgroup/", 15) && !strstr(line, "/..") && n > k &&
+            !strcmp(line + n - k, leaf))
+            cgroup_cleanup_path(line);
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+}
+
+static void cgroup_cleanup(struct boxlite_runtime *rt, const char *id)
+{
+    if (geteuid() != 0)
+        cgroup_cleanup_recorded(rt, id);
     cgroup_cleanup_at("/sys/fs/cgroup", id);
     DIR *d = opendir("/sys/fs/cgroup");
     if (!d)
@@ -690,11 +719,16 @@ static void cgroup_cleanup(const char *id)
 
 static void cgroup_cleanup_at(const char *root, const char *id)
 {
-    char path[256];
+    char path[400];
     snprintf(path, sizeof(path), "%s/boxlite-%s", root, id);
+    cgroup_cleanup_path(path);
+}
+
+static void cgroup_cleanup_path(const char *path)
+{
     if (rmdir(path) == 0 || errno == ENOENT || errno == ENOTDIR)
         return;
-    char f[300];
+    char f[512];
     snprintf(f, sizeof(f), "%s/cgroup.kill", path);
     _cleanup_close_ int kfd = open(f, O_WRONLY | O_CLOEXEC);
     if (kfd >= 0)
@@ -734,7 +768,7 @@ void bl_box_recover(struct boxlite_runtime *rt)
         _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0 && (bl_lock_held(dfd, "shim.lock") || bl_lock_held(dfd, "lock")))
             continue; /* alive, or owned by a live process */
-        cgroup_cleanup(id); /* a shim killed with SIGKILL could not remove them */
+        cgroup_cleanup(rt, id); /* a shim killed with SIGKILL could not remove them */
         if (auto_remove || dfd < 0) {
             bl_debug("recovery: removing stale box %s", id);
             (void) delete_box(rt, id, NULL);
@@ -1195,7 +1229,7 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
     if (r < 0 || msg->n < 1) {
         if (proc.pid > 0)
             (void) bl_proc_wait(&proc);
-        cgroup_cleanup(b->id);
+        cgroup_cleanup(rt, b->id);
         if (ret_status)
             *ret_status = 125;
         return bl_err(err, -EIO, "box %s: the shim exited before starting the box", b->id);
@@ -1259,7 +1293,7 @@ BOXLITE_API int boxlite_box_signal(boxlite_runtime *rt, boxlite_box *b, int sig,
 static int finish_stopped(struct boxlite_runtime *rt, struct boxlite_box *b, int status,
                           bl_error **err)
 {
-    cgroup_cleanup(b->id);
+    cgroup_cleanup(rt, b->id);
     (void) unlinkat(b->dir_fd, "shim.pid", 0);
     (void) unlinkat(b->dir_fd, "shim.sock", 0);
     if (json_is_true(json_object_get(b->config, "auto_remove")))
@@ -1398,7 +1432,7 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, boxlite_box *b, int forc
         if (r < 0)
             return r;
     }
-    cgroup_cleanup(b->id);
+    cgroup_cleanup(rt, b->id);
     return delete_box(rt, b->id, err);
 }
 

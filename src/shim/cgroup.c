@@ -69,6 +69,76 @@ static int make_leaf(const char *path, bool v2, int *ret_procs, bl_error **err)
     return 0;
 }
 
+/*
+ * The cgroup we are in, in the hierarchy of v1 controller `name` (NULL: the cgroup2 one), as a
+ * path below the hierarchy's root ("/" for the root). From /proc/self/cgroup. Caller frees.
+ */
+static char *own_cgroup(const char *name)
+{
+    _cleanup_free_ char *text = NULL;
+    if (bl_read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &text, NULL, NULL) < 0)
+        return NULL;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (c2) {
+            *c2 = 0;
+            const char *ctrls = c1 + 1;
+            bool match = !name ? !strcmp(line, "0") && !*ctrls : false;
+            for (const char *p = ctrls; name && *p;) {
+                size_t k = strcspn(p, ",");
+                match |= k == strlen(name) && !strncmp(p, name, k);
+                p += k + (p[k] == ',');
+            }
+            if (match)
+                return bl_strdup(c2 + 1);
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return NULL;
+}
+
+static bool writable(const char *dir)
+{
+    return access(dir, W_OK | X_OK) == 0;
+}
+
+/*
+ * Where the box's leaf goes in the hierarchy mounted at root (v1 controller `name`, or NULL
+ * for cgroup2): as root, the hierarchy's top. Without root, a cgroup delegated to us (chowned
+ * to us, as pam_cgfs or an administrator does, or systemd's Delegate=): in v1 the cgroup we
+ * are in; in cgroup2 its parent, since a cgroup2 cgroup with processes (ours) cannot give its
+ * children controllers, which is how systemd lays out a delegated user@.service (processes in
+ * leaf scopes, the delegated slice above them); our own cgroup when only it is ours. Else NULL:
+ * the box goes without that hierarchy. Caller frees.
+ */
+static char *leaf_base(const char *root, const char *name)
+{
+    if (geteuid() == 0)
+        return bl_strdup(root);
+    _cleanup_free_ char *own = own_cgroup(name);
+    if (!own || own[0] != '/' || strstr(own, "/.."))
+        return NULL;
+    _cleanup_free_ char *base = bl_path_join(root, own);
+    if (!base)
+        return NULL;
+    if (!name && strcmp(own, "/") != 0) {
+        _cleanup_free_ char *parent = bl_strdup(base);
+        char *slash = parent ? strrchr(parent, '/') : NULL;
+        if (slash && slash > parent + strlen(root)) {
+            *slash = 0;
+            if (writable(parent))
+                return TAKE_PTR(parent);
+        }
+    }
+    return writable(base) ? TAKE_PTR(base) : NULL;
+}
+
 /* Without root, a hierarchy the user may not write to is one the box goes without. */
 static bool no_delegation(int r, bl_error **err)
 {
@@ -90,23 +160,27 @@ int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
     const char *v2root = pure                                             ? CG_ROOT
                          : is_fs(CG_ROOT "/unified", CGROUP2_SUPER_MAGIC) ? CG_ROOT "/unified"
                                                                           : NULL;
-    if (v2root) {
-        cg->v2_path = bl_path_join(v2root, leaf);
+    _cleanup_free_ char *v2base = v2root ? leaf_base(v2root, NULL) : NULL;
+    if (v2root && !v2base)
+        shim_log("no cgroup2 cgroup for the box: user %u has no delegated cgroup in %s",
+                 (unsigned) geteuid(), v2root);
+    if (v2base) {
+        cg->v2_path = bl_path_join(v2base, leaf);
         if (!cg->v2_path)
             return bl_oom(err);
         r = make_leaf(cg->v2_path, true, &cg->v2_procs_fd, err);
         if (r < 0 && no_delegation(r, err)) {
             shim_log("no cgroup for the box: user %u cannot create one in %s", (unsigned) geteuid(),
-                     v2root);
+                     v2base);
             free(cg->v2_path);
             cg->v2_path = NULL;
-            return 0; /* (a v1 hierarchy would not be ours either) */
-        }
-        if (r < 0)
+        } else if (r < 0) {
             return r;
-        cg->v2_fd = open(cg->v2_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cg->v2_fd < 0)
-            return bl_err_errno(err, "cannot open cgroup '%s'", cg->v2_path);
+        } else {
+            cg->v2_fd = open(cg->v2_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (cg->v2_fd < 0)
+                return bl_err_errno(err, "cannot open cgroup '%s'", cg->v2_path);
+        }
     }
     cg->v2_pure = pure;
     if (pure)
@@ -125,7 +199,13 @@ int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err)
         if (dup)
             continue;
         size_t k = cg->n_v1;
-        cg->v1_path[k] = bl_path_join(root, leaf);
+        _cleanup_free_ char *base = leaf_base(root, v1[i]);
+        if (!base) {
+            shim_log("no %s cgroup for the box: user %u has no delegated cgroup there", v1[i],
+                     (unsigned) geteuid());
+            continue;
+        }
+        cg->v1_path[k] = bl_path_join(base, leaf);
         if (!cg->v1_path[k])
             return bl_oom(err);
         cg->v1_name[k] = v1[i];
@@ -275,8 +355,8 @@ int cg_set_limits(struct box_cgroups *cg, const struct shim_conf *c, bl_error **
         if (geteuid() != 0)
             return bl_err(err, -EOPNOTSUPP,
                           "resource limits (--memory, --cpus, --pids-limit) need a cgroup the box "
-                          "can have: user %u has no delegated cgroup here (cgroup v2 with a "
-                          "delegated subtree provides one); run without them",
+                          "can have: user %u has no delegated cgroup here (one chowned to the "
+                          "user, as systemd's Delegate= or pam_cgfs give); run without them",
                           (unsigned) geteuid());
         return bl_err(err, -EOPNOTSUPP, "resource limits need a box cgroup");
     }

@@ -206,6 +206,18 @@ static int start_box(struct shim *s, bl_error **err)
     r = cg_create(&s->cg, s->conf.cgroup, err);
     if (r < 0)
         return r;
+    if (geteuid() != 0) {
+        /* delegated cgroups sit where our own cgroup is: tell the library, which removes them
+         * if we are killed (as root they are at each hierarchy's top, found by name) */
+        char list[4096];
+        size_t n = 0;
+        if (s->cg.v2_path)
+            n += (size_t) snprintf(list + n, sizeof(list) - n, "%s\n", s->cg.v2_path);
+        for (size_t i = 0; i < s->cg.n_v1 && n < sizeof(list); i++)
+            n += (size_t) snprintf(list + n, sizeof(list) - n, "%s\n", s->cg.v1_path[i]);
+        if (n < sizeof(list) && write_file_atomic(s->boxfd, "cgroups", list, n) < 0)
+            shim_log("cannot record the box's cgroups: %m");
+    }
 
     _cleanup_close_ int in_r = -1, out_w = -1, err_w2 = -1, tty_child = -1;
     if (s->conf.detach) {

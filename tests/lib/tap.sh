@@ -56,6 +56,20 @@ needs_net() {
     [ -r /dev/net/tun ] && [ -w /dev/net/tun ] && return 0
     T_SKIP="without root and with /dev/net/tun closed to users, a box has loopback only: $1"; return 1
 }
+# Without root, limits and cgroup statistics need a cgroup delegated to the user (the range run
+# of tools/run-as-user has one): v1, our memory cgroup is ours; cgroup2, the parent of ours is.
+has_cgroups() {
+    [ "$(id -u)" -eq 0 ] && return 0
+    local own
+    if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+        own=$(awk -F: '$1 == 0 {print $3}' /proc/self/cgroup)
+        [ -n "${own%/*}" ] && [ -w "/sys/fs/cgroup${own%/*}" ]
+    else
+        own=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
+        [ -n "$own" ] && [ "$own" != / ] && [ -w "/sys/fs/cgroup/memory$own" ]
+    fi
+}
+needs_cgroups() { has_cgroups && return 0; T_SKIP="no cgroup delegated to this user: $1"; return 1; }
 needs_ids() { [ "$ROOTLESS_IDS" != single ] && return 0; T_SKIP="one-id box (no /etc/subuid range): $1"; return 1; }
 
 # fixture NAME FORMAT: path of a locally built image (see tests/fixtures/mkimage.py).
@@ -102,10 +116,10 @@ leak_check() {
         for d in "$home"/boxes/*/; do
             [ -d "$d" ] || continue
             id=$(basename "$d")
-            if find /sys/fs/cgroup -maxdepth 3 -type d -name "boxlite-$id*" 2>/dev/null | grep -q .; then
+            if find /sys/fs/cgroup -maxdepth 5 -type d -name "boxlite-$id*" 2>/dev/null | grep -q .; then
                 diag "leak: cgroup of box $id"; leaked=1
                 # do not let one failure spill into the next tests or the machine
-                find /sys/fs/cgroup -maxdepth 3 -type d -name "boxlite-$id*" -exec rmdir {} + 2>/dev/null
+                find /sys/fs/cgroup -maxdepth 5 -type d -name "boxlite-$id*" -exec rmdir {} + 2>/dev/null
             fi
             if pgrep -f "boxlite-shim.*$id" >/dev/null 2>&1; then
                 diag "leak: process naming box $id"; leaked=1

@@ -321,7 +321,7 @@ t_leak_sigkill_detached_shim() {
     kill -KILL "$pid"
     wait_until 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "shim still alive"
     bl ls -a; assert_contains "$OUT" "Stopped"
-    [ -z "$(find /sys/fs/cgroup -maxdepth 3 -type d -name "boxlite-$id")" ] || fail "cgroups left after recovery"
+    [ -z "$(find /sys/fs/cgroup -maxdepth 5 -type d -name "boxlite-$id")" ] || fail "cgroups left after recovery"
     bl rm dd; assert_rc 0
 }
 

@@ -11,7 +11,7 @@ value_of() { # METRIC (from $OUT in JSON)
 }
 
 t_stats_formats() {
-    needs_root "stats come from the box's cgroup (none without root here)" || return
+    needs_cgroups "stats come from the box's cgroup" || return
     setup
     # two tasks: the shell execs its last command
     bl run -d --name s --memory 128 --pids-limit 64 busybox sh -c 'sleep 1000 & sleep 1000'
@@ -46,7 +46,7 @@ t_stats_formats() {
 }
 
 t_stats_block_io() {
-    needs_root "stats come from the box's cgroup (none without root here)" || return
+    needs_cgroups "stats come from the box's cgroup" || return
     setup
     bl run -d --name io busybox sleep 1000; assert_rc 0
     # direct I/O reaches the block layer at once, without waiting for writeback
