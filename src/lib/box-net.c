@@ -272,7 +272,9 @@ int bl_box_net_config(const char *mode, const char *const *allow_net, const char
                                       "allow_net", allow)) < 0 ||
         json_object_set(cfg, "ports", ports) < 0 ||
         json_object_set_new(cfg, "network_explicit", json_boolean(mode || has_allow || has_ports)) <
-            0)
+            0 ||
+        /* a network itself asked for: without one, published ports alone still work */
+        json_object_set_new(cfg, "network_asked", json_boolean(mode || has_allow)) < 0)
         return bl_oom(err);
     return 0;
 }
@@ -366,7 +368,9 @@ int bl_box_net_shim_conf(json_t *cfg, bl_conf_put_fn put, void *userdata, bl_err
     const char *mode = json_string_value(json_object_get(net, "mode"));
     if (mode && !strcmp(mode, "disabled"))
         return 0;
-    int explicit = json_is_true(json_object_get(cfg, "network_explicit"));
+    /* (records before "network_asked": what was explicit was asked for) */
+    json_t *asked = json_object_get(cfg, "network_asked");
+    int explicit = json_is_true(asked ? asked : json_object_get(cfg, "network_explicit"));
     json_t *allow = json_object_get(net, "allow_net");
     _cleanup_free_ char *slirp = NULL, *nft = NULL;
     int r = bl_net_find_helper("slirp4netns", "BOXLITE_SLIRP4NETNS", &slirp, err);

@@ -87,6 +87,7 @@ static struct {
     struct relay *relays;
     size_t n_relays, max_relays;
     bool up;             /* slirp runs: the box has a network */
+    bool ports_only;     /* no network (loopback), but published ports relayed into it */
     uint64_t relayed[2]; /* bytes through published ports: [0] into the box, [1] out of it */
 } net = {.netns_fd = -1, .host_netns_fd = -1, .userns_fd = -1, .slirp_pidfd = -1, .slirp_exit_w = -1,
          .slirp_ready_r = -1, .nft_pidfd = -1, .nft_err_r = -1};
@@ -198,27 +199,27 @@ int net_prepare(struct shim *s, bl_error **err)
     if (geteuid() != 0 && access("/dev/net/tun", R_OK | W_OK) < 0) {
         /* Without root, slirp4netns (in the box's user namespace) opens /dev/net/tun itself:
          * it must be open to users, as Debian's udev makes it (0666). */
-        if (c->net_soft) {
-            shim_log("not root and /dev/net/tun is not open to us (%m): the box has only "
-                     "loopback");
-            c->net = false;
-            return 0;
-        }
-        return bl_err(err, -EOPNOTSUPP,
-                      "network: without root, a box's network needs /dev/net/tun open to users "
-                      "(mode 0666, as Debian's udev sets it; here it is not); use --network "
-                      "disabled");
+        if (!c->net_soft)
+            return bl_err(err, -EOPNOTSUPP,
+                          "network: without root, a box's network needs /dev/net/tun open to "
+                          "users (mode 0666, as Debian's udev sets it; here it is not); use "
+                          "--network disabled");
+        shim_log("not root and /dev/net/tun is not open to us: the box has only loopback");
+        c->net = false;
+    } else if (!c->slirp || c->slirp[0] != '/' || access(c->slirp, X_OK) < 0) {
+        if (!c->net_soft)
+            return bl_err(err, -ENOENT, "network: slirp4netns not found; install Debian's "
+                                        "slirp4netns package, or use --network disabled");
+        shim_log("slirp4netns not available ('%s'): the box has only loopback",
+                 c->slirp ? c->slirp : "");
+        c->net = false;
     }
-    if (!c->slirp || c->slirp[0] != '/' || access(c->slirp, X_OK) < 0) {
-        if (c->net_soft) {
-            shim_log("slirp4netns not available ('%s'): the box has only loopback",
-                     c->slirp ? c->slirp : "");
-            c->net = false;
+    if (!c->net) {
+        /* a default network (never an allow-list: that is asked for) falls back to loopback;
+         * published ports still work, relayed to the box's loopback */
+        if (c->n_ports == 0)
             return 0;
-        }
-        return bl_err(err, -ENOENT,
-                      "network: slirp4netns not found; install Debian's slirp4netns package, or "
-                      "use --network disabled");
+        net.ports_only = true;
     }
     if (conf_net_filtered(c) && (!c->nft || c->nft[0] != '/' || access(c->nft, X_OK) < 0))
         return bl_err(err, -ENOENT, "network: nft not found; --allow-net needs Debian's nftables "
@@ -611,7 +612,7 @@ static int make_tap(void)
 
 int net_start(struct shim *s, pid_t pid1, bl_error **err)
 {
-    if (!s->conf.net)
+    if (!s->conf.net && !net.ports_only)
         return 0;
     char path[64];
     (void) snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid1);
@@ -625,6 +626,8 @@ int net_start(struct shim *s, pid_t pid1, bl_error **err)
         if (net.userns_fd < 0)
             return bl_err_errno(err, "network: cannot open the box's user namespace");
     }
+    if (net.ports_only)
+        return 0;
     int r = make_tap();
     if (r < 0)
         return bl_err_code(err, r, "network: cannot create the box's tap device");
@@ -669,11 +672,15 @@ int net_allow_addrs(struct shim *s, const struct in_addr *a, size_t n, unsigned 
     return wait_helper(p, pidfd, NFT_TIMEOUT_MS) ? 0 : -EIO;
 }
 
+static int net_ports_up(struct shim *s, bl_error **err);
+
 /* Wait for the allow-list and for slirp4netns to have configured the box's interface. */
 int net_wait_ready(struct shim *s, bl_error **err)
 {
-    if (!s->conf.net)
+    if (!s->conf.net && !net.ports_only)
         return 0;
+    if (net.ports_only)
+        return net_ports_up(s, err);
     if (net.nft_pid > 0) {
         bool ok = wait_helper(net.nft_pid, net.nft_pidfd, NFT_TIMEOUT_MS);
         net.nft_pid = 0;
@@ -711,6 +718,13 @@ int net_wait_ready(struct shim *s, bl_error **err)
                       last && *last ? last : "");
     }
     net.up = true;
+    return net_ports_up(s, err);
+}
+
+/* The published ports' listeners go live; their actual bindings go to BOX_DIR/ports. */
+static int net_ports_up(struct shim *s, bl_error **err)
+{
+    int r;
     /* (PID 1 exists by now and keeps the limit it was given; the exec zygote restores it) */
     /* Two fds per relayed connection: as many as our fd limit allows, keeping a reserve for
      * the shim's own work (execs, clients). The hard limit is ours to take. */
@@ -738,7 +752,7 @@ int net_wait_ready(struct shim *s, bl_error **err)
         if (r < 0)
             return bl_err_code(err, r, "cannot write %s/ports", s->box_dir);
     }
-    shim_log("network up%s (%zu published ports)",
+    shim_log("%s%s (%zu published ports)", net.up ? "network up" : "loopback only",
              conf_net_filtered(&s->conf) ? ", allow-list loaded" : "", net.n_listeners);
     return 0;
 }
@@ -905,7 +919,8 @@ static void on_accept(struct shim *s, struct net_listener *l)
             continue;
         }
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(l->box_port)};
-        (void) inet_pton(AF_INET, BOX_ADDR, &sa.sin_addr);
+        /* without a network, the box's loopback (its only interface) */
+        (void) inet_pton(AF_INET, net.ports_only ? "127.0.0.1" : BOX_ADDR, &sa.sin_addr);
         int cr = connect(bfd, (struct sockaddr *) &sa, sizeof(sa));
         if (cr < 0 && errno != EINPROGRESS) {
             struct linger lg = {.l_onoff = 1, .l_linger = 0};

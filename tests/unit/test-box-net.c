@@ -144,22 +144,23 @@ TEST(network_config)
     static const char *const publish[] = {"8080:80", "10.1.2.3::81/tcp", NULL};
     /* §10: none -> enabled by default (not explicit); disabled; allow-net -> enabled */
     _cleanup_free_ char *a = config_json(NULL, NULL, NULL);
-    ASSERT_STREQ(a, "{\"network\":{\"allow_net\":[],\"mode\":\"enabled\"},\"network_explicit\":"
-                    "false,\"ports\":[]}");
+    ASSERT_STREQ(a, "{\"network\":{\"allow_net\":[],\"mode\":\"enabled\"},\"network_asked\":false,"
+                    "\"network_explicit\":false,\"ports\":[]}");
     _cleanup_free_ char *b = config_json(NULL, none, none);
     ASSERT_STREQ(b, a);
     _cleanup_free_ char *c = config_json("DISABLED", NULL, NULL);
-    ASSERT_STREQ(c, "{\"network\":{\"allow_net\":[],\"mode\":\"disabled\"},\"network_explicit\":"
-                    "true,\"ports\":[]}");
+    ASSERT_STREQ(c, "{\"network\":{\"allow_net\":[],\"mode\":\"disabled\"},\"network_asked\":true,"
+                    "\"network_explicit\":true,\"ports\":[]}");
     _cleanup_free_ char *d = config_json("enabled", NULL, NULL);
-    ASSERT_STREQ(d, "{\"network\":{\"allow_net\":[],\"mode\":\"enabled\"},\"network_explicit\":"
-                    "true,\"ports\":[]}");
+    ASSERT_STREQ(d, "{\"network\":{\"allow_net\":[],\"mode\":\"enabled\"},\"network_asked\":true,"
+                    "\"network_explicit\":true,\"ports\":[]}");
     _cleanup_free_ char *e = config_json(NULL, allow, NULL);
     ASSERT_STREQ(e, "{\"network\":{\"allow_net\":[\"example.com\",\"10.0.0.0/8:443\"],\"mode\":"
-                    "\"enabled\"},\"network_explicit\":true,\"ports\":[]}");
+                    "\"enabled\"},\"network_asked\":true,\"network_explicit\":true,\"ports\":[]}");
     _cleanup_free_ char *f = config_json(NULL, NULL, publish);
-    ASSERT_STREQ(f, "{\"network\":{\"allow_net\":[],\"mode\":\"enabled\"},\"network_explicit\":"
-                    "true,\"ports\":[{\"box_port\":80,\"host_ip\":\"127.0.0.1\",\"host_port\":8080,"
+    /* ports make the choice explicit, but ask for no network: without one they still work */
+    ASSERT_STREQ(f, "{\"network\":{\"allow_net\":[],\"mode\":\"enabled\"},\"network_asked\":false,"
+                    "\"network_explicit\":true,\"ports\":[{\"box_port\":80,\"host_ip\":\"127.0.0.1\",\"host_port\":8080,"
                     "\"proto\":\"tcp\"},{\"box_port\":81,\"host_ip\":\"10.1.2.3\",\"host_port\":0,"
                     "\"proto\":\"tcp\"}]}");
     /* §10: disabled + allow-net names allow_net; bridge names network.mode */
@@ -355,11 +356,17 @@ TEST(shim_conf)
     _cleanup_json_ json_t *off = cfg_of("disabled", NULL, NULL);
     conf_ok(off, "");
     static const char *const publish[] = {"8080:80", "10.1.2.3::81", "80", NULL};
+    /* ports alone: a default network ("~1"), so that without one they still work */
     _cleanup_json_ json_t *ports = cfg_of(NULL, NULL, publish);
+    snprintf(want, sizeof(want),
+             "net=~1\nslirp=%s\nport=127.0.0.1 8080 80\nport=10.1.2.3 0 81\nport=127.0.0.1 0 80\n",
+             slirp);
+    conf_ok(ports, want);
+    _cleanup_json_ json_t *ports_on = cfg_of("enabled", NULL, publish);
     snprintf(want, sizeof(want),
              "net=1\nslirp=%s\nport=127.0.0.1 8080 80\nport=10.1.2.3 0 81\nport=127.0.0.1 0 80\n",
              slirp);
-    conf_ok(ports, want);
+    conf_ok(ports_on, want);
     static const char *const allow[] = {"10.1.2.3/8:443",
                                         "1.2.3.4",
                                         "*.Example.com",
@@ -377,7 +384,9 @@ TEST(shim_conf)
     /* explicit network without slirp4netns fails; the default goes on without it */
     ASSERT_OK(setenv("BOXLITE_SLIRP4NETNS", "/nonexistent/slirp4netns", 1));
     conf_ok(dflt, "net=~1\n");
-    conf_err(ports, -ENOENT,
+    /* ports alone go on too (loopback and the published ports: the shim relays into it) */
+    conf_ok(ports, "net=~1\nport=127.0.0.1 8080 80\nport=10.1.2.3 0 81\nport=127.0.0.1 0 80\n");
+    conf_err(ports_on, -ENOENT,
              "network: slirp4netns not found; install Debian's slirp4netns package, or use "
              "--network disabled");
     _cleanup_json_ json_t *on = cfg_of("enabled", NULL, NULL);

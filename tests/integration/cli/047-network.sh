@@ -398,6 +398,24 @@ PY
     bl rm -f many; assert_rc 0
 }
 
+# Published ports without a network (no slirp4netns, or without root no /dev/net/tun): the
+# default network falls back to loopback, and the ports are relayed to the box's loopback.
+# Runs in every mode: the relay's sockets are made in the box's namespace (without root by a
+# child that joined the box's user namespace first). (Before, `-p` made the network one asked
+# for, and the start failed without slirp4netns.)
+t_publish_without_network() {
+    setup
+    local hp; hp=$(free_port)
+    BOXLITE_SLIRP4NETNS=/nonexistent box_httpd web lo-only -p "127.0.0.1:$hp:80"; assert_rc 0
+    wait_until 5 body_is 127.0.0.1 "$hp" lo-only || fail "published port $hp without a network"
+    bl exec web ls /sys/class/net; assert_eq "$OUT" lo
+    assert_eq "$(host_port_of web)" "$hp"
+    # a network asked for is still an error when there is none
+    BOXLITE_SLIRP4NETNS=/nonexistent box_httpd web2 x --network enabled -p 80
+    assert_rc 125; assert_contains "$ERR" "network: "; assert_one_error_line
+    bl rm -f web web2; assert_rc 0
+}
+
 # A SIGKILLed shim takes slirp4netns (parent-death signal) and its ports with it. Checked by
 # dropping PR_SET_PDEATHSIG in spawn_slirp(): slirp4netns then outlived the shim.
 t_killed_shim_leaves_no_helper() {
@@ -419,4 +437,4 @@ t_killed_shim_leaves_no_helper() {
 
 run_tests t_default_network t_network_disabled t_no_slirp t_publish_parse_errors t_host_alias_allow_net \
     t_allow_net_ip_literals t_dns t_dns_filter_refuses t_dns_wildcard t_publish t_ten_boxes_same_port t_stats_network_bytes \
-    t_killed_shim_leaves_no_helper t_relay_reset_no_spin t_many_connections
+    t_killed_shim_leaves_no_helper t_relay_reset_no_spin t_many_connections t_publish_without_network
