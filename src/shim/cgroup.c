@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,7 +88,8 @@ static char *own_cgroup(const char *name)
         if (c2) {
             *c2 = 0;
             const char *ctrls = c1 + 1;
-            bool match = !name ? !strcmp(line, "0") && !*ctrls : false;
+            /* "0::PATH" is cgroup2; "N:ctrl,ctrl:PATH" a v1 hierarchy */
+            bool match = !name ? c1 - line == 1 && line[0] == '0' && !*ctrls : false;
             for (const char *p = ctrls; name && *p;) {
                 size_t k = strcspn(p, ",");
                 match |= k == strlen(name) && !strncmp(p, name, k);
@@ -108,13 +110,20 @@ static bool writable(const char *dir)
     return access(dir, W_OK | X_OK) == 0;
 }
 
+/* systemd marks the cgroup of a unit with Delegate=yes with user.delegate=1 (v252 and later). */
+static bool delegated(const char *dir)
+{
+    char v[2] = {0};
+    return getxattr(dir, "user.delegate", v, sizeof(v)) == 1 && v[0] == '1';
+}
+
 /*
  * Where the box's leaf goes in the hierarchy mounted at root (v1 controller `name`, or NULL
  * for cgroup2): as root, the hierarchy's top. Without root, a cgroup delegated to us (chowned
  * to us, as pam_cgfs or an administrator does, or systemd's Delegate=): in v1 the cgroup we
- * are in; in cgroup2 its parent, since a cgroup2 cgroup with processes (ours) cannot give its
- * children controllers, which is how systemd lays out a delegated user@.service (processes in
- * leaf scopes, the delegated slice above them); our own cgroup when only it is ours. Else NULL:
+ * are in; in cgroup2 its parent when that is a delegated unit's (ours is a leaf of it: a
+ * cgroup2 cgroup with processes cannot give its children controllers), never a slice systemd
+ * keeps for itself even if the user owns it; else our own cgroup when it is ours. Else NULL:
  * the box goes without that hierarchy. Caller frees.
  */
 static char *leaf_base(const char *root, const char *name)
@@ -132,7 +141,7 @@ static char *leaf_base(const char *root, const char *name)
         char *slash = parent ? strrchr(parent, '/') : NULL;
         if (slash && slash > parent + strlen(root)) {
             *slash = 0;
-            if (writable(parent))
+            if (writable(parent) && delegated(parent))
                 return TAKE_PTR(parent);
         }
     }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034 # T_SKIP is read by tap.sh's run_tests
 # Resource limits: --memory, --cpus, --pids-limit through the box's cgroups (v1 controllers
 # here; cgroup2 where /sys/fs/cgroup is cgroup2), shown by inspect, enforced in the box, and
 # every parse error of the ResourceFlags table (spec/cli.md §4.1).
@@ -114,6 +115,32 @@ t_cpu_quota_enforced() {
     [ -n "$fast" ] && [ "$fast" -gt 0 ] || fail "no CPU measured at --cpus 1"
 }
 
+# Without root: the box's cgroups are where the delegation puts them, each listed in the box's
+# `cgroups` file: v1 below our own cgroup; cgroup2 beside ours when its parent is a delegated
+# unit's (user.delegate=1, as systemd marks it), else below ours when ours is writable.
+t_delegated_placement() {
+    [ "$(id -u)" -ne 0 ] || { T_SKIP="as root, box cgroups sit at each hierarchy's top"; return; }
+    setup
+    bl run -d --name p busybox sleep 100; assert_rc 0
+    local id=$OUT list own v2root want=""
+    list=$(cat "$T_HOME/boxes/$id/cgroups" 2>/dev/null)
+    own=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
+    [ -n "$own" ] && [ -w "/sys/fs/cgroup/memory$own" ] &&
+        assert_contains "$list" "/sys/fs/cgroup/memory$own/boxlite-$id" "the v1 memory leaf"
+    v2root=/sys/fs/cgroup/unified
+    [ -e /sys/fs/cgroup/cgroup.controllers ] && v2root=/sys/fs/cgroup
+    own=$(awk -F: '$1 == 0 {print $3}' /proc/self/cgroup)
+    if [ -n "$own" ] && [ -w "$v2root${own%/*}" ] &&
+        [ "$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.delegate").decode())' "$v2root${own%/*}" 2>/dev/null)" = 1 ]; then
+        want="$v2root${own%/*}/boxlite-$id"
+    elif [ -n "$own" ] && [ "$own" != / ] && [ -w "$v2root$own" ]; then
+        want="$v2root$own/boxlite-$id"
+    fi
+    [ -z "$want" ] || assert_contains "$list" "$want" "the cgroup2 leaf"
+    [ -d "${want:-/}" ] || fail "no cgroup2 leaf $want"
+    bl rm -f p; assert_rc 0
+}
+
 t_parse_errors() {
     setup
     bl run --memory abc busybox true; assert_rc 2
@@ -140,5 +167,5 @@ t_parse_errors() {
     bl rm -a -f >/dev/null
 }
 
-run_tests t_limits_applied_and_inspected t_defaults t_memory_hog_killed_137 \
+run_tests t_limits_applied_and_inspected t_defaults t_memory_hog_killed_137 t_delegated_placement \
     t_pids_limit_enforced t_cpu_quota_enforced t_parse_errors
