@@ -144,7 +144,7 @@ int bl_proc_fork_call(int (*fn)(void *arg, bl_error **err), void *arg, bl_error 
         (void) !write(wr, msg, strlen(msg));
         _exit(0);
     }
-    struct bl_proc proc = {.pid = pid, .pidfd = pidfd_open_(pid)};
+    _cleanup_proc_ struct bl_proc proc = {.pid = pid, .pidfd = pidfd_open_(pid)};
     wr = bl_close(wr);
     _cleanup_free_ char *buf = NULL;
     size_t len = 0;

@@ -71,18 +71,10 @@ static int run_map_helper(const char *helper, pid_t pid, uint32_t id, uint32_t s
         _exit(127);
     }
     w_end = bl_close(w_end);
-    char msg[256] = {0};
-    size_t got = 0;
-    for (;;) {
-        ssize_t k = read(r_end, msg + got, sizeof(msg) - 1 - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t) k;
-        if (got == sizeof(msg) - 1)
-            break;
-    }
+    _cleanup_free_ char *msg = NULL; /* its stderr, until it (and any child) is done */
+    size_t len = 0;
+    if (bl_read_full_fd(r_end, 4096, &msg, &len) < 0)
+        msg = NULL;
     int st = 0;
     pid_t w;
     do
