@@ -62,9 +62,11 @@ SHIM_OBJ := $(call obj,$(SHIM_SRC))
 TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 FIXTURE_BIN := $(patsubst tests/fixtures/%.c,$(O)/fixtures/%,$(FIXTURE_SRC))
+PROBE_SRC := $(wildcard tests/probes/*.c)
+PROBE_BIN := $(patsubst tests/probes/%.c,$(O)/probes/%,$(PROBE_SRC))
 
 all: $(O)/boxlite $(O)/boxlite-shim $(O)/libboxlite.a $(O)/libboxlite.so.0 \
-	$(UNIT_BIN) $(FIXTURE_BIN)
+	$(UNIT_BIN) $(FIXTURE_BIN) $(PROBE_BIN)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
@@ -99,6 +101,12 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(TESTLIB_OBJ) $(O)/libboxlite.a
 $(O)/fixtures/%: $(O)/tests/fixtures/%.o $(O)/libboxlite.a
 	@mkdir -p $(@D)
 	@echo "  LD $@"; $(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libboxlite.a $(EXE_LIBS)
+
+# The adversarial suite's probes (tests/integration/cli/060-escape.sh) run inside boxes, from a
+# --rootfs or an image of their own: static, libc only, no sanitizer (whatever the variant).
+$(O)/probes/%: tests/probes/%.c tests/probes/probe.h
+	@mkdir -p $(@D)
+	@echo "  CC $@"; gcc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static -o $@ $<
 
 # pkg-config file, written at install time so that it names the PREFIX of that install.
 define PC_TEXT
@@ -157,3 +165,33 @@ clean:
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing: libFuzzer targets (tests/fuzz, docs/design/fuzzing.md) ----------------------------
+# `make fuzz` builds every tests/fuzz/fuzz-*.c into build/fuzz/fuzz/ with clang, against library
+# objects instrumented for coverage, ASan and UBSan (BUILD=fuzz: a variant of its own, so that no
+# other build's objects carry libFuzzer's hooks); tests/fuzz/run.sh replays the committed corpus
+# and fuzzes each target for a while. The shim is not in libboxlite: its protocol decoder
+# (src/shim/proto.c) is linked into the target that needs it.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/fuzz/%,$(FUZZ_SRC))
+ifeq ($(BUILD),fuzz)
+CC := clang
+ALL_CFLAGS := $(BASE_CFLAGS) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all $(CFLAGS)
+ALL_LDFLAGS := -fsanitize=address,undefined $(LDFLAGS)
+endif
+
+build/fuzz/fuzz/%: build/fuzz/tests/fuzz/%.o build/fuzz/libboxlite.a
+	@mkdir -p $(@D)
+	@echo "  LD $@"; $(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) \
+		build/fuzz/libboxlite.a $(EXE_LIBS)
+build/fuzz/fuzz/fuzz-shim-proto: build/fuzz/src/shim/proto.o
+
+ifeq ($(BUILD),fuzz)
+fuzz: $(FUZZ_BIN)
+else
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=fuzz fuzz
+endif
+
+.PHONY: fuzz
