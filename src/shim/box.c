@@ -71,8 +71,13 @@ pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgr
     if (r < 0)
         return -errno;
     *ret_in_cgroup = cgroup_fd >= 0; /* both sides need it: the rest is joined by hand */
-    if (r == 0)
+    if (r == 0) {
+        /* Non-dumpable until it execs (execve decides afresh): the box's root, once it can see
+         * us, may neither ptrace us nor open our /proc/PID/{fd,cwd,root,exe,mem}, which lead to
+         * the host (CVE-2016-9962). The built-in init never execs and so stays that way. */
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         return 0;
+    }
     *ret_pidfd = pidfd;
     return (pid_t) r;
 }
@@ -570,6 +575,10 @@ void box_pid1_main(const struct box_start *b)
         wait_for_shim(b->map_fd);
     child_reset_signals();
     (void) umask(0);
+    /* Without a pty of its own, a session of its own: never the client's controlling terminal
+     * (its /dev/tty, TIOCSTI into the user's shell). setup_tty() makes one for a tty box. */
+    if (!(c->tty && b->tty_sock >= 0) && setsid() < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "setsid: %s", strerror(errno));
 
     if (b->stdin_fd >= 0 && (dup3(b->stdin_fd, 0, 0) < 0 || dup3(b->stdout_fd, 1, 0) < 0 ||
                              dup3(b->stderr_fd, 2, 0) < 0))

@@ -410,6 +410,8 @@ static int run(const char *box_dir, long long t_start)
          * forwards it to the command (the shim would otherwise take it as "stop the box") */
         (void) setpgid(0, 0);
     (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    /* A box that fills its memory must not get its helpers (the zygote) OOM-killed */
+    shim_oom_protect();
     (void) unlinkat(s.boxfd, "exit.json", 0); /* a stale status must not outlive this run */
     s.userns = geteuid() != 0;
     (void) getrlimit(RLIMIT_NOFILE, &s.nofile);

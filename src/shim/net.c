@@ -455,6 +455,8 @@ static pid_t fork_outside(struct shim *s, int *ret_pidfd)
         return -errno;
     bool in_cgroup;
     pid_t p = shim_clone(0, -1, ret_pidfd, &in_cgroup);
+    if (p == 0)
+        proc_oom_restore(); /* a network helper serves the box: no OOM protection of ours */
     if (p != 0 && back && setns(s->pid1fd, CLONE_NEWPID) < 0) {
         shim_log("cannot join the box's pid namespace again: %m (exec disabled)");
         s->pidns_joined = false;

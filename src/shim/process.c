@@ -37,6 +37,49 @@ void child_fail(int errfd, int status, const char *fmt, ...)
     _exit(status);
 }
 
+int shim_oom_orig = SHIM_OOM_UNCHANGED;
+
+static int write_oom_score_adj(int v)
+{
+    char buf[16];
+    int n = snprintf(buf, sizeof(buf), "%d", v);
+    _cleanup_close_ int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    return fd >= 0 && write(fd, buf, (size_t) n) == n ? 0 : -1;
+}
+
+void shim_oom_protect(void)
+{
+    char buf[16] = {0};
+    _cleanup_close_ int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+    int v;
+    if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+        return;
+    buf[strcspn(buf, "\n")] = 0;
+    if (parse_int(buf, -1000, 1000, &v) < 0 || v == -1000)
+        return;
+    /* Lowering it needs CAP_SYS_RESOURCE (root without it, or a plain user, stays as is). */
+    if (write_oom_score_adj(-1000) == 0)
+        shim_oom_orig = v;
+}
+
+void proc_oom_restore(void)
+{
+    /* raising one's own value needs no privilege */
+    if (shim_oom_orig != SHIM_OOM_UNCHANGED)
+        (void) write_oom_score_adj(shim_oom_orig);
+}
+
+void proc_close_fds(int keep)
+{
+    if (keep < 3) {
+        (void) close_range(3, ~0U, 0);
+        return;
+    }
+    if (keep > 3)
+        (void) close_range(3, (unsigned) keep - 1, 0);
+    (void) close_range((unsigned) keep + 1, ~0U, 0);
+}
+
 void child_reset_signals(void)
 {
     /* Ignored signals survive execve: neither our SIGPIPE nor anything our own parent ignored
@@ -345,6 +388,10 @@ void proc_exec(const struct proc_spec *s, int errfd)
             child_fail(errfd, ST_BOXLITE_FAILED, "out of memory");
     }
 
+    /* Nothing of the shim's survives into the box's credentials: not one fd (O_CLOEXEC would
+     * only close them at execve, after the drop), not the OOM protection. */
+    proc_close_fds(errfd);
+    proc_oom_restore();
     proc_apply_user_caps(s, &u, errfd);
     if (!in_cwd && chdir(cwd) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot change to working directory '%s': %s", cwd,
@@ -401,6 +448,10 @@ static void init_restrict_self(const struct proc_spec *s, int errfd)
     char msg[384];
     if (user_resolve(s->user, &u, msg, sizeof(msg)) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "%s", msg);
+    /* The init never execs: it stays non-dumpable (shim_clone), so the box's root can neither
+     * ptrace it nor open /proc/1/exe, the host's boxlite-shim (CVE-2019-5736). */
+    proc_close_fds(errfd);
+    proc_oom_restore();
     proc_apply_user_caps(s, &u, errfd);
     proc_apply_nnp_seccomp(s, errfd);
 }

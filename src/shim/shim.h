@@ -245,6 +245,17 @@ void child_reset_signals(void);
 void proc_apply_user_caps(const struct proc_spec *s, const struct box_user *u, int errfd);
 /* no_new_privs and seccomp (child only; _exits on failure). */
 void proc_apply_nnp_seccomp(const struct proc_spec *s, int errfd);
+/* The shim's own oom_score_adj before it made itself (and so the zygote) unkillable by the OOM
+ * killer: what the box's processes get back. SHIM_OOM_UNCHANGED when the shim could not lower
+ * it (no CAP_SYS_RESOURCE: then a box that OOM-kills the zygote only stops its own execs). */
+#define SHIM_OOM_UNCHANGED (-10000)
+extern int shim_oom_orig;
+/* Make the shim's oom_score_adj -1000 if it may, remembering the old value (shim start). */
+void shim_oom_protect(void);
+/* In a child about to run box code: the oom_score_adj the box's processes get. */
+void proc_oom_restore(void);
+/* In a child about to run box code: close every fd above 2 but keep (-1: none). */
+void proc_close_fds(int keep);
 /* Full process setup and execve; never returns. */
 _noreturn_ void proc_exec(const struct proc_spec *s, int errfd);
 /* PID 1 without a command: reap forever, exit 0 on SIGTERM/SIGINT. Closes errfd when ready. */
@@ -350,17 +361,19 @@ struct shim {
     struct exec_proc *procs;
 };
 
-/* Stdio, terminal and proc_exec() of an exec child, already in the box (child only). */
+/* Stdio, session or terminal, and proc_exec() of an exec child forked by the zygote, already in
+ * the box (child only). */
 _noreturn_ void exec_child_run(const int *fds, const struct proc_spec *spec, int errfd);
 
 /* ---- zygote.c: forks exec children already in the box's cgroups and namespaces --------- */
 
-/* Fork the zygote (after PID 1 started); on failure execs fork from the shim as before. */
-void zygote_start(struct shim *s);
+/* Fork the zygote (after PID 1 started); negative errno if there is none (execs then fail). */
+int zygote_start(struct shim *s);
 /* Wait (bounded) until the zygote is in the box; false if there is none (any more). */
 bool zygote_ready(struct shim *s);
-/* Have the zygote fork an exec child (a child of ours, by CLONE_PARENT). -ENOENT: nothing was
- * created, fork it ourselves; other errors: the exec failed. */
+/* Have the zygote fork an exec child (a child of ours, by CLONE_PARENT). -ENOENT: there is no
+ * zygote (any more), nothing was created; other errors: the exec failed (-EAGAIN: the box is at
+ * its pids limit, -E2BIG: the request does not fit a datagram). */
 int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio, int errfd,
                  pid_t *ret_pid, int *ret_pidfd);
 /* SIGKILL it; the SIGCHLD loop reaps it. */

@@ -194,8 +194,8 @@ static void sweep(struct shim *s)
     }
 }
 
-/* The end of an exec child, wherever it was forked (here or in the zygote): stdio, terminal,
- * then proc_exec(). Never returns. */
+/* The end of an exec child (forked by the zygote): stdio, terminal, then proc_exec(). Never
+ * returns. */
 void exec_child_run(const int *fds, const struct proc_spec *spec, int errfd)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -209,22 +209,12 @@ void exec_child_run(const int *fds, const struct proc_spec *spec, int errfd)
         if (r < 0)
             child_fail(errfd, ST_BOXLITE_FAILED, "cannot make the pty the terminal: %s",
                        strerror(-r));
+    } else if (setsid() < 0) {
+        /* a session of its own, without a controlling terminal: the client's terminal, if it
+         * is one of the stdio fds, is never the box's /dev/tty nor a target of TIOCSTI */
+        child_fail(errfd, ST_BOXLITE_FAILED, "setsid: %s", strerror(errno));
     }
     proc_exec(spec, errfd);
-}
-
-/* The process a forked exec child becomes when there is no zygote. Never returns. */
-static _noreturn_ void exec_child(struct shim *s, bool in_cgroup, const int *fds,
-                                  const struct proc_spec *spec, int errfd)
-{
-    int r = cg_join_self(&s->cg, in_cgroup);
-    if (r < 0)
-        child_fail(errfd, ST_BOXLITE_FAILED, "cannot join the box cgroup: %s", strerror(-r));
-    if (setns(s->pid1fd,
-              CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) < 0)
-        child_fail(errfd, ST_BOXLITE_FAILED, "cannot enter the box: %s", strerror(errno));
-    (void) setrlimit(RLIMIT_NOFILE, &s->nofile); /* not the one net.c raised */
-    exec_child_run(fds, spec, errfd);
 }
 
 /* A new pty in the box's devpts, found from PID 1's root (RESOLVE_IN_ROOT: whatever the box
@@ -328,28 +318,22 @@ static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char 
     }
     _cleanup_close_ int err_r = pfds[0], err_w = pfds[1];
     int pidfd = -1;
-    /* The zygote forks it already in the box's cgroups and namespaces; without one (or if it
-     * created nothing), fork here and join them in the child. */
+    /* The zygote forks it already in the box's cgroups and namespaces: the only way in (see
+     * zygote.c). One that is gone (OOM-killed by the box) is started again, once. */
     pid_t pid = -1;
     int zr = zygote_spawn(s, &spec, stdio, err_w, &pid, &pidfd);
-    if (zr < 0 && zr != -ENOENT) {
-        (void) snprintf(why, whysz, "cannot create process: %s", strerror(-zr));
-        return zr;
-    }
-    if (zr == -ENOENT && s->userns) {
-        /* we cannot enter the box's namespaces ourselves without root */
-        (void) snprintf(why, whysz, "cannot create process: the box's exec zygote is gone");
-        return -ESRCH;
-    }
     if (zr == -ENOENT) {
-        bool in_cgroup = false;
-        pid = shim_clone(0, s->cg.v2_fd, &pidfd, &in_cgroup);
-        if (pid < 0) {
-            (void) snprintf(why, whysz, "cannot create process: %s", strerror(-pid));
-            return pid;
-        }
-        if (pid == 0)
-            exec_child(s, in_cgroup, stdio, &spec, err_w);
+        zygote_reap(s);
+        zr = zygote_start(s);
+        if (zr == 0)
+            zr = zygote_spawn(s, &spec, stdio, err_w, &pid, &pidfd);
+        if (zr == -ENOENT)
+            zr = -EAGAIN; /* it died on the way in: the box is out of memory or pids */
+    }
+    if (zr < 0) {
+        (void) snprintf(why, whysz, "cannot create process: %s",
+                        zr == -E2BIG ? "argument list too long" : strerror(-zr));
+        return zr;
     }
     err_w = bl_close(err_w);
     slave = bl_close(slave); /* the process holds it now: the master sees EIO once it is gone */
@@ -727,7 +711,7 @@ static void on_started(struct shim *s)
         (void) proto_send_fd(s->spawnfd, s->tty_master, 2, "started", num);
     }
     /* Off the critical path: the zygote joins the box's cgroups while the client goes on. */
-    zygote_start(s);
+    (void) zygote_start(s);
     shim_log("box started, PID 1 is %d", (int) s->pid1);
 }
 

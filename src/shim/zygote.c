@@ -14,8 +14,15 @@
  *
  * Shim -> zygote: `exec\0<tty>\0<argc>\0<arg>...\0<envc>\0<env>...\0<cwd>\0<user>` with four
  * fds (stdin, stdout, stderr, the write end of the exec error pipe). Zygote -> shim: `ready`
- * once, then per request `pid` with the child's pidfd attached, or `error\0<msg>` when no child
- * was created (the shim then forks the child itself, the old way).
+ * once, then per request `pid` with the child's pidfd attached, or `error\0<errno>` when no child
+ * was created.
+ *
+ * The zygote is the only way into the box: a child forked from the shim itself would hold the
+ * shim's fds and memory while it joins the box, a door the box's root could reach through
+ * /proc (the escape that removed that fallback). A zygote that is gone (the box OOM-killed it)
+ * is started again on the next exec; one that cannot be (the box is at its pids limit) makes
+ * that exec fail, as a fork in the box would. The zygote has oom_score_adj -1000 where the
+ * shim may set it; the box's processes get the shim's original value back (process.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,7 +94,9 @@ static void zygote_serve(struct shim *s, int sock, struct proto_msg *m)
     };
     long r = syscall(SYS_clone3, &a, sizeof(a));
     if (r < 0) {
-        (void) proto_send(sock, 2, "error", strerror(errno));
+        char num[16];
+        (void) snprintf(num, sizeof(num), "%d", errno);
+        (void) proto_send(sock, 2, "error", num);
         return;
     }
     if (r == 0)
@@ -132,23 +141,25 @@ static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, boo
 
 /* ---- in the shim -------------------------------------------------------------------------- */
 
-void zygote_start(struct shim *s)
+int zygote_start(struct shim *s)
 {
     /* (without root we never joined the box's pid namespace: nothing to step out of) */
     bool step_out = !s->userns;
     if ((step_out && (!s->pidns_joined || s->orig_pidns_fd < 0)) || s->pid1_exited ||
         s->kill_requested)
-        return;
+        return -ESRCH;
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+        int r = -errno;
         shim_log("exec zygote: socketpair: %m");
-        return;
+        return r;
     }
     _cleanup_close_ int ours = sp[0], theirs = sp[1];
     /* Born in our own pid namespace (invisible to the box), not the box's. */
     if (step_out && setns(s->orig_pidns_fd, CLONE_NEWPID) < 0) {
+        int r = -errno;
         shim_log("exec zygote: cannot return to our pid namespace: %m");
-        return;
+        return r;
     }
     pid_t shim_pid = getpid();
     int pidfd = -1;
@@ -164,12 +175,13 @@ void zygote_start(struct shim *s)
     }
     if (pid < 0) {
         shim_log("exec zygote: cannot create it: %s", strerror(-pid));
-        return;
+        return pid;
     }
     s->zyg_pid = pid;
     s->zyg_pidfd = pidfd;
     s->zyg_fd = TAKE_FD(ours);
     s->zyg_ready = false;
+    return 0;
 }
 
 /* Kill the zygote (it is reaped by the SIGCHLD loop, or by zygote_reap). */
@@ -331,7 +343,7 @@ int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio,
     int fds[ZYG_FDS] = {stdio[0], stdio[1], stdio[2], errfd};
     int r = send_request(s->zyg_fd, spec, fds);
     if (r == -E2BIG || r == -ENOMEM)
-        return -ENOENT; /* the old way copes with those */
+        return r;
     if (r < 0) {
         shim_log("exec zygote is gone (%s): execs join the box themselves", strerror(-r));
         zygote_stop(s);
@@ -341,9 +353,11 @@ int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio,
     struct proto_msg m = PROTO_MSG_NULL;
     r = zyg_recv(s, &m);
     if (r == 0 && m.n >= 1 && !strcmp(m.f[0], "error")) {
-        shim_log("exec zygote: %s", m.n >= 2 ? m.f[1] : "error");
+        int e = EIO;
+        if (m.n >= 2)
+            (void) parse_int(m.f[1], 1, 4095, &e);
         proto_msg_free(&m);
-        return -ENOENT; /* nothing was created */
+        return e == ENOENT ? -EIO : -e; /* nothing was created (-ENOENT means "no zygote") */
     }
     if (r < 0 || m.n < 1 || strcmp(m.f[0], "pid") || m.n_fds != 1) {
         proto_msg_free(&m);
