@@ -228,7 +228,7 @@ static void mount_overlay_legacy(const struct shim_conf *c, int errfd)
         p += snprintf(p, 16, ",userxattr");
     *p = 0;
 #undef PUT_ESCAPED
-    if (mount("overlay", c->merged, "overlay", 0, data) < 0)
+    if (mount("overlay", c->merged, "overlay", MS_NODEV, data) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount the rootfs overlay on '%s': %s",
                    c->merged, strerror(errno));
 }
@@ -263,7 +263,8 @@ static void mount_overlay(const struct shim_conf *c, int errfd)
         fs_context_msg(fsfd, why, sizeof(why));
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot create the rootfs overlay: %s", why);
     }
-    _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+    /* nodev: a device node in a layer, or one the box makes, does not open (devices.c) */
+    _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
     if (mfd < 0 || move_mount(mfd, "", AT_FDCWD, c->merged, MOVE_MOUNT_F_EMPTY_PATH) < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount the rootfs overlay on '%s': %s",
                    c->merged, strerror(errno));
@@ -307,13 +308,10 @@ static void mount_proc_sys(int rootfd, int errfd)
     }
 }
 
-static void make_dev_node(int devfd, const char *name, unsigned maj, unsigned min, int errfd)
+/* The host's node bound onto an empty file: /dev itself is nodev (a node the box makes there
+ * does not open), each bind mount of a node is not. */
+static void bind_dev_node(int devfd, const char *name, int errfd)
 {
-    if (mknodat(devfd, name, S_IFCHR | 0666, makedev(maj, min)) == 0)
-        return;
-    if (errno != EPERM)
-        child_fail(errfd, ST_BOXLITE_FAILED, "cannot create /dev/%s: %s", name, strerror(errno));
-    /* No mknod (user namespace): bind the host's node onto an empty file. */
     int fd = openat(devfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd >= 0)
         fd = bl_close(fd);
@@ -328,7 +326,8 @@ static void make_dev_node(int devfd, const char *name, unsigned maj, unsigned mi
 static void mount_dev(int rootfd, int errfd)
 {
     _cleanup_close_ int dev = mkdir_target(rootfd, "dev", errfd);
-    int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+    int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME,
+                     "mode=755,size=65536k");
     if (r < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount /dev: %s", strerror(-r));
     /* Re-open through the mount: the old fd is the directory underneath. The tmpfs is ours,
@@ -337,13 +336,10 @@ static void mount_dev(int rootfd, int errfd)
     if (devfd < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot open /dev: %s", strerror(-devfd));
 
-    static const struct {
-        const char *name;
-        unsigned maj, min;
-    } nodes[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
-                 {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+    /* (the device allow-list of devices.c lets exactly these, ptmx and the ptys through) */
+    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
     for (size_t i = 0; i < ELEMENTSOF(nodes); i++)
-        make_dev_node(devfd, nodes[i].name, nodes[i].maj, nodes[i].min, errfd);
+        bind_dev_node(devfd, nodes[i], errfd);
 
     static const struct {
         const char *name, *target;
@@ -392,8 +388,8 @@ static void bind_etc_file(int rootfd, const char *box_dir, const char *name, int
 
 /* ---- volumes ------------------------------------------------------------------------------ */
 
-/* Bind the host path onto target_fd (recursively), read-only if asked: the tree is cloned and
- * made read-only while detached, then attached, so it is never writable in the box. */
+/* Bind the host path onto target_fd (recursively), nodev, read-only if asked: the tree is
+ * cloned and restricted while detached, then attached, so it is never less in the box. */
 static int bind_volume(int src, int target_fd, bool ro)
 {
     _cleanup_close_ int tree =
@@ -405,13 +401,14 @@ static int bind_volume(int src, int target_fd, bool ro)
         struct fd_path sp, tp;
         if (mount(fd_path(&sp, src), fd_path(&tp, target_fd), NULL, MS_BIND | MS_REC, NULL) < 0)
             return -errno;
-        if (ro && mount(NULL, fd_path(&tp, target_fd), NULL,
-                        MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        if (mount(NULL, fd_path(&tp, target_fd), NULL,
+                  MS_BIND | MS_REMOUNT | MS_NODEV | (ro ? MS_RDONLY : 0), NULL) < 0)
             return -errno;
         return 0;
     }
-    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-    if (ro && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+    /* nodev: a host directory's device nodes do not open in the box (devices.c) */
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_NODEV | (ro ? MOUNT_ATTR_RDONLY : 0)};
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
         return -errno;
     if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return -errno;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <sched.h>
 #include <signal.h>
@@ -206,6 +207,15 @@ static int start_box(struct shim *s, bl_error **err)
     r = cg_create(&s->cg, s->conf.cgroup, err);
     if (r < 0)
         return r;
+    if (!s->userns) {
+        /* The device allow-list (devices.c), before PID 1 exists. Where it cannot be had, the
+         * box gets no CAP_MKNOD at all rather than a node it could plant on the host. */
+        char why[160] = "no cgroup2 leaf for the box";
+        if (s->cg.v2_fd < 0 || devices_restrict(s->cg.v2_fd, why, sizeof(why)) < 0) {
+            shim_log("no device allow-list (%s): the box gets no CAP_MKNOD", why);
+            s->conf.caps &= ~(UINT64_C(1) << CAP_MKNOD);
+        }
+    }
     if (geteuid() != 0) {
         /* delegated cgroups sit where our own cgroup is: tell the library, which removes them
          * if we are killed (as root they are at each hierarchy's top, found by name) */

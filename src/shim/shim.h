@@ -186,6 +186,8 @@ struct box_cgroups {
     }
 
 int cg_create(struct box_cgroups *cg, const char *leaf, bl_error **err);
+/* devices.c: attach the box's device allow-list to its cgroup2 leaf (as root). */
+int devices_restrict(int cgroup_fd, char *why, size_t whysz);
 /* Write the box's memory, CPU and pids limits (before anything runs in the box). A required
  * limit whose controller is missing is an error; a best-effort one is logged and skipped. */
 int cg_set_limits(struct box_cgroups *cg, const struct shim_conf *c, bl_error **err);
