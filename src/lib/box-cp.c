@@ -15,8 +15,13 @@
  *   - nothing that follows a symlink by name is ever called on a name the box can change:
  *     new files are created O_EXCL under a temporary name and renamed into place; modes and
  *     times are set through fds (or with AT_SYMLINK_NOFOLLOW); a source file is reopened
- *     through its own O_PATH fd, and only when it is a regular file (a FIFO or device is
- *     recreated, never opened).
+ *     through its own O_PATH fd, and only when it is a regular file (a FIFO is recreated,
+ *     never opened).
+ * Device nodes and sockets are not copied, in either direction. A device node made in the box
+ * (whose root may choose any mode) would hand the host's users a device that the host's own
+ * /dev refuses them, and a host device copied in would be a node the box never got from its
+ * device policy; a socket is no file to copy (tar skips them too). Named as the source, either
+ * is an error; met inside a tree, it is left out and the rest is copied.
  * With --follow-symlinks, a symlink in a box source is followed by resolving its path again
  * from the box's root (RESOLVE_IN_ROOT), so it too stays in the box.
  */
@@ -227,7 +232,7 @@ struct copy {
     struct stat ancestors[MAX_DEPTH + 1]; /* for loops through followed symlinks */
     struct link_fd links[MAX_LINK_FDS];
     size_t n_links;
-    unsigned skipped_sockets;
+    unsigned skipped; /* device nodes and sockets left out */
 };
 
 static void copy_free(struct copy *c)
@@ -310,14 +315,14 @@ static int set_times_nofollow(int dfd, const char *name, const struct stat *st)
     return utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-/* chmod a node we just made, through an O_PATH fd of it (a name may be swapped). */
-static int chmod_node(int dfd, const char *name, mode_t mode, dev_t want_rdev)
+/* chmod a FIFO we just made, through an O_PATH fd of it (a name may be swapped). */
+static int chmod_fifo(int dfd, const char *name, mode_t mode)
 {
     _cleanup_close_ int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0)
         return -errno;
-    if (S_ISLNK(st.st_mode) || st.st_rdev != want_rdev)
+    if (!S_ISFIFO(st.st_mode))
         return -EPERM; /* not ours any more */
     char p[64];
     snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
@@ -390,14 +395,15 @@ static int copy_symlink(int src, const struct stat *st, int dst_dfd, const char 
     return put_in_place(dst_dfd, tmp, name, err);
 }
 
-static int copy_node(struct copy *c, const struct stat *st, int dst_dfd, const char *name,
+/* A FIFO, made anew (never opened: that would wait for a writer). */
+static int copy_fifo(struct copy *c, const struct stat *st, int dst_dfd, const char *name,
                      bl_error **err)
 {
     char tmp[128];
     tmp_name(tmp, sizeof(tmp), name);
-    if (mknodat(dst_dfd, tmp, (st->st_mode & S_IFMT) | 0600, st->st_rdev) < 0)
+    if (mknodat(dst_dfd, tmp, S_IFIFO | 0600, 0) < 0)
         return bl_err_errno(err, "cannot create '%s'", name);
-    int r = chmod_node(dst_dfd, tmp, out_mode(c, st->st_mode), st->st_rdev);
+    int r = chmod_fifo(dst_dfd, tmp, out_mode(c, st->st_mode));
     if (r >= 0)
         r = set_times_nofollow(dst_dfd, tmp, st);
     if (r < 0) {
@@ -510,12 +516,12 @@ static int copy_entry(struct copy *c, int src, const struct stat *st, const char
         return copy_file(c, src, st, dst_dfd, name, err);
     case S_IFLNK:
         return copy_symlink(src, st, dst_dfd, name, err);
+    case S_IFIFO:
+        return copy_fifo(c, st, dst_dfd, name, err);
     case S_IFCHR:
     case S_IFBLK:
-    case S_IFIFO:
-        return copy_node(c, st, dst_dfd, name, err);
     case S_IFSOCK:
-        c->skipped_sockets++; /* as tar does: a socket is not a file to copy */
+        c->skipped++; /* never copied: see the top of this file */
         return 0;
     default:
         return bl_err(err, -EINVAL, "'%s': unknown file type", name);
@@ -557,6 +563,13 @@ static int do_copy(int src_root, const char *src_path, int dst_root, const char 
     struct stat st;
     if (fstat(src, &st) < 0)
         return bl_err_errno(err, "cannot copy %s'%s'", src_label, src_path);
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+        return bl_err(err, -EINVAL,
+                      "cannot copy %s'%s': a device node (device nodes are not copied)", src_label,
+                      src_path);
+    if (S_ISSOCK(st.st_mode))
+        return bl_err(err, -EINVAL, "cannot copy %s'%s': a socket (sockets are not copied)",
+                      src_label, src_path);
     int contents = has_trailing_dot(src_path);
     if (contents && !S_ISDIR(st.st_mode))
         return bl_err(err, -ENOTDIR, "cannot copy %s'%s': not a directory", src_label, src_path);
@@ -621,8 +634,8 @@ static int do_copy(int src_root, const char *src_path, int dst_root, const char 
     } else {
         r = copy_entry(c, src, &st, box_path, dir, name, err);
     }
-    if (r >= 0 && c->skipped_sockets)
-        bl_debug("cp: %u sockets skipped", c->skipped_sockets);
+    if (r >= 0 && c->skipped)
+        bl_debug("cp: %u device nodes and sockets left out", c->skipped);
     return r;
 }
 

@@ -3,7 +3,8 @@
 # boxes (a box that is not running is copied to and from without starting it); every file
 # type, modes and times, byte-exact; and no symlink of the box can make a copy read or write
 # outside the box (absolute links, symlinked parents, links followed with -L, a swap during
-# the copy).
+# the copy). Device nodes and sockets are never copied, either way: inside a tree they are left
+# out, named as the source they are an error; FIFOs are recreated, never opened.
 . "$(dirname "$0")/../../lib/tap.sh"
 
 setup() { bl load -i "$(fixture busybox oci)" >/dev/null; assert_rc 0; }
@@ -41,6 +42,9 @@ describe() { # DIR
         done)
 }
 
+# describe's lines without device nodes (cp leaves them out).
+no_devices() { grep -v '^[^ ]* [bc] '; }
+
 # The same, from inside the box (busybox find lacks -printf: stat does it).
 describe_in_box() { # BOX DIR
     "$BOXLITE_BIN" --home "$T_HOME" exec "$1" sh -c "cd '$2' && find . -mindepth 1 | sort |
@@ -54,11 +58,8 @@ t_both_ways_running() {
     bl cp "$T_HOME/src" r:/tmp/in; assert_rc 0; assert_eq "$OUT" ""
     # in the box: the directory with its own name (include-parent), types and modes
     bl exec r sh -c 'cd /tmp/in/src && stat -c "%n %F %a" file sub/bytes sub fifo char block rel-link 2>/dev/null | sort'
-    local devs=""
-    [ "$(id -u)" -eq 0 ] && devs="block block special file 644
-char character special file 644
-"
-    assert_eq "$OUT" "${devs}fifo fifo 644
+    # (the host's device nodes stay out of the box: t_special_files)
+    assert_eq "$OUT" "fifo fifo 644
 file regular file 640
 rel-link symbolic link 777
 sub directory 555
@@ -69,7 +70,7 @@ $(md5sum <"$T_HOME/src/sub/bytes")
 2"
     # and back out: identical to the original, but set-id bits are dropped on the way out
     bl cp r:/tmp/in/src "$T_HOME/back"; assert_rc 0
-    assert_eq "$(describe "$T_HOME/back/src")" "$(describe "$T_HOME/src" | sed 's/ 4755 / 755 /')"
+    assert_eq "$(describe "$T_HOME/back/src")" "$(describe "$T_HOME/src" | no_devices | sed 's/ 4755 / 755 /')"
     cmp "$T_HOME/src/sub/bytes" "$T_HOME/back/src/sub/bytes" || fail "not byte-exact"
     [ "$(stat -c %i "$T_HOME/back/src/file")" = "$(stat -c %i "$T_HOME/back/src/sub/hardlink")" ] ||
         fail "hard link not kept"
@@ -85,7 +86,7 @@ t_both_ways_stopped() {
     assert_eq "$(cat "$T_HOME/out")" data
     bl cp "$T_HOME/src" job:/copied; assert_rc 0
     bl cp job:/copied/src "$T_HOME/back"; assert_rc 0
-    assert_eq "$(describe "$T_HOME/back/src")" "$(describe "$T_HOME/src" | sed 's/ 4755 / 755 /')"
+    assert_eq "$(describe "$T_HOME/back/src")" "$(describe "$T_HOME/src" | no_devices | sed 's/ 4755 / 755 /')"
     bl cp job:/runs "$T_HOME/runs"; assert_eq "$(cat "$T_HOME/runs")" ran "the job ran once"
     bl inspect -f '{{.State.Status}}' job; assert_eq "$OUT" stopped
     # nothing is left mounted or running (the leak guard checks too)
@@ -248,5 +249,62 @@ t_attack_swap_during_copy() {
     bl rm -f w
 }
 
+# Device nodes: a box's root makes one world-writable (c 136 N is a host terminal, allowed in a
+# box for its own ptys) and a copy out must not plant it on the host, where any user could then
+# open what the host's own /dev refuses them; nor may a host device reach the box. Sockets are not files to copy. FIFOs are
+# recreated, never opened (a copy would hang on one). Checked against the code before the
+# policy: the nodes were planted both ways with the box's mode.
+t_special_files() {
+    setup
+    bl run -d --name sp busybox sleep 1000; assert_rc 0
+    local devs_in_box=0
+    if [ "$(id -u)" -eq 0 ]; then
+        bl exec sp sh -c 'mkdir /d && mknod /d/pty c 136 0 && mknod /d/null c 1 3 && chmod 0666 /d/pty /d/null'
+        assert_rc 0; devs_in_box=1
+    else
+        bl exec sp mkdir /d
+    fi
+    bl exec sp sh -c 'mkfifo /d/fifo && echo data > /d/file'; assert_rc 0
+    # out, a tree: the file and the FIFO arrive, no device node does
+    timeout 30 "$BOXLITE_BIN" --home "$T_HOME" cp sp:/d "$T_HOME/out" || fail "cp of a tree out: $?"
+    [ -z "$(find "$T_HOME/out" -type b -o -type c)" ] || fail "device nodes planted on the host: $(ls -l "$T_HOME/out/d")"
+    [ -p "$T_HOME/out/d/fifo" ] || fail "FIFO not recreated"
+    assert_eq "$(cat "$T_HOME/out/d/file")" data
+    if [ "$devs_in_box" = 1 ]; then
+        # out, the node itself: an error, nothing made
+        bl cp sp:/d/pty "$T_HOME/pty"; assert_rc 1; assert_one_error_line
+        assert_eq "$ERR" "Error: cannot copy box path '/d/pty': a device node (device nodes are not copied)"
+        [ ! -e "$T_HOME/pty" ] && [ ! -L "$T_HOME/pty" ] || fail "device node planted on the host"
+        bl cp sp:/d/null "$T_HOME/null"; assert_rc 1
+        [ ! -e "$T_HOME/null" ] || fail "device node planted on the host"
+    fi
+    # in: a host FIFO is recreated, not read (a read would wait for a writer forever)
+    mkfifo "$T_HOME/pipe"
+    timeout 30 "$BOXLITE_BIN" --home "$T_HOME" cp "$T_HOME/pipe" sp:/pipe; assert_eq "$?" 0 "cp of a FIFO in"
+    bl exec sp stat -c %F /pipe; assert_eq "$OUT" fifo
+    # in: a host device is not read endlessly, nor created in the box
+    local rc
+    timeout 30 "$BOXLITE_BIN" --home "$T_HOME" cp /dev/zero sp:/zero 2>"$T_HOME/err"; rc=$?
+    [ "$rc" -ne 124 ] || fail "cp /dev/zero into a box did not end"
+    assert_eq "$rc" 1 "cp /dev/zero"
+    assert_eq "$(cat "$T_HOME/err")" "Error: cannot copy '/dev/zero': a device node (device nodes are not copied)"
+    bl exec sp sh -c '[ -e /zero ] && ls -l /zero'; assert_eq "$OUT" "" "/dev/zero in the box"
+    bl cp /dev/null sp:/null; assert_rc 1
+    bl exec sp sh -c '[ -e /null ] && ls -l /null'; assert_eq "$OUT" "" "/dev/null in the box"
+    # in: device nodes and sockets inside a tree are left out, the rest arrives
+    mkdir "$T_HOME/tree"; echo f >"$T_HOME/tree/file"; mkfifo "$T_HOME/tree/fifo"
+    python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T_HOME/tree/sock"
+    [ "$(id -u)" -eq 0 ] && mknod "$T_HOME/tree/mem" c 1 1 && chmod 0666 "$T_HOME/tree/mem"
+    timeout 30 "$BOXLITE_BIN" --home "$T_HOME" cp "$T_HOME/tree" sp:/tree; assert_eq "$?" 0 "cp of a tree in"
+    bl exec sp sh -c 'cd /tree/tree && for f in *; do stat -c "%n %F" "$f"; done'
+    assert_eq "$OUT" "fifo fifo
+file regular file"
+    # a socket named as the source is an error too
+    bl cp "$T_HOME/tree/sock" sp:/sock; assert_rc 1
+    assert_eq "$ERR" "Error: cannot copy '$T_HOME/tree/sock': a socket (sockets are not copied)"
+    bl rm -f sp
+}
+
 run_tests t_both_ways_running t_both_ways_stopped t_destination_rules t_errors \
-    t_attack_absolute_links_in_destination t_attack_links_in_source t_attack_swap_during_copy
+    t_attack_absolute_links_in_destination t_attack_links_in_source t_attack_swap_during_copy \
+    t_special_files
