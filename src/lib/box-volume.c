@@ -2,7 +2,9 @@
 /*
  * Volumes of `run`/`create -v`: docker's spec strings parsed with upstream BoxLite's rules and
  * messages (spec/cli.md §4.1 VolumeFlags), and the host directories of anonymous volumes
- * (<home>/volumes/anonymous/<ULID>, which belong to their box and go with it).
+ * (<home>/volumes/anonymous/<ULID>, which belong to their box and go with it). Where upstream
+ * ignores what it does not know, we refuse it (issue 12): an unknown or conflicting option, a
+ * propagation we do not do, a box path that is "/", holds "..", or lies in /proc.
  */
 #include <ctype.h>
 #include <fcntl.h>
@@ -42,33 +44,155 @@ static void free_parts(char **parts, size_t n)
         free(parts[i]);
 }
 
-/* The options field: a comma list; "ro" anywhere (blanks around it allowed) makes the volume
- * read-only. No allocation: an out-of-memory must not turn "ro" into read-write. */
-static int has_ro(const char *opts)
+/*
+ * Volume options: docker's set (its linuxValidMountMode), at most one word of each class. We
+ * accept only the words whose meaning holds for what we do; accepting one we do not honour
+ * would mount something other than what was asked for, without a word:
+ *   ro, rw              read-only or read-write;
+ *   z, Z                SELinux relabelling: a box has no SELinux label of its own (it runs
+ *                       with the caller's), so there is nothing to relabel for;
+ *   private, rprivate   the propagation every volume has (the box's mounts are private);
+ *   nocopy              (anonymous volumes only, as in docker) the image's files are not copied
+ *                       into the new volume: we never copy them;
+ *   consistent, cached, delegated
+ *                       Docker Desktop's file-sharing consistency; a Linux bind is consistent,
+ *                       which satisfies all three.
+ * shared, rshared, slave and rslave are known but not done: "unsupported". Anything else is an
+ * error; case matters, as in docker ("RO" is not "ro"). Blanks around a word are allowed.
+ * Nothing here allocates: an out-of-memory must not turn "ro" into read-write.
+ */
+enum opt_class { OPT_MODE, OPT_LABEL, OPT_PROPAGATION, OPT_COPY, OPT_CONSISTENCY, N_OPT_CLASSES };
+
+static const struct volume_opt {
+    const char *word;
+    enum opt_class class;
+    int supported;
+} volume_opts[] = {
+    {"ro", OPT_MODE, 1},
+    {"rw", OPT_MODE, 1},
+    {"z", OPT_LABEL, 1},
+    {"Z", OPT_LABEL, 1},
+    {"private", OPT_PROPAGATION, 1},
+    {"rprivate", OPT_PROPAGATION, 1},
+    {"shared", OPT_PROPAGATION, 0},
+    {"rshared", OPT_PROPAGATION, 0},
+    {"slave", OPT_PROPAGATION, 0},
+    {"rslave", OPT_PROPAGATION, 0},
+    {"nocopy", OPT_COPY, 1},
+    {"consistent", OPT_CONSISTENCY, 1},
+    {"cached", OPT_CONSISTENCY, 1},
+    {"delegated", OPT_CONSISTENCY, 1},
+};
+
+#define VALID_OPTS "ro, rw, z, Z, private, rprivate, nocopy, consistent, cached, delegated"
+
+/* The word at p (up to a comma or the end) without blanks around it, as [*a, *b); returns the
+ * length of the field, so that p[len] is ',' or 0. */
+static size_t word_at(const char *p, const char **a, const char **b)
 {
-    for (const char *p = opts; *p;) {
-        size_t n = strcspn(p, ",");
-        const char *a = p, *b = p + n;
-        while (a < b && isspace((unsigned char) *a))
-            a++;
-        while (b > a && isspace((unsigned char) b[-1]))
-            b--;
-        if (b - a == 2 && a[0] == 'r' && a[1] == 'o')
+    size_t n = strcspn(p, ",");
+    *a = p;
+    *b = p + n;
+    while (*a < *b && isspace((unsigned char) **a))
+        (*a)++;
+    while (*b > *a && isspace((unsigned char) (*b)[-1]))
+        (*b)--;
+    return n;
+}
+
+static const struct volume_opt *find_opt(const char *a, const char *b)
+{
+    for (size_t i = 0; i < ELEMENTSOF(volume_opts); i++)
+        if (strlen(volume_opts[i].word) == (size_t) (b - a) &&
+            !memcmp(volume_opts[i].word, a, (size_t) (b - a)))
+            return &volume_opts[i];
+    return NULL;
+}
+
+/* Whether s is a list of known options (then "/BOX:s" is an anonymous volume). */
+static int is_option_list(const char *s)
+{
+    for (const char *p = s, *a, *b;;) {
+        size_t n = word_at(p, &a, &b);
+        if (!find_opt(a, b))
+            return 0;
+        if (!p[n])
             return 1;
-        p += n + (p[n] == ',');
+        p += n + 1;
     }
+}
+
+/* Check the options field of spec ("" is none); *ret_ro on success. */
+static int parse_opts(const char *spec, const char *opts, int anonymous, int *ret_ro,
+                      bl_error **err)
+{
+    const struct volume_opt *seen[N_OPT_CLASSES] = {NULL};
+    int ro = 0;
+    for (const char *p = opts, *a, *b; *opts;) {
+        size_t n = word_at(p, &a, &b);
+        const struct volume_opt *o = find_opt(a, b);
+        if (!o)
+            return bl_err(err, -EINVAL,
+                          "invalid volume option \"%.*s\" in \"%s\"; valid options: " VALID_OPTS,
+                          (int) (b - a), a, spec);
+        if (seen[o->class])
+            return bl_err(err, -EINVAL, "conflicting volume options \"%s\" and \"%s\" in \"%s\"",
+                          seen[o->class]->word, o->word, spec);
+        seen[o->class] = o;
+        if (!o->supported)
+            return bl_err(err, -ENOTSUP,
+                          "unsupported: volume option \"%s\" in \"%s\": volumes are private "
+                          "mounts (no mount propagation)",
+                          o->word, spec);
+        if (o->class == OPT_COPY && !anonymous)
+            return bl_err(err, -EINVAL,
+                          "volume option \"%s\" in \"%s\" is for anonymous volumes only", o->word,
+                          spec);
+        ro |= !strcmp(o->word, "ro");
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+    *ret_ro = ro;
     return 0;
 }
 
-static int absolute_box_path(const char *what, const char *p, bl_error **err)
+/*
+ * The box path: absolute, not "/", no ".." component (refused rather than resolved: what it
+ * would mean depends on the box's symlinks), not /proc or below (procfs and its masks are the
+ * runtime's; runc refuses it too). On success *ret is a tidy copy, without repeated slashes,
+ * "." components or a trailing slash.
+ */
+static int check_box_path(const char *what, const char *p, char **ret, bl_error **err)
 {
     if (!*p)
         return bl_err(err, -EINVAL, "volume box path must be non-empty");
     if (p[0] != '/')
         return bl_err(err, -EINVAL, "%s box path must be absolute (e.g. /data), got \"%s\"", what,
                       p);
-    if (p[strspn(p, "/")] == 0)
+    _cleanup_free_ char *tidy = bl_malloc(strlen(p) + 1);
+    if (!tidy)
+        return bl_oom(err);
+    size_t n = 0;
+    for (const char *c = p; *c;) {
+        c += strspn(c, "/");
+        size_t k = strcspn(c, "/");
+        if (k == 2 && c[0] == '.' && c[1] == '.')
+            return bl_err(err, -EINVAL, "volume box path \"%s\" must not contain \"..\"", p);
+        if (k && !(k == 1 && c[0] == '.')) {
+            tidy[n++] = '/';
+            memcpy(tidy + n, c, k);
+            n += k;
+        }
+        c += k;
+    }
+    tidy[n] = 0;
+    if (n == 0)
         return bl_err(err, -EINVAL, "volume box path must not be \"/\"");
+    if (!strncmp(tidy, "/proc", 5) && (tidy[5] == 0 || tidy[5] == '/'))
+        return bl_err(err, -EINVAL,
+                      "volume box path \"%s\" is in /proc, which cannot be mounted over", p);
+    *ret = TAKE_PTR(tidy);
     return 0;
 }
 
@@ -120,7 +244,7 @@ int bl_volume_parse(const char *spec, struct bl_volume *ret, bl_error **err)
     } else if (n == 1) {
         anonymous = 1;
         box = parts[0];
-    } else if (n == 2 && (!strcmp(parts[1], "ro") || !strcmp(parts[1], "rw"))) {
+    } else if (n == 2 && is_option_list(parts[1])) {
         anonymous = 1;
         box = parts[0];
         opts = parts[1];
@@ -139,27 +263,28 @@ int bl_volume_parse(const char *spec, struct bl_volume *ret, bl_error **err)
                       "boxPath[:ro|rw]",
                       spec);
     }
-    if (anonymous)
-        r = absolute_box_path("anonymous volume", box, err);
-    else if (!*host)
+    /* the options before the host path: an unknown one is the error, whatever the path */
+    _cleanup_free_ char *target = NULL;
+    int ro = 0;
+    if (!anonymous && !*host)
         r = bl_err(err, -EINVAL, "volume host path must be non-empty");
     else
-        r = absolute_box_path("volume", box, err);
+        r = check_box_path(anonymous ? "anonymous volume" : "volume", box, &target, err);
+    if (r == 0)
+        r = parse_opts(spec, opts, anonymous, &ro, err);
     char real[PATH_MAX];
     if (r == 0 && host && !realpath(host, real))
         r = bl_err(err, -errno, "volume host path \"%s\": %s", host, strerror(errno));
-    if (r < 0) {
-        free_parts(parts, n);
+    free_parts(parts, n); /* host, box and opts point into them */
+    if (r < 0)
         return r;
-    }
     struct bl_volume v = {
         .source = host ? bl_strdup(real) : NULL,
-        .target = bl_strdup(box),
-        .ro = has_ro(opts),
+        .target = TAKE_PTR(target),
+        .ro = ro,
         .anonymous = anonymous,
     };
-    free_parts(parts, n);
-    if ((host && !v.source) || !v.target) {
+    if (host && !v.source) {
         bl_volume_done(&v);
         return bl_oom(err);
     }

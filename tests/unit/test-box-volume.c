@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for box-volume.c: the `-v` spec parser against the VolumeFlags table of
- * spec/cli.md §4.1 (forms, modes, Windows drive letters, every error message), the output left
- * untouched on failure, relative host paths, and (in fault-injection builds) clean failure at
- * every allocation.
+ * spec/cli.md §4.1 (forms, modes, Windows drive letters, every error message), docker's option
+ * words (the ones we honour accepted, the rest refused), the box paths refused ("/", "..",
+ * /proc) and tidied, the output left untouched on failure, relative host paths, and (in
+ * fault-injection builds) clean failure at every allocation.
  */
 #include <limits.h>
 #include <sys/stat.h>
@@ -50,8 +51,26 @@ TEST(forms)
     parse_ok("/tmp:/app/data:ro", "/tmp", "/app/data", 1, 0);
     parse_ok("/tmp:/app/data:rw", "/tmp", "/app/data", 0, 0);
     parse_ok("/tmp:/app/data:z,ro", "/tmp", "/app/data", 1, 0);
-    parse_ok("/tmp:/app/data: rw , ro ", "/tmp", "/app/data", 1, 0);
+    parse_ok("/tmp:/app/data: z , ro ", "/tmp", "/app/data", 1, 0);
     parse_ok("/tmp:/app/data:rw,Z", "/tmp", "/app/data", 0, 0);
+    parse_ok("/tmp:/app/data:", "/tmp", "/app/data", 0, 0);
+    /* docker's other options that hold for what we do: private propagation (what a volume
+     * is), no copy into an anonymous volume (we never copy), any consistency (Linux binds are
+     * consistent) */
+    parse_ok("/tmp:/x:ro,rprivate", "/tmp", "/x", 1, 0);
+    parse_ok("/tmp:/x:private", "/tmp", "/x", 0, 0);
+    parse_ok("/tmp:/x:cached", "/tmp", "/x", 0, 0);
+    parse_ok("/tmp:/x:delegated,rw", "/tmp", "/x", 0, 0);
+    parse_ok("/tmp:/x:consistent,Z,rprivate,ro", "/tmp", "/x", 1, 0);
+    parse_ok("/data:nocopy", NULL, "/data", 0, 1);
+    parse_ok("/data:ro,nocopy", NULL, "/data", 1, 1);
+    parse_ok("/data:z", NULL, "/data", 0, 1);
+    /* the box path, tidied: repeated slashes, "." and a trailing slash go */
+    parse_ok("/tmp://app//./data/", "/tmp", "/app/data", 0, 0);
+    parse_ok("/a/./b/", NULL, "/a/b", 0, 1);
+    /* near /proc is not in it */
+    parse_ok("/tmp:/procfs", "/tmp", "/procfs", 0, 0);
+    parse_ok("/tmp:/dev/shm/x", "/tmp", "/dev/shm/x", 0, 0);
     parse_ok(" /tmp : /x ", "/tmp", "/x", 0, 0);
     parse_ok("/data", NULL, "/data", 0, 1);
     parse_ok("/data:ro", NULL, "/data", 1, 1);
@@ -83,13 +102,76 @@ TEST(errors)
     parse_err(":/app", "volume host path must be non-empty");
     parse_err("/data:", "volume box path must be non-empty");
     parse_err(":ro", "volume box path must be non-empty");
-    parse_err("/a:b:c:d",
-              "invalid volume spec \"/a:b:c:d\"; use hostPath:boxPath[:options] or boxPath[:ro|rw]");
+    parse_err(
+        "/a:b:c:d",
+        "invalid volume spec \"/a:b:c:d\"; use hostPath:boxPath[:options] or boxPath[:ro|rw]");
     parse_err("/a:/b:c:d:e:f:g:h:i:j", "invalid volume spec \"/a:/b:c:d:e:f:g:h:i:j\"; use "
                                        "hostPath:boxPath[:options] or boxPath[:ro|rw]");
     parse_err("/tmp:rel", "volume box path must be absolute (e.g. /data), got \"rel\"");
     parse_err("/tmp:/", "volume box path must not be \"/\"");
     parse_err("/tmp://", "volume box path must not be \"/\"");
+    parse_err("/tmp:/./", "volume box path must not be \"/\"");
+    parse_err("/", "volume box path must not be \"/\"");
+    /* ".." is refused, not resolved: what it means in the box is the box's business */
+    parse_err("/tmp:/a/../b", "volume box path \"/a/../b\" must not contain \"..\"");
+    parse_err("/tmp:/..", "volume box path \"/..\" must not contain \"..\"");
+    parse_err("/tmp:/a/..", "volume box path \"/a/..\" must not contain \"..\"");
+    parse_err("/a/../b:ro", "volume box path \"/a/../b\" must not contain \"..\"");
+    parse_err("/tmp:/a/..b/../c", "volume box path \"/a/..b/../c\" must not contain \"..\"");
+    /* /proc is the runtime's (runc refuses it too) */
+    parse_err("/tmp:/proc", "volume box path \"/proc\" is in /proc, which cannot be mounted over");
+    parse_err("/tmp://proc/",
+              "volume box path \"//proc/\" is in /proc, which cannot be mounted over");
+    parse_err("/tmp:/proc/sys/kernel",
+              "volume box path \"/proc/sys/kernel\" is in /proc, which cannot be mounted over");
+    parse_err("/proc/1:ro",
+              "volume box path \"/proc/1\" is in /proc, which cannot be mounted over");
+    /* an option we do not know, or do not do, is an error: never a read-write mount */
+    static const char valid[] =
+        "valid options: ro, rw, z, Z, private, rprivate, nocopy, consistent, cached, delegated";
+    char want[512];
+    static const char *const bad[][2] = {
+        {"/tmp:/x:RO", "RO"},        {"/tmp:/x:readonly", "readonly"},
+        {"/tmp:/x:ro2", "ro2"},      {"/tmp:/x:ro,", ""},
+        {"/tmp:/x:,ro", ""},         {"/tmp:/x:ro,,rw", ""},
+        {"/tmp:/x:r o", "r o"},      {"C:\\d:/x:Ro", "Ro"},
+        {"/tmp:/x:ro,bind", "bind"}, {"/tmp:/x:nodev", "nodev"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        (void) snprintf(want, sizeof(want), "invalid volume option \"%s\" in \"%s\"; %s", bad[i][1],
+                        bad[i][0], valid);
+        parse_err(bad[i][0], want);
+    }
+    parse_err("/tmp:/x:ro,rw", "conflicting volume options \"ro\" and \"rw\" in \"/tmp:/x:ro,rw\"");
+    parse_err("/tmp:/x:ro,ro", "conflicting volume options \"ro\" and \"ro\" in \"/tmp:/x:ro,ro\"");
+    parse_err("/tmp:/x:z,Z", "conflicting volume options \"z\" and \"Z\" in \"/tmp:/x:z,Z\"");
+    parse_err(
+        "/tmp:/x:private,rprivate",
+        "conflicting volume options \"private\" and \"rprivate\" in \"/tmp:/x:private,rprivate\"");
+    parse_err(
+        "/tmp:/x:cached,delegated",
+        "conflicting volume options \"cached\" and \"delegated\" in \"/tmp:/x:cached,delegated\"");
+    static const char *const propagation[] = {"shared", "rshared", "slave", "rslave"};
+    for (size_t i = 0; i < ELEMENTSOF(propagation); i++) {
+        char spec[64];
+        (void) snprintf(spec, sizeof(spec), "/tmp:/x:ro,%s", propagation[i]);
+        (void) snprintf(want, sizeof(want),
+                        "unsupported: volume option \"%s\" in \"%s\": volumes are private mounts "
+                        "(no mount propagation)",
+                        propagation[i], spec);
+        parse_err(spec, want);
+        (void) snprintf(spec, sizeof(spec), "/data:%s", propagation[i]);
+        (void) snprintf(want, sizeof(want),
+                        "unsupported: volume option \"%s\" in \"%s\": volumes are private mounts "
+                        "(no mount propagation)",
+                        propagation[i], spec);
+        parse_err(spec, want);
+    }
+    parse_err("/tmp:/x:nocopy",
+              "volume option \"nocopy\" in \"/tmp:/x:nocopy\" is for anonymous volumes only");
+    /* an anonymous volume's options are checked as well: "RO" is no option, so this is a bind
+     * of /data on a relative path */
+    parse_err("/data:RO", "volume box path must be absolute (e.g. /data), got \"RO\"");
     parse_err("/no/such/dir:/x", "volume host path \"/no/such/dir\": No such file or directory");
     /* a Windows drive letter is one path (which Linux does not have) */
     parse_err("C:\\data:/app/data", "volume host path \"C:\\data\": No such file or directory");
@@ -120,7 +202,8 @@ TEST(oom_torture)
 #ifndef BL_FAULT_INJECTION
     SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
 #else
-    static const char *const specs[] = {"/tmp:/x:ro", "/data:ro", "C:\\d:/x:ro"};
+    static const char *const specs[] = {"/tmp:/x:ro", "/data:ro", "C:\\d:/x:ro",
+                                        "/tmp:/a//./b:z,ro"};
     for (size_t i = 0; i < ELEMENTSOF(specs); i++) {
         for (unsigned long n = 1;; n++) {
             ASSERT_TRUE(n < 50);

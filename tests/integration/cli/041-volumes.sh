@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Volumes: -v HOST:BOX[:OPTS] binds and anonymous -v /BOX[:ro|rw] volumes, parsed with the
 # VolumeFlags rules and messages of spec/cli.md §4.1; read-only is really read-only; a missing
-# host path is a clear error; anonymous volumes live under the home and go with their box.
+# host path is a clear error; anonymous volumes live under the home and go with their box. An
+# option we do not know or do not do is an error (never a silent read-write mount), and so are
+# box paths that are "/", hold "..", or lie in /proc.
 . "$(dirname "$0")/../../lib/tap.sh"
 
 setup() { bl load -i "$(fixture busybox oci)" >/dev/null; assert_rc 0; }
@@ -13,7 +15,7 @@ t_bind_rw() {
     bl run --rm -v "$h:/data" busybox sh -c 'cat /data/sub/f; echo from-box > /data/new'
     assert_rc 0; assert_eq "$OUT" from-host
     assert_eq "$(cat "$h/new")" from-box "written through the bind"
-    # options: a comma list, "rw" and unknown words are ignored
+    # options: a comma list of docker's words (z: nothing to relabel, see t_options)
     bl run --rm -v "$h:/data:rw,z" busybox cat /data/new; assert_eq "$OUT" from-box
     # a single file
     bl run --rm -v "$h/sub/f:/etc/motd" busybox cat /etc/motd; assert_eq "$OUT" from-host
@@ -126,4 +128,66 @@ EOF
     bl rm -a -f >/dev/null
 }
 
-run_tests t_bind_rw t_read_only_is_read_only t_anonymous_volumes t_missing_host_path t_parse_errors
+# Checked against the parser before this rule: RO, readonly and ro2 mounted read-write, and
+# the box wrote to the host through them.
+t_options() {
+    setup
+    local h="$T_HOME/host" spec opt
+    mkdir -p "$h"; echo keep >"$h/f"
+    local valid="valid options: ro, rw, z, Z, private, rprivate, nocopy, consistent, cached, delegated"
+    for opt in RO readonly ro2 Ro 'ro,' 'ro,bind' nodev; do
+        spec="$h:/data:$opt"
+        bl run --rm -v "$spec" busybox sh -c 'echo x > /data/f'; assert_rc 125; assert_one_error_line
+        assert_eq "$ERR" "Error: invalid volume option \"${opt#ro,}\" in \"$spec\"; $valid" "-v ...:$opt"
+        bl create -v "$spec" busybox; assert_rc 1; assert_one_error_line
+    done
+    assert_eq "$(cat "$h/f")" keep "the host file"
+    bl run --rm -v "$h:/data:ro,rw" busybox true; assert_rc 125
+    assert_eq "$ERR" "Error: conflicting volume options \"ro\" and \"rw\" in \"$h:/data:ro,rw\""
+    for opt in shared rshared slave rslave; do
+        bl run --rm -v "$h:/data:$opt" busybox true; assert_rc 125; assert_one_error_line
+        assert_eq "$ERR" "Error: unsupported: volume option \"$opt\" in \"$h:/data:$opt\": volumes are private mounts (no mount propagation)"
+    done
+    bl create -v "$h:/data:nocopy" busybox; assert_rc 1
+    assert_eq "$ERR" "Error: volume option \"nocopy\" in \"$h:/data:nocopy\" is for anonymous volumes only"
+    bl ls -a -q; assert_eq "$OUT" "" "no box left behind"
+    [ -z "$(ls -A "$T_HOME/volumes/anonymous" 2>/dev/null)" ] || fail "a refused spec left a volume"
+    # the accepted ones, and ro still means read-only next to others
+    bl run --rm -v "$h:/data:Z,rprivate,cached,ro" -v /anon:nocopy,rw busybox sh -c 'touch /anon/ok && echo x > /data/f'
+    [ "$RC" -ne 0 ] || fail "ro with other options was writable"
+    assert_contains "$ERR" "Read-only file system"
+    assert_eq "$(cat "$h/f")" keep "the host file"
+    bl run --rm -v "$h:/data:private,delegated" busybox cat /data/f; assert_rc 0; assert_eq "$OUT" keep
+}
+
+# Box paths: "/" (however written), any "..", and /proc are refused before anything is made;
+# a tidy path is stored. Checked against the parser before this rule: "/tmp:/./" and the
+# /proc and ".." forms were accepted.
+t_box_paths() {
+    setup
+    local h="$T_HOME/host" spec msg
+    mkdir -p "$h"
+    while IFS='|' read -r spec msg; do
+        bl run --rm -v "$h:$spec" busybox true; assert_rc 125; assert_one_error_line
+        assert_eq "$ERR" "Error: $msg" "-v HOST:$spec"
+    done <<'EOF'
+/.|volume box path must not be "/"
+//./|volume box path must not be "/"
+/a/../b|volume box path "/a/../b" must not contain ".."
+/..|volume box path "/.." must not contain ".."
+/proc|volume box path "/proc" is in /proc, which cannot be mounted over
+/proc/sys/kernel|volume box path "/proc/sys/kernel" is in /proc, which cannot be mounted over
+//proc/|volume box path "//proc/" is in /proc, which cannot be mounted over
+rel/x|volume box path must be absolute (e.g. /data), got "rel/x"
+EOF
+    bl run --rm -v /proc/x busybox true; assert_rc 125
+    assert_eq "$ERR" "Error: volume box path \"/proc/x\" is in /proc, which cannot be mounted over"
+    bl ls -a -q; assert_eq "$OUT" ""
+    echo in >"$h/f"
+    bl create --name t -v "$h:/a//./b/" busybox; assert_rc 0
+    bl inspect -f '{{json .Mounts}}' t; assert_contains "$OUT" '"Destination":"/a/b"'
+    bl rm t
+}
+
+run_tests t_bind_rw t_read_only_is_read_only t_anonymous_volumes t_missing_host_path t_parse_errors \
+    t_options t_box_paths
