@@ -2,11 +2,8 @@
 /*
  * libFuzzer target for the image-reference parser. Any input either fails with -EINVAL and an
  * untouched output, or parses to a reference whose formatted and familiar forms both parse back
- * to the same reference, and whose formatted form is a fixed point. Not built by default:
- *
- *   clang -fsanitize=fuzzer,address -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -Isrc/basic \
- *       -Isrc/lib tests/fuzz/fuzz-image-ref.c src/lib/image-ref.c src/basic/\*.c \
- *       $(pkg-config --cflags --libs libcrypto)
+ * to the same reference, and whose formatted form is a fixed point. Built by `make fuzz`, run by
+ * tests/fuzz/run.sh (docs/design/fuzzing.md).
  */
 #include <stdint.h>
 #include <stdio.h>
