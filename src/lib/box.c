@@ -36,6 +36,8 @@
 #include "shim-proto.h"
 #include "strv.h"
 
+_Static_assert(BL_EXEC_REQUEST_MAX <= BL_MSG_MAX, "an exec request must fit in a message");
+
 #define _cleanup_json_ _cleanup_(json_decrefp)
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -440,6 +442,14 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
         env_set(env, DEFAULT_PATH);
     for (const char *const *p = o->env; p && *p; p++)
         env_set(env, *p);
+    size_t env_bytes = 0;
+    json_array_foreach(env, i, e)
+        env_bytes += strlen(json_string_value(e)) + 1;
+    if (env_bytes > BL_BOX_ENV_MAX)
+        return bl_err(err, -E2BIG,
+                      "the box's environment is too large: %zu bytes (the image's Env and -e "
+                      "together may hold at most %d)",
+                      env_bytes, BL_BOX_ENV_MAX);
     /* ENTRYPOINT + CMD with docker's rules: --entrypoint replaces the image's and drops its Cmd */
     int user_command = (o->cmd && o->cmd[0]) || o->entrypoint;
     if (o->entrypoint) {
@@ -1533,12 +1543,14 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
     _cleanup_close_ int s = bl_msg_connect(b->dir_fd, "shim.sock", err);
     if (s < 0)
         return s;
-    /* env: the box's, then ours */
-    _cleanup_json_ json_t *env = json_deep_copy(json_object_get(b->config, "env"));
+    /* env: only ours (the shim puts it over the box's, which it has from shim.conf), a later
+     * K=V replacing an earlier K */
+    _cleanup_json_ json_t *env = json_array();
     if (!env)
         return bl_oom(err);
     for (const char *const *p = o->env; p && *p; p++)
-        env_set(env, *p);
+        if (env_set(env, *p) < 0)
+            return bl_oom(err);
     size_t argc = bl_strv_length((char *const *) o->argv), envc = json_array_size(env);
     _cleanup_free_ const char **f = bl_calloc(argc + envc + 12, sizeof(char *));
     if (!f)
@@ -1567,6 +1579,14 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
         f[k++] = rows;
         f[k++] = cols;
     }
+    size_t bytes = 0;
+    for (size_t i = 0; i < k; i++)
+        bytes += strlen(f[i]) + 1;
+    if (bytes > BL_EXEC_REQUEST_MAX)
+        return bl_err(err, -E2BIG,
+                      "cannot exec in box %s: the command, its -e environment, working "
+                      "directory and user are too large: %zu bytes (at most %d)",
+                      b->id, bytes, BL_EXEC_REQUEST_MAX);
     _cleanup_close_ int devnull = -1;
     int fds[3];
     for (int i = 0; i < 3; i++) {

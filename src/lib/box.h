@@ -25,6 +25,16 @@ struct boxlite_box {
     char *log_path;      /* boxlite_box_log_path() */
 };
 
+/* Sizes (bytes of NUL-terminated strings) that every exec can carry. An exec request travels
+ * as one SOCK_SEQPACKET datagram to the shim (the caller's argv, -e, cwd and user; the shim
+ * adds the box's environment), then as one more, with the box's environment merged in, from
+ * the shim to its exec zygote. A datagram is bounded by the sender's socket buffer (Linux:
+ * net.core.wmem_default, 208 KiB unless changed), so the two budgets together stay below it:
+ * a box whose environment is larger is refused at create (it could run, but no exec could
+ * enter it), and so is an exec request that is. */
+#define BL_BOX_ENV_MAX (128 * 1024)
+#define BL_EXEC_REQUEST_MAX (64 * 1024)
+
 void bl_box_free(struct boxlite_box *b);
 BL_DEFINE_CLEANUP_FUNC(struct boxlite_box *, bl_box_free)
 

@@ -311,6 +311,32 @@ t_leak_detached_outlives_cli() {
     bl rm -f d; assert_rc 0
 }
 
+# A box's environment (the image's Env and -e) is sent again with every exec: one that cannot
+# be is refused when the box is made, with one line, and an exec whose own arguments and -e are
+# too large says so; anything below the limits works for the main command and for exec.
+t_env_limits() {
+    setup
+    local v100 v30 args=() i
+    v100=$(head -c 100000 /dev/zero | tr '\0' a)
+    v30=$(head -c 30000 /dev/zero | tr '\0' b)
+    for i in 1 2 3 4 5 6 7 8 9 10 11; do args+=(-e "V$i=$v100"); done
+    bl run --rm "${args[@]}" busybox true
+    assert_rc 125; assert_one_error_line; assert_contains "$ERR" "environment is too large"
+    bl create "${args[@]}" busybox
+    assert_rc 1; assert_one_error_line; assert_contains "$ERR" "environment is too large"
+    bl ls -a -q; assert_eq "$OUT" "" "boxes left by refused creates"
+    # 90 kB: more than the old 64 KiB exec request, less than the limit
+    bl run -d --name e -e "A=$v30" -e "B=$v30" -e "C=$v30" busybox sleep 1000; assert_rc 0
+    bl exec e sh -c 'echo ${#A} ${#C}'; assert_rc 0; assert_eq "$OUT" "30000 30000"
+    bl exec -e "C=x" -e "D=y" -e "D=z" e sh -c 'echo ${#A} $C $D'; assert_rc 0
+    assert_eq "$OUT" "30000 x z" "exec -e overrides (the last one wins)"
+    bl exec -e "W=$v100" e true
+    assert_rc 125; assert_one_error_line; assert_contains "$ERR" "too large"
+    bl exec e echo "$v100"
+    assert_rc 125; assert_one_error_line; assert_contains "$ERR" "too large"
+    bl rm -f e; assert_rc 0
+}
+
 # A detached box whose shim is killed: PID 1 dies with it (parent-death signal) and the next
 # command marks the box stopped and removes its cgroups. Checked by removing the recovery's
 # cgroup cleanup: the leak guard then finds the box's cgroups.
@@ -331,4 +357,4 @@ run_tests t_leak_sigkill_detached_shim t_exit_codes t_command_not_found_127 t_ca
     t_graceful_stop t_create_start_exec t_exec_refused_after_main_command t_rootfs t_bad_input \
     t_leak_sigterm_to_cli t_leak_sigint_to_cli t_sigint_to_process_group t_leak_sighup_to_cli t_leak_sigkill_cli \
     t_leak_sigkill_cli_keeps_record t_leak_sigkill_shim t_leak_nonzero_and_signal_exit \
-    t_leak_detached_outlives_cli
+    t_leak_detached_outlives_cli t_env_limits
