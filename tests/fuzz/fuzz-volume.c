@@ -9,20 +9,28 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "box.h"
+#include "fs-util.h"
 #include "fuzz-util.h"
+
+static char dir[] = "/tmp/bl-fuzz-volume.XXXXXX";
+
+static void remove_scratch(void)
+{
+    (void) bl_rm_rf_at(AT_FDCWD, dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void) argc;
     (void) argv;
     /* a small tree for relative host paths: ./data, ./data/sub, ./file */
-    char dir[] = "/tmp/bl-fuzz-volume.XXXXXX";
-    if (!mkdtemp(dir) || chdir(dir) < 0 || mkdir("data", 0755) < 0 ||
+    if (!mkdtemp(dir) || atexit(remove_scratch) != 0 || chdir(dir) < 0 || mkdir("data", 0755) < 0 ||
         mkdir("data/sub", 0755) < 0 || mkdir("C:", 0755) < 0)
         abort();
     FILE *f = fopen("file", "we");
