@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "box-name.h"
 #include "cli.h"
 #include "macro.h"
 
@@ -179,18 +180,29 @@ void cli_print_help(const struct command *cmd)
 int cli_usage_error(const struct command *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fputs("error: ", stderr);
+    _cleanup_free_ char *msg = NULL;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    fprintf(stderr, "\n\nUsage: boxlite %s\n\nFor more information, try '--help'.\n",
-            cmd ? cmd->usage : "[OPTIONS] <COMMAND>");
+    /* it quotes what was typed: escaped, as print_error() does */
+    _cleanup_free_ char *safe = msg ? bl_escape_text(msg) : NULL;
+    fprintf(stderr, "error: %s\n\nUsage: boxlite %s\n\nFor more information, try '--help'.\n",
+            safe ? safe : "out of memory", cmd ? cmd->usage : "[OPTIONS] <COMMAND>");
     return EXIT_USAGE;
+}
+
+/* "Error: <msg>", where msg often quotes what the user typed (a box name, a path): escaped so
+ * that it stays one line and cannot drive the terminal (issue 12). */
+static void print_error(const char *msg)
+{
+    _cleanup_free_ char *safe = bl_escape_text(msg);
+    fprintf(stderr, "Error: %s\n", safe ? safe : "out of memory");
 }
 
 int cli_error(boxlite_error *err)
 {
-    fprintf(stderr, "Error: %s\n", err ? boxlite_error_message(err) : "unknown error");
+    print_error(err ? boxlite_error_message(err) : "unknown error");
     boxlite_error_free(err);
     return EXIT_ERROR;
 }
@@ -198,12 +210,25 @@ int cli_error(boxlite_error *err)
 int cli_errorf(const char *fmt, ...)
 {
     va_list ap;
-    fputs("Error: ", stderr);
+    _cleanup_free_ char *msg = NULL;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    fputc('\n', stderr);
+    print_error(msg ? msg : "out of memory");
     return EXIT_ERROR;
+}
+
+/* `--home ''` would silently mean the default home: a usage error instead. */
+static int home_arg(const char *value, const struct command *cmd)
+{
+    if (!*value) {
+        cli_usage_error(cmd, "invalid value '' for '--home <HOME>': the home directory must not "
+                             "be empty");
+        return -1;
+    }
+    arg_home = value;
+    return 0;
 }
 
 static void log_sink(int level, const char *msg, void *userdata)
@@ -269,8 +294,7 @@ int cli_global_opt(int c, const struct command *cmd)
 {
     switch (c) {
     case 1001:
-        arg_home = optarg;
-        return 1;
+        return home_arg(optarg, cmd) == 0 ? 1 : -1;
     case 1002:
         arg_debug = 1;
         boxlite_set_log_fn(log_sink, BOXLITE_LOG_DEBUG, NULL);
@@ -358,15 +382,18 @@ int main(int argc, char **argv)
             if (i + 1 >= argc)
                 return cli_usage_error(NULL, "a value is required for '%s' but none was supplied",
                                        a);
-            if (!strcmp(a, "--home"))
-                arg_home = argv[i + 1];
-            else if (!strcmp(a, "--config"))
+            if (!strcmp(a, "--home")) {
+                if (home_arg(argv[i + 1], NULL) < 0)
+                    return EXIT_USAGE;
+            } else if (!strcmp(a, "--config")) {
                 arg_config = argv[i + 1];
-            else if (add_registry(argv[i + 1]) != 0)
+            } else if (add_registry(argv[i + 1]) != 0) {
                 return EXIT_USAGE;
+            }
             i++;
         } else if (!strncmp(a, "--home=", 7)) {
-            arg_home = a + 7;
+            if (home_arg(a + 7, NULL) < 0)
+                return EXIT_USAGE;
         } else if (!strncmp(a, "--config=", 9)) {
             arg_config = a + 9;
         } else if (!strncmp(a, "--registry=", 11)) {

@@ -168,8 +168,11 @@ BOXLITE_API int boxlite_runtime_open(const boxlite_runtime_opts *opts, boxlite_r
         r = bl_registries_parse(opts->config_json, opts->registries, rt->registries, err);
     if (r < 0)
         return r;
-    /* --home > $BOXLITE_HOME > the configuration's home_dir > ~/.boxlite */
+    /* --home > $BOXLITE_HOME > the configuration's home_dir > ~/.boxlite. A home that is given
+     * must be a path: "" is not "the default" (NULL is). */
     const char *home = opts ? opts->home : NULL;
+    if (home && !*home)
+        return bl_err(err, -EINVAL, "home_dir must not be empty");
     const char *env = getenv("BOXLITE_HOME");
     if ((!home || !*home) && (!env || !*env) && rt->registries->home_dir)
         home = rt->registries->home_dir;
