@@ -11,9 +11,11 @@
 #      (dd from /dev/zero | X | dd to /dev/null, 1 MiB blocks)
 #   2. the same stream written by the box to its stdout (`boxlite exec BOX dd if=/dev/zero`) vs
 #      by the same dd on the host
-#   3. a tree of BENCH_MIB MiB (1 MiB files, 32 per directory) copied into a running box with
+#   3. a file of BENCH_MIB MiB through `boxlite exec -i BOX cat <FILE >FILE2` (a file is never
+#      handed to the box: boxlite copies it through a pipe of the box's own), vs `cat` on the host
+#   4. a tree of BENCH_MIB MiB (1 MiB files, 32 per directory) copied into a running box with
 #      `boxlite cp`, vs `tar -c | tar -x` on the host between two directories of the same disk
-#   4. the same tree copied out of the box with `boxlite cp`, and into and out of a stopped box
+#   5. the same tree copied out of the box with `boxlite cp`, and into and out of a stopped box
 # The page cache is warm (nothing is dropped: other work may share the machine); copies write
 # to the same disk as the source.
 #
@@ -74,6 +76,8 @@ case_pipe_host() { src | cat | sink; }
 case_pipe_box() { src | bl exec -i io cat | sink; }
 case_out_host() { dd if=/dev/zero bs=1M count="$MIB" status=none | sink; }
 case_out_box() { bl exec io dd if=/dev/zero bs=1M count="$MIB" status=none | sink; }
+case_file_host() { cat <"$W/in" >"$W/fout"; }
+case_file_box() { bl exec -i io cat <"$W/in" >"$W/fout"; }
 case_tar_host() {
     rm -rf "$W/tarcopy"; mkdir "$W/tarcopy"
     tar -C "$W" -cf - tree | tar -C "$W/tarcopy" -xf -
@@ -84,7 +88,8 @@ case_cp_in_stopped() { bl cp "$W/tree" cold:/in-$RANDOM$RANDOM; }
 case_cp_out_stopped() { rm -rf "$W/out2"; bl cp cold:/seed/tree "$W/out2"; }
 
 bl cp "$W/tree" cold:/seed
-CASES=(pipe_host pipe_box out_host out_box tar_host cp_in cp_out cp_in_stopped cp_out_stopped)
+head -c "$BYTES" /dev/zero >"$W/in"
+CASES=(pipe_host pipe_box out_host out_box file_host file_box tar_host cp_in cp_out cp_in_stopped cp_out_stopped)
 for ((r = 0; r <= RUNS; r++)); do
     n=${#CASES[@]}
     for ((k = 0; k < n; k++)); do
@@ -113,6 +118,8 @@ $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the
 | \`dd \| boxlite exec -i BOX cat \| dd\` | ${M[pipe_box]} | $(rate "${M[pipe_box]}") | $(ratio "${M[pipe_host]}" "${M[pipe_box]}")% |
 | host: \`dd if=/dev/zero \| dd\` | ${M[out_host]} | $(rate "${M[out_host]}") | 100% |
 | \`boxlite exec BOX dd if=/dev/zero \| dd\` | ${M[out_box]} | $(rate "${M[out_box]}") | $(ratio "${M[out_host]}" "${M[out_box]}")% |
+| host: \`cat <FILE >FILE2\` | ${M[file_host]} | $(rate "${M[file_host]}") | 100% |
+| \`boxlite exec -i BOX cat <FILE >FILE2\` (relayed) | ${M[file_box]} | $(rate "${M[file_box]}") | $(ratio "${M[file_host]}" "${M[file_box]}")% |
 | host: \`tar -c \| tar -x\` of the tree | ${M[tar_host]} | $(rate "${M[tar_host]}") | 100% |
 | \`boxlite cp TREE BOX:/tmp/in\` (running) | ${M[cp_in]} | $(rate "${M[cp_in]}") | $(ratio "${M[tar_host]}" "${M[cp_in]}")% |
 | \`boxlite cp BOX:/tmp/in/tree DIR\` (running) | ${M[cp_out]} | $(rate "${M[cp_out]}") | $(ratio "${M[tar_host]}" "${M[cp_out]}")% |

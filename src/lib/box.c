@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <time.h>
 
@@ -51,11 +53,14 @@ BOXLITE_API void boxlite_exec_opts_init(boxlite_exec_opts *opts)
     *opts = (boxlite_exec_opts){.version = BOXLITE_EXEC_OPTS_VERSION, .stdio = {-1, -1, -1}};
 }
 
+static void box_stdio_free(struct box_stdio *s);
+
 void bl_box_free(struct boxlite_box *b)
 {
     if (!b)
         return;
     bl_proc_kill_and_reap(&b->shim);
+    box_stdio_free(b->stdio);
     (void) bl_close(b->chan_fd);
     (void) bl_close(b->tty_master);
     free(b->log_path);
@@ -1168,6 +1173,350 @@ static void send_resize(int sock, int term_fd)
     (void) bl_msg_send(sock, f, 3, NULL, 0);
 }
 
+/* ---- the caller's stdio: handed to the box, or relayed ------------------------------------ */
+
+/*
+ * The box gets the caller's pipes, sockets and terminals as they are (and /dev/null): bytes
+ * never pass through boxlite. Anything else (a regular file, a directory, a device other than
+ * a terminal) is never handed to the box, because its processes could reopen it through
+ * /proc/self/fd/N with more access than they were given: read what a `>>` log held before,
+ * truncate it, write a `<` input, walk a directory. Such a stream goes through a pipe of its
+ * own instead, copied here, on the caller's side, while the caller waits for the box: with
+ * splice() for a regular file (no copy through user space; not into an O_APPEND file, which
+ * splice refuses), with read/write for the rest. stdout and stderr on one file (`>>log 2>&1`)
+ * share one pipe, so the file gets them in the order the box wrote them.
+ *
+ * A relay ends at the pipe's EOF (output), at the caller's EOF (input: our end closes, so the
+ * box reads EOF), or when the other side fails: the box then sees a closed pipe (EPIPE), and
+ * the caller never gets a SIGPIPE from us. When the command has exited, what it wrote and is
+ * still in the pipe is copied (box_stdio_drain), and nothing after: a background process of the
+ * box that keeps the pipe cannot hold the caller.
+ */
+
+#define RELAY_CHUNK (1 << 20) /* bytes per splice() */
+#define RELAY_BUF 65536       /* bytes per read() */
+
+struct relay {
+    int pipe;        /* our end of the box's pipe (owned, O_NONBLOCK); -1 when ended */
+    int caller;      /* the caller's fd (borrowed) */
+    int input;       /* 1: caller → box (stdin); 0: box → caller */
+    int use_splice;  /* the caller's fd is a regular file splice() takes */
+    int caller_eof;  /* input: the caller's fd reached its end */
+    size_t len, off; /* bytes of buf still to write */
+    char *buf;       /* RELAY_BUF bytes, for read/write */
+};
+
+struct box_stdio {
+    int box[3]; /* what the box gets: the caller's own fd (borrowed), a pipe end, or -1 */
+    int own[3]; /* the box's pipe ends made here (owned until handed over) */
+    struct relay r[3];
+};
+
+static void box_stdio_free(struct box_stdio *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < 3; i++) {
+        (void) bl_close(s->own[i]);
+        (void) bl_close(s->r[i].pipe);
+        free(s->r[i].buf);
+    }
+    free(s);
+}
+BL_DEFINE_CLEANUP_FUNC(struct box_stdio *, box_stdio_free)
+
+/* Whether fd must not be handed to the box (-errno if it cannot be looked at). */
+static int must_relay(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+        return 0;
+    if (S_ISCHR(st.st_mode) && (isatty(fd) || st.st_rdev == makedev(1, 3) /* /dev/null */))
+        return 0;
+    return 1;
+}
+
+static int relay_init(struct relay *r, int caller, int input, int *ret_box_end, bl_error **err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return bl_err_errno(err, "cannot create a pipe for the box's stdio");
+    r->pipe = input ? p[1] : p[0];
+    *ret_box_end = input ? p[0] : p[1];
+    r->caller = caller;
+    r->input = input;
+    (void) fcntl(r->pipe, F_SETFL, O_NONBLOCK); /* our end only: the box's blocks as usual */
+    struct stat st;
+    int fl = fcntl(caller, F_GETFL);
+    r->use_splice = fstat(caller, &st) == 0 && S_ISREG(st.st_mode) && fl >= 0 && !(fl & O_APPEND);
+    r->buf = bl_malloc(RELAY_BUF);
+    return r->buf ? 0 : bl_oom(err);
+}
+
+/* The fds for the box, made from the caller's (borrowed; -1 stays -1). On success *ret owns the
+ * pipes; give the box s->box[], then call box_stdio_handed(). */
+static int box_stdio_new(const int caller[3], struct box_stdio **ret, bl_error **err)
+{
+    static const char *const names[] = {"stdin", "stdout", "stderr"};
+    _cleanup_(box_stdio_freep) struct box_stdio *s = bl_calloc(1, sizeof(*s));
+    if (!s)
+        return bl_oom(err);
+    for (int i = 0; i < 3; i++) {
+        s->box[i] = caller[i];
+        s->own[i] = s->r[i].pipe = s->r[i].caller = -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (caller[i] < 0)
+            continue;
+        int r = must_relay(caller[i]);
+        if (r < 0)
+            return bl_err_code(err, r, "cannot look at fd %d given as the box's %s", caller[i],
+                               names[i]);
+        if (!r)
+            continue;
+        struct stat a, b;
+        if (i == 2 && s->r[1].pipe >= 0 && fstat(caller[1], &a) == 0 && fstat(caller[2], &b) == 0 &&
+            a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            s->box[2] = s->box[1]; /* one file: one pipe, the box's order */
+            continue;
+        }
+        r = relay_init(&s->r[i], caller[i], i == 0, &s->own[i], err);
+        if (r < 0)
+            return r;
+        s->box[i] = s->own[i];
+    }
+    *ret = TAKE_PTR(s);
+    return 0;
+}
+
+/* The box (the shim, or the exec request) holds its own copies now. */
+static void box_stdio_handed(struct box_stdio *s)
+{
+    for (int i = 0; s && i < 3; i++)
+        s->own[i] = bl_close(s->own[i]);
+}
+
+static int box_stdio_relays(const struct box_stdio *s)
+{
+    for (int i = 0; s && i < 3; i++)
+        if (s->r[i].pipe >= 0)
+            return 1;
+    return 0;
+}
+
+static void relay_end(struct relay *r)
+{
+    r->pipe = bl_close(r->pipe);
+    r->len = r->off = 0;
+}
+
+/* Box → caller, until the pipe is empty for now or `budget` bytes were taken from it; returns
+ * the bytes taken (written, or pending in buf while the caller's fd would block). */
+static size_t relay_out(struct relay *r, size_t budget)
+{
+    size_t took = 0;
+    while (r->pipe >= 0) {
+        ssize_t n;
+        if (r->len > r->off) {
+            n = write(r->caller, r->buf + r->off, r->len - r->off);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN)
+                return took; /* a non-blocking caller's fd: POLLOUT is waited for */
+            if (n <= 0) {
+                relay_end(r); /* the caller's side failed: the box gets EPIPE */
+                return took;
+            }
+            r->off += (size_t) n;
+            if (r->off == r->len)
+                r->len = r->off = 0;
+            continue;
+        }
+        if (budget == 0)
+            return took;
+        if (r->use_splice) {
+            n = splice(r->pipe, NULL, r->caller, NULL, MIN(budget, (size_t) RELAY_CHUNK),
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0 && errno == EINVAL) { /* a file splice() does not write to */
+                r->use_splice = 0;
+                continue;
+            }
+        } else {
+            n = read(r->pipe, r->buf, MIN(budget, (size_t) RELAY_BUF));
+            if (n > 0) {
+                r->len = (size_t) n;
+                r->off = 0;
+            }
+        }
+        if (n > 0) {
+            budget -= (size_t) n;
+            took += (size_t) n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return took;
+        relay_end(r); /* EOF: every writer in the box is gone (or an error) */
+        return took;
+    }
+    return took;
+}
+
+/* SIGPIPE from a write into the box's stdin pipe (the box closed it) would hit the caller's
+ * process: it is blocked in this thread meanwhile, and one we raised is taken back. */
+struct sigpipe_guard {
+    sigset_t old;
+    int was_pending;
+};
+
+static void sigpipe_hold(struct sigpipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    (void) pthread_sigmask(SIG_BLOCK, &set, &g->old);
+    g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+}
+
+static void sigpipe_release(struct sigpipe_guard *g, int raised)
+{
+    int saved = errno;
+    if (raised && !g->was_pending) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    (void) pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    errno = saved;
+}
+
+/* Caller → box, until the pipe is full or the input ends (then the box reads EOF). */
+static void relay_in(struct relay *r)
+{
+    struct sigpipe_guard g;
+    int epipe = 0;
+    sigpipe_hold(&g);
+    while (r->pipe >= 0) {
+        ssize_t n;
+        if (r->len > r->off) {
+            n = write(r->pipe, r->buf + r->off, r->len - r->off);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN)
+                break;
+            if (n <= 0) {
+                epipe |= errno == EPIPE;
+                relay_end(r); /* the box closed its stdin */
+                break;
+            }
+            r->off += (size_t) n;
+            if (r->off == r->len)
+                r->len = r->off = 0;
+            continue;
+        }
+        if (r->caller_eof) {
+            relay_end(r);
+            break;
+        }
+        if (r->use_splice) {
+            n = splice(r->caller, NULL, r->pipe, NULL, RELAY_CHUNK,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0 && errno == EINVAL) {
+                r->use_splice = 0;
+                continue;
+            }
+            if (n < 0 && errno == EPIPE) {
+                epipe = 1;
+                relay_end(r);
+                break;
+            }
+        } else {
+            n = read(r->caller, r->buf, RELAY_BUF);
+            if (n > 0) {
+                r->len = (size_t) n;
+                r->off = 0;
+            }
+        }
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* the pipe is full (splice), or a non-blocking caller's fd is dry */
+        if (n < 0 && errno == EAGAIN)
+            break;
+        /* EOF, or an input that cannot be read (a directory): the box's EOF too */
+        r->caller_eof = 1;
+    }
+    sigpipe_release(&g, epipe);
+}
+
+/* The poll entry of relay r: the side it waits for. */
+static struct pollfd relay_pollfd(const struct relay *r)
+{
+    if (r->pipe < 0)
+        return (struct pollfd){.fd = -1};
+    int pending = r->len > r->off;
+    if (r->input)
+        return pending || r->use_splice ? (struct pollfd){.fd = r->pipe, .events = POLLOUT}
+                                        : (struct pollfd){.fd = r->caller, .events = POLLIN};
+    return pending ? (struct pollfd){.fd = r->caller, .events = POLLOUT}
+                   : (struct pollfd){.fd = r->pipe, .events = POLLIN};
+}
+
+/* One poll over ctl, sigfd (may be -1) and the relays of s (may be NULL), copying what is
+ * ready; returns the revents of ctl in the low 16 bits and those of sigfd above, or -errno. */
+static int box_stdio_step(struct box_stdio *s, int ctl, int sigfd)
+{
+    struct pollfd f[5] = {{.fd = ctl, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+    for (int i = 0; i < 3; i++)
+        f[2 + i] = s ? relay_pollfd(&s->r[i]) : (struct pollfd){.fd = -1};
+    int n = poll(f, 5, -1);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < 3; i++) {
+        if (!f[2 + i].revents)
+            continue;
+        if (s->r[i].input)
+            relay_in(&s->r[i]);
+        else
+            relay_out(&s->r[i], 16 * (size_t) RELAY_CHUNK); /* then the control socket */
+    }
+    return (f[0].revents & 0xffff) | (f[1].revents & 0xffff) << 16;
+}
+
+/* The command has exited: copy what it left in the pipes, then end every relay. Whatever is
+ * in a pipe now was written before the exit; later bytes come from processes that outlive it
+ * (an exec's background job), which nothing waits for. */
+static void box_stdio_drain(struct box_stdio *s)
+{
+    for (int i = 0; s && i < 3; i++) {
+        struct relay *r = &s->r[i];
+        int avail = 0;
+        if (r->pipe >= 0 && !r->input && ioctl(r->pipe, FIONREAD, &avail) == 0 && avail > 0) {
+            size_t left = (size_t) avail;
+            while (r->pipe >= 0 && (left > 0 || r->len > r->off)) {
+                size_t took = relay_out(r, left);
+                left -= MIN(took, left);
+                if (took > 0 || r->pipe < 0)
+                    continue;
+                if (r->len == r->off) /* the pipe is empty: nothing more to take */
+                    break;
+                /* the caller's fd would block: wait for it, but not for ever */
+                struct pollfd f = relay_pollfd(r);
+                if (poll(&f, 1, 10000) <= 0)
+                    break;
+            }
+        }
+        relay_end(r);
+    }
+}
+
 static int parse_status(const char *s)
 {
     char *end;
@@ -1225,13 +1574,24 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
     int r = bl_box_write_shim_conf(rt, b, stdio, err);
     if (r < 0)
         return r;
+    /* PID 1's stdio: with a terminal, a pty of the box (we copy the caller's fds to and from
+     * it), so the shim needs none of ours; else the caller's pipes, sockets and terminals, and
+     * a relay for anything else */
+    int tty = attached && json_is_true(json_object_get(b->config, "tty"));
+    _cleanup_(box_stdio_freep) struct box_stdio *io = NULL;
+    if (attached && !tty) {
+        r = box_stdio_new(stdio, &io, err);
+        if (r < 0)
+            return r;
+    }
     (void) unlinkat(b->dir_fd, "exit.json", 0);
     _cleanup_close_ int chan = -1;
     _cleanup_proc_ struct bl_proc proc = BL_PROC_NULL;
-    r = bl_shim_spawn(rt, b, NULL, attached ? stdio : NULL, attached ? 0 : BL_SPAWN_DETACH, &proc,
+    r = bl_shim_spawn(rt, b, NULL, io ? io->box : NULL, attached ? 0 : BL_SPAWN_DETACH, &proc,
                       &chan, err);
     if (r < 0)
         return r;
+    box_stdio_handed(io);
     _cleanup_(bl_msg_freep) struct bl_msg *msg = bl_msg_new();
     if (!msg)
         return bl_oom(err);
@@ -1260,7 +1620,6 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
     if (strcmp(msg->field[0], "started") != 0 || msg->n < 2)
         return bl_err(err, -EPROTO, "box %s: unexpected message from the shim", b->id);
     int pid = (int) strtol(msg->field[1], NULL, 10); /* NOLINT: protocol field */
-    int tty = attached && json_is_true(json_object_get(b->config, "tty"));
     if (tty && msg->n_fds < 1)
         return bl_err(err, -EPROTO, "box %s: the shim sent no terminal", b->id);
     r = set_status(rt, b, "running", pid, 0, 0, err);
@@ -1269,6 +1628,7 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
     if (attached) {
         b->shim = TAKE_PROC(proc);
         b->chan_fd = TAKE_FD(chan);
+        b->stdio = TAKE_PTR(io);
         if (tty) {
             b->tty_master = TAKE_FD(msg->fds[0]);
             b->io_in = stdio[0];
@@ -1331,13 +1691,9 @@ BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *b, int sigfd,
             ctl_ev = ev < 0 ? POLLERR : ev & 0xffff;
             sig_ev = ev < 0 ? 0 : ev >> 16;
         } else {
-            struct pollfd p[2] = {{.fd = b->chan_fd, .events = POLLIN},
-                                  {.fd = sigfd, .events = POLLIN}};
-            int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
-            if (n < 0 && errno == EINTR)
-                continue;
-            ctl_ev = n < 0 ? POLLERR : p[0].revents;
-            sig_ev = n < 0 ? 0 : p[1].revents;
+            int ev = box_stdio_step(b->stdio, b->chan_fd, sigfd);
+            ctl_ev = ev < 0 ? POLLERR : ev & 0xffff;
+            sig_ev = ev < 0 ? 0 : ev >> 16;
         }
         if (sigfd >= 0 && (sig_ev & POLLIN)) {
             int sig = 0;
@@ -1365,6 +1721,9 @@ BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *b, int sigfd,
     }
     b->chan_fd = bl_close(b->chan_fd);
     int shim_status = bl_proc_wait(&b->shim);
+    /* the box is torn down: its output is all in the pipes */
+    box_stdio_drain(b->stdio);
+    box_stdio_free(TAKE_PTR(b->stdio));
     if (status < 0) {
         /* the shim died without reporting (killed): PID 1 died with it */
         int code = read_exit_code(b->dir_fd);
@@ -1530,19 +1889,12 @@ int bl_box_start_on_demand(struct boxlite_runtime *rt, struct boxlite_box *b, co
     return boxlite_box_start(rt, b, NULL, &status, err);
 }
 
-BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
-                                 const boxlite_exec_opts *o, int sigfd, int *ret_status,
-                                 boxlite_error **err)
+BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b, const boxlite_exec_opts *o,
+                                 int sigfd, int *ret_status, boxlite_error **err)
 {
     if (!rt || !b || !o || !o->argv || !o->argv[0] || !ret_status)
         return bl_err(err, -EINVAL, "a command is required");
     *ret_status = 125;
-    int r = bl_box_start_on_demand(rt, b, "exec", err);
-    if (r < 0)
-        return r;
-    _cleanup_close_ int s = bl_msg_connect(b->dir_fd, "shim.sock", err);
-    if (s < 0)
-        return s;
     /* env: only ours (the shim puts it over the box's, which it has from shim.conf), a later
      * K=V replacing an earlier K */
     _cleanup_json_ json_t *env = json_array();
@@ -1566,8 +1918,7 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
     f[k++] = nenv;
     for (size_t i = 0; i < envc; i++)
         f[k++] = json_string_value(json_array_get(env, i));
-    f[k++] = o->workdir ? o->workdir
-                        : json_string_value(json_object_get(b->config, "workdir"));
+    f[k++] = o->workdir ? o->workdir : json_string_value(json_object_get(b->config, "workdir"));
     f[k++] = o->user ? o->user : json_string_value(json_object_get(b->config, "user"));
     f[k++] = o->detach ? "1" : "0";
     /* a detached exec gets no terminal: nothing would read it */
@@ -1587,10 +1938,31 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
                       "cannot exec in box %s: the command, its -e environment, working "
                       "directory and user are too large: %zu bytes (at most %d)",
                       b->id, bytes, BL_EXEC_REQUEST_MAX);
+    /* the process's stdio: with a terminal, a pty of the box that we copy o->stdio to and
+     * from; else the caller's pipes, sockets and terminals, and relays for anything else,
+     * which need us until the process ends: a detached exec cannot have any */
+    _cleanup_(box_stdio_freep) struct box_stdio *io = NULL;
+    int r;
+    if (!tty) {
+        r = box_stdio_new(o->stdio, &io, err);
+        if (r < 0)
+            return r;
+        if (o->detach && box_stdio_relays(io))
+            return bl_err(err, -EINVAL,
+                          "a detached exec cannot be given a file or a device as its stdin, "
+                          "stdout or stderr (the box could reopen it): give a pipe, a socket, "
+                          "a terminal or none");
+    }
+    r = bl_box_start_on_demand(rt, b, "exec", err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int s = bl_msg_connect(b->dir_fd, "shim.sock", err);
+    if (s < 0)
+        return s;
     _cleanup_close_ int devnull = -1;
-    int fds[3];
-    for (int i = 0; i < 3; i++) {
-        fds[i] = o->stdio[i];
+    int fds[3] = {-1, -1, -1};
+    for (int i = 0; i < 3 && io; i++) {
+        fds[i] = io->box[i];
         if (fds[i] < 0) {
             if (devnull < 0)
                 devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -1600,29 +1972,17 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
     r = bl_msg_send(s, f, k, fds, tty ? 0 : 3);
     if (r < 0)
         return bl_err_code(err, r, "cannot send the exec request");
+    box_stdio_handed(io); /* the shim has its copies: an EOF of ours means the box's */
     _cleanup_(bl_msg_freep) struct bl_msg *msg = bl_msg_new();
     if (!msg)
         return bl_oom(err);
     _cleanup_close_ int master = -1;
     struct tty_pump pump;
     for (;;) {
-        int ctl_ev, sig_ev;
-        if (master >= 0) {
-            int ev = pump_step(&pump, s, sigfd);
-            if (ev < 0)
-                return bl_err_code(err, ev, "poll");
-            ctl_ev = ev & 0xffff;
-            sig_ev = ev >> 16;
-        } else {
-            struct pollfd p[2] = {{.fd = s, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
-            int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return bl_err_errno(err, "poll");
-            ctl_ev = p[0].revents;
-            sig_ev = p[1].revents;
-        }
+        int ev = master >= 0 ? pump_step(&pump, s, sigfd) : box_stdio_step(io, s, sigfd);
+        if (ev < 0)
+            return bl_err_code(err, ev, "poll");
+        int ctl_ev = ev & 0xffff, sig_ev = ev >> 16;
         if (sigfd >= 0 && (sig_ev & POLLIN)) {
             int sig = 0;
             if (read(sigfd, &sig, sizeof(sig)) == (ssize_t) sizeof(sig) && sig > 0) {
@@ -1660,6 +2020,7 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b,
         if (msg->n >= 2 && !strcmp(msg->field[0], "exit")) {
             if (master >= 0)
                 pump_drain(&pump, 200);
+            box_stdio_drain(io);
             *ret_status = parse_status(msg->field[1]);
             return 0;
         }

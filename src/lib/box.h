@@ -8,6 +8,8 @@
 #include "proc-util.h"
 #include "runtime.h"
 
+struct box_stdio;
+
 struct boxlite_box {
     char *id;
     char *name;   /* NULL if none */
@@ -22,6 +24,7 @@ struct boxlite_box {
     int chan_fd;         /* attached start: the spawn channel */
     int tty_master;      /* attached start of a tty box: PID 1's pty */
     int io_in, io_out;   /* attached tty start: the caller's fds (borrowed) */
+    struct box_stdio *stdio; /* attached start: the relays of the caller's files (box.c) */
     char *log_path;      /* boxlite_box_log_path() */
 };
 
