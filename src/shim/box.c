@@ -74,8 +74,12 @@ pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgr
     if (r == 0) {
         /* Non-dumpable until it execs (execve decides afresh): the box's root, once it can see
          * us, may neither ptrace us nor open our /proc/PID/{fd,cwd,root,exe,mem}, which lead to
-         * the host (CVE-2016-9962). The built-in init never execs and so stays that way. */
-        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+         * the host (CVE-2016-9962). A child in a new user namespace is the exception until it
+         * has been mapped: without root, the map helpers and the shim need its /proc entries
+         * (PID 1, which runs nothing of the box's before it execs; the built-in init makes
+         * itself non-dumpable before it runs anything: box_pid1_main). */
+        if (!(flags & CLONE_NEWUSER))
+            (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         return 0;
     }
     *ret_pidfd = pidfd;
@@ -548,6 +552,32 @@ static void mask_paths(int errfd)
     }
 }
 
+/* Without root, an init's root and namespaces for the shim (see box_pid1_main): `ns` with the
+ * root directory and the user, mnt, pid, net, uts, ipc and cgroup namespaces attached, in that
+ * order (the order of setns: the user namespace first). */
+static void hand_over_namespaces(int sock, int errfd)
+{
+    static const char *const names[SHIM_BOX_NS] = {"user", "mnt", "pid", "net",
+                                                   "uts",  "ipc", "cgroup"};
+    _Static_assert(1 + SHIM_BOX_NS <= PROTO_MAX_FDS, "the namespaces do not fit one message");
+    int fds[1 + SHIM_BOX_NS];
+    fds[0] = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fds[0] < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot open the box's root: %s", strerror(errno));
+    for (size_t i = 0; i < SHIM_BOX_NS; i++) {
+        char path[32];
+        (void) snprintf(path, sizeof(path), "/proc/self/ns/%s", names[i]);
+        fds[1 + i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[1 + i] < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot open %s: %s", path, strerror(errno));
+    }
+    int r = sock < 0 ? -EBADF : proto_send_fds(sock, fds, 1 + SHIM_BOX_NS, 1, "ns");
+    if (r < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot pass the box's namespaces to the shim: %s",
+                   strerror(-r));
+    /* (ours are closed with the rest before the init takes the box's credentials) */
+}
+
 /* One byte from the shim on fd; EOF (it failed, or died) ends us: the shim reports why. */
 static void wait_for_shim(int fd)
 {
@@ -574,7 +604,7 @@ void box_pid1_main(const struct box_start *b)
     (void) umask(0);
     /* Without a pty of its own, a session of its own: never the client's controlling terminal
      * (its /dev/tty, TIOCSTI into the user's shell). setup_tty() makes one for a tty box. */
-    if (!(c->tty && b->tty_sock >= 0) && setsid() < 0)
+    if (!b->tty && setsid() < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "setsid: %s", strerror(errno));
 
     if (b->stdin_fd >= 0 && (dup3(b->stdin_fd, 0, 0) < 0 || dup3(b->stdout_fd, 1, 0) < 0 ||
@@ -589,7 +619,7 @@ void box_pid1_main(const struct box_start *b)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot open the rootfs: %s", strerror(errno));
     mount_proc_sys(rootfd, errfd);
     mount_dev(rootfd, errfd);
-    if (c->tty && b->tty_sock >= 0)
+    if (b->tty)
         setup_tty(rootfd, b, errfd);
     bind_etc_file(rootfd, b->box_dir, "hosts", errfd);
     bind_etc_file(rootfd, b->box_dir, "hostname", errfd);
@@ -615,12 +645,20 @@ void box_pid1_main(const struct box_start *b)
         .user = c->user,
         .caps = c->caps,
         .seccomp = b->seccomp,
-        .tty = c->tty && b->tty_sock >= 0,
+        .tty = b->tty,
     };
-    if (c->argc == 0)
-        init_idle(&s, errfd);
-    if (c->init)
+    if (c->argc == 0 || c->init) {
+        /* The built-in init never execs: it stays non-dumpable for its whole life, so that the
+         * box can neither trace it nor open /proc/1/exe, the host's boxlite-shim
+         * (CVE-2019-5736). Without root that also shuts the shim out of its /proc entries: it
+         * gets what it needs (our root and namespaces) from us first. */
+        if (b->map_fd >= 0)
+            hand_over_namespaces(b->tty_sock, errfd);
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (c->argc == 0)
+            init_idle(&s, errfd);
         init_command(&s, errfd);
+    }
     proc_exec(&s, errfd);
 }
 

@@ -57,6 +57,8 @@ static void shim_init(struct shim *s)
         .log_err = {.ev = {EV_LOG}, .fd = -1, .name = "stderr"},
         .tty_sock = -1,
         .tty_master = -1,
+        .box_root_fd = -1,
+        .box_ns_fd = {-1, -1, -1, -1, -1, -1, -1},
         .pid1fd = -1,
         .pid1_errfd = -1,
         .zyg_pidfd = -1,
@@ -85,6 +87,9 @@ static void shim_free(struct shim *s)
                   &s->log_err.fd, &s->tty_sock,   &s->tty_master};
     for (size_t i = 0; i < ELEMENTSOF(fds); i++)
         *fds[i] = bl_close(*fds[i]);
+    s->box_root_fd = bl_close(s->box_root_fd);
+    for (size_t i = 0; i < SHIM_BOX_NS; i++)
+        s->box_ns_fd[i] = bl_close(s->box_ns_fd[i]);
     console_close();
     free(s->filter);
     conf_free(&s->conf);
@@ -253,7 +258,9 @@ static int start_box(struct shim *s, bl_error **err)
             if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ls[i]->fd, &e) < 0)
                 return bl_err_errno(err, "cannot watch the log pipe");
         }
-    } else if (s->conf.tty) {
+    }
+    /* (a detached box has no pty; an init without root hands over its namespaces) */
+    if ((s->conf.tty && !s->conf.detach) || (s->userns && (s->conf.argc == 0 || s->conf.init))) {
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
             return bl_err_errno(err, "cannot create the pty channel");
@@ -282,6 +289,7 @@ static int start_box(struct shim *s, bl_error **err)
         .stdin_fd = in_r,
         .stdout_fd = out_w,
         .stderr_fd = err_w2,
+        .tty = s->conf.tty && !s->conf.detach,
         .tty_sock = tty_child,
         .box_dir = s->box_dir,
         .seccomp = s->seccomp.len ? &s->seccomp : NULL,

@@ -113,10 +113,10 @@ static int sendv(int sock, const int *fds, size_t nfds, size_t n, va_list ap0)
     struct iovec iov = {.iov_base = buf, .iov_len = len > 0 ? len - 1 : 0};
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * 2)];
+        char buf[CMSG_SPACE(sizeof(int) * PROTO_MAX_FDS)];
     } cbuf;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (nfds > 2)
+    if (nfds > PROTO_MAX_FDS)
         return -EINVAL;
     if (nfds > 0) {
         memset(&cbuf, 0, sizeof(cbuf));

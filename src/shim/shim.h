@@ -276,7 +276,9 @@ struct box_start {
     int stdin_fd;        /* detached: read end of the silent pipe; -1 attached */
     int stdout_fd;       /* detached: write end of the stdout log pipe; -1 attached */
     int stderr_fd;       /* detached: write end of the stderr log pipe; -1 attached */
-    int tty_sock;        /* conf->tty: where PID 1 sends the pty master; -1 otherwise */
+    bool tty;            /* PID 1 gets a pty of the box's own (conf->tty, attached) */
+    int tty_sock;        /* where PID 1 sends the pty master (conf->tty) and, as an init
+                          * without root, its root and namespaces; -1 otherwise */
     const char *box_dir; /* BOX_DIR/{hosts,hostname,resolv.conf} are bound into /etc (by path:
                           * a bind source must be a mount of the box's own namespace) */
     const struct sock_fprog *seccomp;
@@ -327,6 +329,7 @@ struct log_stream {
 struct conn;
 struct exec_proc;
 
+#define SHIM_BOX_NS 7 /* user, mnt, pid, net, uts, ipc, cgroup */
 struct shim {
     const char *box_dir;
     struct shim_conf conf;
@@ -336,7 +339,10 @@ struct shim {
     struct sock_fprog seccomp;
     int stdin_wfd; /* detached: write end of PID 1's silent stdin */
     struct log_stream log_out, log_err;
-    int tty_sock;   /* conf.tty: PID 1 sends the pty master here before it execs */
+    int tty_sock;   /* conf.tty: PID 1 sends the pty master here before it execs; without
+                     * root, an init also sends its root and namespaces (`ns`) */
+    int box_root_fd;             /* without root, an init's root directory (O_PATH); else -1 */
+    int box_ns_fd[SHIM_BOX_NS];  /* and its namespaces, user first (the order of setns) */
     int tty_master; /* conf.tty: our copy of PID 1's pty master (for `resize`) */
     long long t_start_us, t_started_us; /* boot time for `stats` */
     uint64_t n_execs, n_exec_errors;

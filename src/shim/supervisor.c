@@ -221,6 +221,8 @@ void exec_child_run(const int *fds, const struct proc_spec *spec, int errfd)
  * did to its /dev, the lookup stays in the box). */
 static int box_pty(struct shim *s, unsigned short rows, unsigned short cols, int *ret_slave)
 {
+    if (s->box_root_fd >= 0)
+        return pty_open_in_root(s->box_root_fd, rows, cols, ret_slave);
     char path[64];
     (void) snprintf(path, sizeof(path), "/proc/%d/root", (int) s->pid1);
     _cleanup_close_ int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -506,8 +508,10 @@ static void send_root(struct shim *s, struct conn *c)
 {
     char path[64];
     (void) snprintf(path, sizeof(path), "/proc/%d/root", (int) s->pid1);
-    _cleanup_close_ int root = s->pid1_exited || s->kill_requested
-                                   ? -1
+    /* (an init without root handed its root over: its /proc entries are closed to us) */
+    _cleanup_close_ int root = s->pid1_exited || s->kill_requested ? -1
+                               : s->box_root_fd >= 0
+                                   ? openat(s->box_root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                                    : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) {
         (void) proto_send_error(c->fd, ST_BOXLITE_FAILED,
@@ -517,7 +521,9 @@ static void send_root(struct shim *s, struct conn *c)
     }
     /* without root, also the box's user namespace: a copy acts as the box's root in it */
     _cleanup_close_ int userns = -1;
-    if (s->userns) {
+    if (s->userns && s->box_ns_fd[0] >= 0) {
+        userns = fcntl(s->box_ns_fd[0], F_DUPFD_CLOEXEC, 3);
+    } else if (s->userns) {
         (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) s->pid1);
         userns = open(path, O_RDONLY | O_CLOEXEC);
     }
@@ -693,14 +699,32 @@ static void on_started(struct shim *s)
         }
     }
     if (s->tty_sock >= 0) {
-        /* PID 1 sent its pty master before it exec'd */
-        struct proto_msg m = PROTO_MSG_NULL;
-        if (proto_recv(s->tty_sock, &m) == 0 && m.n_fds == 1 && !strcmp(m.f[0], "pty"))
-            s->tty_master = TAKE_FD(m.fds[0]);
-        proto_msg_free(&m);
+        /* PID 1 sent its pty master and (an init without root) its namespaces before it
+         * exec'd or closed its error pipe: both are queued by now */
+        (void) fcntl(s->tty_sock, F_SETFL, O_NONBLOCK);
+        for (;;) {
+            struct proto_msg m = PROTO_MSG_NULL;
+            if (proto_recv(s->tty_sock, &m) < 0) {
+                proto_msg_free(&m);
+                break;
+            }
+            if (m.n >= 1 && !strcmp(m.f[0], "pty") && m.n_fds == 1 && s->tty_master < 0)
+                s->tty_master = TAKE_FD(m.fds[0]);
+            else if (m.n >= 1 && !strcmp(m.f[0], "ns") && m.n_fds == 1 + SHIM_BOX_NS &&
+                     s->box_root_fd < 0) {
+                s->box_root_fd = TAKE_FD(m.fds[0]);
+                for (size_t i = 0; i < SHIM_BOX_NS; i++)
+                    s->box_ns_fd[i] = TAKE_FD(m.fds[1 + i]);
+            }
+            proto_msg_free(&m);
+        }
         s->tty_sock = bl_close(s->tty_sock);
-        if (s->tty_master < 0) {
+        if (s->conf.tty && !s->conf.detach && s->tty_master < 0) {
             supervisor_setup_error(s, ST_BOXLITE_FAILED, "PID 1 did not pass its pty");
+            return;
+        }
+        if (s->userns && (s->conf.argc == 0 || s->conf.init) && s->box_root_fd < 0) {
+            supervisor_setup_error(s, ST_BOXLITE_FAILED, "PID 1 did not pass its namespaces");
             return;
         }
     }

@@ -105,6 +105,18 @@ static void zygote_serve(struct shim *s, int sock, struct proto_msg *m)
     (void) proto_send_fd(sock, fd, 1, "pid");
 }
 
+/* Into PID 1's namespaces: through its pidfd, or (an init without root, whose /proc entries are
+ * closed to us) through the namespace fds it handed over, the user namespace first. */
+static int join_box(struct shim *s)
+{
+    if (s->box_ns_fd[0] < 0)
+        return setns(s->pid1fd, ZYG_NS_FLAGS | (s->userns ? CLONE_NEWUSER : 0));
+    for (size_t i = 0; i < SHIM_BOX_NS; i++)
+        if (setns(s->box_ns_fd[i], 0) < 0)
+            return -1;
+    return 0;
+}
+
 static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, bool in_cgroup)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != shim_pid)
@@ -113,9 +125,8 @@ static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, boo
     (void) prctl(PR_SET_NAME, "boxlite-zygote", 0, 0, 0);
     /* the box's processes get the fd limit the shim was given, not the one it raised */
     (void) setrlimit(RLIMIT_NOFILE, &s->nofile);
-    if (cg_join_self(&s->cg, in_cgroup) < 0 ||
-        setns(s->pid1fd, ZYG_NS_FLAGS | (s->userns ? CLONE_NEWUSER : 0)) < 0)
-        _exit(1); /* the shim reads EOF instead of `ready` and forks execs itself */
+    if (cg_join_self(&s->cg, in_cgroup) < 0 || join_box(s) < 0)
+        _exit(1); /* the shim reads EOF instead of `ready`: execs fail */
     /* Nothing of the shim but our socket (0, 1 and 2 are /dev/null by now). */
     if (sock > 3)
         (void) close_range(3, (unsigned) sock - 1, 0);
