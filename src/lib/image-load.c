@@ -304,15 +304,27 @@ static int stage_archive(struct load *L, int fd, const char *label, bl_error **e
             return bl_err(err, -EBADMSG, "'%s' is truncated or corrupt: %s", label,
                           archive_error_string(a));
         }
-        _cleanup_free_ char *name = normalise_name(archive_entry_pathname(e));
+        const char *raw = archive_entry_pathname(e);
+        if (!raw)
+            return bl_err(err, -EINVAL, "'%s' holds an entry without a name", label);
+        _cleanup_free_ char *name = normalise_name(raw);
         if (!name)
             return bl_oom(err);
         if (!*name)
             continue;
+        /* libarchive gives NULL, not "", for an empty link target; a hardlink without one
+         * also loses its type (tar stores none for hardlinks). Either names no file. */
         const char *hl = archive_entry_hardlink(e);
         mode_t type = archive_entry_filetype(e);
+        if (!hl && type == 0)
+            return bl_err(err, -EINVAL,
+                          "'%s': entry '%s' has no file type (a hardlink without a target?)", label,
+                          name);
         if (hl || type == AE_IFLNK) {
-            char *t = resolve_link(name, hl ? hl : archive_entry_symlink(e), !hl);
+            const char *lt = hl ? hl : archive_entry_symlink(e);
+            if (!lt || !*lt)
+                return bl_err(err, -EINVAL, "'%s': link '%s' has no target", label, name);
+            char *t = resolve_link(name, lt, !hl);
             if (!t)
                 return bl_oom(err);
             r = add_file(L, (struct file){.name = TAKE_PTR(name), .target = t}, err);

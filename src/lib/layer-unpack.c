@@ -963,6 +963,11 @@ static int unpack_entry(struct unpack *u, struct archive *tar, struct archive_en
 
     bool hardlink = archive_entry_hardlink(e) != NULL;
     mode_t type = archive_entry_filetype(e);
+    /* libarchive gives NULL, not "", for an empty hardlink target, and tar stores no type for
+     * a hardlink: what is left is an entry of no type, which names nothing to create. */
+    if (!hardlink && type == 0)
+        return bl_err(err, -EINVAL, "entry '%s' has no file type (a hardlink without a target?)",
+                      raw);
     if (!*path) {
         if (hardlink || type != AE_IFDIR)
             return bl_err(err, -EINVAL, "entry '%s' would replace the layer directory", raw);

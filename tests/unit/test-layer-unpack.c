@@ -851,6 +851,57 @@ TEST(hardlink_errors)
     ASSERT_ERR(unpack(&w, &b2, NULL, NULL), -EINVAL);
 }
 
+/* Empty the link name of the tar header named `name` (libarchive's writer drops an empty one). */
+static void clear_linkname(struct buf *b, const char *name)
+{
+    for (size_t off = 0; off + 512 <= b->len; off += 512) {
+        unsigned char *h = (unsigned char *) b->data + off;
+        if (strncmp((const char *) h, name, 100) != 0 || memcmp(h + 257, "ustar", 5) != 0)
+            continue;
+        memset(h + 157, 0, 100);
+        memset(h + 148, ' ', 8);
+        unsigned sum = 0;
+        for (size_t i = 0; i < 512; i++)
+            sum += h[i];
+        (void) snprintf((char *) h + 148, 8, "%06o", sum);
+        h[155] = ' ';
+        return;
+    }
+    tap_fail(__FILE__, __LINE__, "no tar header '%s'", name);
+}
+
+/* libarchive reads an empty link target as NULL, and a hardlink without one as an entry of no
+ * type: both are refused, in every tar format, and nothing is created for them. */
+TEST(link_without_target)
+{
+    _cleanup_(world_done) struct world w = WORLD_NULL;
+    static const int formats[] = {ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED,
+                                  ARCHIVE_FORMAT_TAR_GNUTAR};
+    struct stat st;
+    world_init(&w);
+
+    for (size_t i = 0; i < ELEMENTSOF(formats); i++) {
+        _cleanup_(buf_done) struct buf sym = {0}, hard = {0};
+        build_fmt(&sym, formats[i],
+                  ENTS({.name = "d/", .type = AE_IFDIR}, {.name = "d/f"},
+                       {.name = "d/sl", .type = AE_IFLNK, .link = "f"}),
+                  3);
+        clear_linkname(&sym, "d/sl");
+        build_fmt(&hard, formats[i],
+                  ENTS({.name = "d/", .type = AE_IFDIR}, {.name = "d/f"},
+                       {.name = "d/hl", .hardlink = "d/f"}),
+                  3);
+        clear_linkname(&hard, "d/hl");
+        fresh_root(&w);
+        ASSERT_ERR_MSG(unpack(&w, &sym, NULL, NULL), -EINVAL, "'d/sl' has no target");
+        ASSERT_ERR(stat_in(&w, "d/sl", &st), -ENOENT);
+        fresh_root(&w);
+        ASSERT_ERR_MSG(unpack(&w, &hard, NULL, NULL), -EINVAL, "'d/hl' has no file type");
+        ASSERT_ERR(stat_in(&w, "d/hl", &st), -ENOENT);
+    }
+    ASSERT_OUTSIDE_UNTOUCHED(&w);
+}
+
 TEST(fifo_and_devices)
 {
     _cleanup_(world_done) struct world w = WORLD_NULL;
@@ -1446,11 +1497,11 @@ static void run_without_openat2(const struct tap_test *t, int errno_value)
         T(attack_symlink_then_file), T(attack_symlink_then_dir), T(attack_symlink_then_node),      \
         T(attack_whiteout_via_symlink), T(attack_file_over_hardlink),                              \
         T(attack_root_and_overlay_xattrs), T(tree_modes_owners), T(hardlinks), T(hardlink_errors), \
-        T(fifo_and_devices), T(xattrs), T(mtimes), T(whiteouts), T(whiteout_invalid),              \
-        T(duplicates), T(duplicate_dir_file_dir), T(compression_same_diff_id),                     \
-        T(trailing_zeros_hashed), T(empty_tar), T(truncated_gzip), T(truncated_zstd),              \
-        T(truncated_tar), T(corrupt_gzip), T(corrupt_gzip_stored_block), T(garbage),               \
-        T(names_long_and_unicode), T(sparse_file), T(blob_offset_and_pipe),                        \
+        T(link_without_target), T(fifo_and_devices), T(xattrs), T(mtimes), T(whiteouts),           \
+        T(whiteout_invalid), T(duplicates), T(duplicate_dir_file_dir),                             \
+        T(compression_same_diff_id), T(trailing_zeros_hashed), T(empty_tar), T(truncated_gzip),    \
+        T(truncated_zstd), T(truncated_tar), T(corrupt_gzip), T(corrupt_gzip_stored_block),        \
+        T(garbage), T(names_long_and_unicode), T(sparse_file), T(blob_offset_and_pipe),            \
         T(outputs_untouched_on_failure), T(oom_torture)
 
 TEST(all_without_openat2)

@@ -135,6 +135,35 @@ t_failed_load_keeps_existing() {
     assert_eq "$(store_files)" "$before" "store after failed load"
 }
 
+# A symlink or hardlink whose target is empty, which libarchive reads as NULL (the fuzzer's
+# fuzz-image-load/symlink-without-target, which crashed load): one error, store as it was.
+t_link_without_target() {
+    bl load -i "$(fixture busybox oci)"; assert_rc 0
+    local before; before=$(store_files)
+    local kind bad="$T_HOME/bad.tar"
+    for kind in sym hard; do
+        python3 - "$(fixture shared oci)" "$bad" "$kind" <<'EOF'
+import sys, tarfile
+src, out, kind = sys.argv[1:]
+with tarfile.open(src) as i, tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as o:
+    for m in i.getmembers():
+        o.addfile(m, i.extractfile(m) if m.isfile() else None)
+    x = tarfile.TarInfo("x")
+    x.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
+    o.addfile(x)
+EOF
+        bl load -i "$bad"
+        assert_rc 1; assert_one_error_line
+        if [ "$kind" = sym ]; then
+            assert_contains "$ERR" "link 'x' has no target"
+        else
+            assert_contains "$ERR" "'x' has no file type"
+        fi
+        assert_eq "$(store_files)" "$before" "store after failed load ($kind)"
+    done
+    rm -f "$bad"
+}
+
 t_not_an_archive() {
     echo "hello" >"$T_HOME/x.txt"
     bl load -i "$T_HOME/x.txt"
@@ -291,6 +320,6 @@ run_tests t_load_docker_archive t_load_oci_archive t_load_oci_layout_dir t_load_
     t_load_twice_is_idempotent t_corrupt_truncated_docker t_corrupt_truncated_oci \
     t_corrupt_digest_docker t_corrupt_digest_oci t_corrupt_missing_blob_docker \
     t_corrupt_missing_blob_oci t_corrupt_bad_manifest_docker t_corrupt_bad_manifest_oci \
-    t_failed_load_keeps_existing t_not_an_archive t_images_formats t_image_inspect \
-    t_rmi_errors t_rmi_by_id_prefix t_cli_usage t_home_precedence t_concurrent_processes \
-    t_recovery_of_stale_staging t_concurrent_first_open
+    t_failed_load_keeps_existing t_link_without_target t_not_an_archive t_images_formats \
+    t_image_inspect t_rmi_errors t_rmi_by_id_prefix t_cli_usage t_home_precedence \
+    t_concurrent_processes t_recovery_of_stale_staging t_concurrent_first_open
