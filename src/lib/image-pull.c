@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -265,13 +266,46 @@ static void report_changes(struct pull *P, int bytes)
 
 /* ---- blob transfers ---- */
 
+/*
+ * The decimal number that [p, end) starts with, after blanks; -1 if there is none or it does
+ * not fit. Header lines from curl are not NUL-terminated: nothing at or past `end` is read.
+ */
+static long long header_number(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *digits = p;
+    long long v = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (v > (LLONG_MAX - (*p - '0')) / 10)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return p > digits ? v : -1;
+}
+
+/* A copy of the n bytes at p, NUL-terminated; NULL on OOM. Unlike strndup() it never looks for
+ * a NUL in the source, which a header line need not have (ASan's strict_string_checks does). */
+static char *header_dup(const char *p, size_t n)
+{
+    char *s = bl_malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+/* One response header line, `len` bytes that curl does not NUL-terminate. */
 static size_t xfer_header(char *line, size_t size, size_t n, void *userdata)
 {
     struct xfer *x = userdata;
     size_t len = size * n;
+    const char *end = line + len;
     if (len >= 5 && !strncmp(line, "HTTP/", 5)) { /* a new response (after a redirect) */
         const char *sp = memchr(line, ' ', len);
-        x->code = sp ? strtol(sp + 1, NULL, 10) : 0; /* NOLINT: bounded by the line */
+        long long code = sp ? header_number(sp + 1, end) : -1;
+        x->code = code >= 0 ? (long) code : 0;
         x->cr_start = -1;
         x->started = 0;
         free(x->www_auth);
@@ -280,17 +314,18 @@ static size_t xfer_header(char *line, size_t size, size_t n, void *userdata)
     }
     if (len > 14 && !strncasecmp(line, "Content-Range:", 14)) {
         const char *p = line + 14;
-        while (*p == ' ')
+        while (p < end && (*p == ' ' || *p == '\t'))
             p++;
-        if (!strncasecmp(p, "bytes ", 6))
-            x->cr_start = strtoll(p + 6, NULL, 10); /* NOLINT: bounded by the line */
+        if (end - p >= 6 && !strncasecmp(p, "bytes ", 6))
+            x->cr_start = header_number(p + 6, end);
     } else if (len > 17 && !strncasecmp(line, "WWW-Authenticate:", 17) && !x->www_auth) {
-        const char *v = line + 17, *e = line + len;
-        while (v < e && *v == ' ')
+        const char *v = line + 17;
+        while (v < end && *v == ' ')
             v++;
+        const char *e = end;
         while (e > v && (e[-1] == '\r' || e[-1] == '\n'))
             e--;
-        x->www_auth = bl_strndup(v, (size_t) (e - v));
+        x->www_auth = header_dup(v, (size_t) (e - v));
     }
     return len;
 }

@@ -868,7 +868,9 @@ static size_t small_write(char *data, size_t size, size_t n, void *userdata)
     return len;
 }
 
-/* "Name: value\r\n" -> value (trimmed), if the name matches. */
+/* "Name: value\r\n" -> value (trimmed), if the name matches. The line is `len` bytes that curl
+ * does not NUL-terminate: nothing past them is read (strndup() may look for a NUL, and does
+ * under ASan's strict_string_checks). */
 static char *header_value(const char *line, size_t len, const char *name)
 {
     size_t nl = strlen(name);
@@ -879,7 +881,12 @@ static char *header_value(const char *line, size_t len, const char *name)
         v++;
     while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
         e--;
-    return bl_strndup(v, (size_t) (e - v));
+    char *value = bl_malloc((size_t) (e - v) + 1);
+    if (value) {
+        memcpy(value, v, (size_t) (e - v));
+        value[e - v] = 0;
+    }
+    return value;
 }
 
 static size_t small_header(char *line, size_t size, size_t n, void *userdata)
