@@ -38,6 +38,9 @@ int cli_usage_error(const struct command *cmd, const char *fmt, ...)
 /* Prints "Error: <msg>" for a runtime error and frees it; returns EXIT_ERROR. */
 int cli_error(boxlite_error *err);
 int cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line on stderr, formatted, with every control character escaped (bl_escape_text): for
+ * messages that quote what a user or a box chose (names, paths, library errors). */
+void cli_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_print_help(const struct command *cmd);
 int cli_open_runtime(boxlite_runtime **ret);
 /* Parse the options of `cmd` (permuting, so options may follow operands). Returns the index of

@@ -198,7 +198,7 @@ static int box_opt(int c, const char *arg)
         if (!strchr(arg, '=')) { /* bare K: the host's value, or skipped */
             const char *v = getenv(arg);
             if (!v) {
-                fprintf(stderr, "Environment variable '%s' not found on host, skipping\n", arg);
+                cli_eprintf("Environment variable '%s' not found on host, skipping", arg);
                 return 0;
             }
             char *kv = NULL;
@@ -457,12 +457,12 @@ static int multi(const struct command *cmd, int argc, char **argv, const char *v
         _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
         _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
         if (boxlite_box_lookup(rt, argv[i], &box, &err) < 0) {
-            fprintf(stderr, "Error: %s\n", boxlite_error_message(err));
+            cli_eprintf("Error: %s", boxlite_error_message(err));
             failed++;
             continue;
         }
         if (op(rt, box, &err) < 0) {
-            fprintf(stderr, "Error %s box '%s': %s\n", ing, argv[i], boxlite_error_message(err));
+            cli_eprintf("Error %s box '%s': %s", ing, argv[i], boxlite_error_message(err));
             failed++;
             continue;
         }
@@ -547,7 +547,7 @@ CMD(rm)
         const char *target = o.all ? boxlite_box_id(list[i]) : argv[ind + (int) i];
         if (boxlite_box_lookup(rt, target, &box, &err) < 0 ||
             boxlite_box_remove(rt, box, o.force, &err) < 0) {
-            fprintf(stderr, "Error removing box '%s': %s\n", target, boxlite_error_message(err));
+            cli_eprintf("Error removing box '%s': %s", target, boxlite_error_message(err));
             failed = 1;
             continue;
         }
@@ -732,7 +732,7 @@ CMD(inspect)
         json_array_foreach(found, i, v) {
             _cleanup_free_ char *out = NULL, *e2 = NULL;
             if (template_render(f, v, &out, &e2) < 0) {
-                fprintf(stderr, "Error: template: %s\n", e2 ? e2 : "render error");
+                cli_eprintf("Error: template: %s", e2 ? e2 : "render error");
                 json_decref(found);
                 free(latest_id);
                 return EXIT_ERROR;
@@ -749,7 +749,7 @@ CMD(inspect)
     json_decref(found);
     free(latest_id);
     for (int i = 0; i < n_missing; i++)
-        fprintf(stderr, "Error: no such box: %s\n", missing[i]);
+        cli_eprintf("Error: no such box: %s", missing[i]);
     return n_missing ? EXIT_ERROR : EXIT_OK;
 }
 

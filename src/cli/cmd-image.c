@@ -181,7 +181,7 @@ CMD(rmi)
         _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
         if (boxlite_image_remove(rt, argv[i], opt_force ? BOXLITE_IMAGE_REMOVE_FORCE : 0,
                                  on_removed, NULL, &err) < 0) {
-            fprintf(stderr, "Error: %s\n", boxlite_error_message(err));
+            cli_eprintf("Error: %s", boxlite_error_message(err));
             failed = 1;
         }
     }
@@ -207,7 +207,7 @@ static int image_inspect(const struct command *cmd, int argc, char **argv)
         _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
         char *s = NULL;
         if (boxlite_image_inspect(rt, argv[i], &s, &err) < 0) {
-            fprintf(stderr, "Error: %s\n", boxlite_error_message(err));
+            cli_eprintf("Error: %s", boxlite_error_message(err));
             failed = 1;
             continue;
         }

@@ -5,6 +5,7 @@
  * Nothing here calls exit() in the middle of a command: every path returns to main.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -207,6 +208,18 @@ int cli_error(boxlite_error *err)
     return EXIT_ERROR;
 }
 
+void cli_eprintf(const char *fmt, ...)
+{
+    va_list ap;
+    _cleanup_free_ char *msg = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    _cleanup_free_ char *safe = msg ? bl_escape_text(msg) : NULL;
+    fprintf(stderr, "%s\n", safe ? safe : "Error: out of memory");
+}
+
 int cli_errorf(const char *fmt, ...)
 {
     va_list ap;
@@ -362,6 +375,12 @@ int cli_parse(const struct command *cmd, int argc, char **argv, const char *shor
 int main(int argc, char **argv)
 {
     int i = 1;
+    /* A closed 0, 1 or 2 would be taken by the next file we open (the database, a box's
+     * directory) and handed to a box as its stdio: make them /dev/null first. */
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+            open("/dev/null", O_RDWR) != fd) /* NOLINT: stdio, kept on purpose */
+            return 125;
     /* warnings of the library reach the user (--debug raises the level) */
     boxlite_set_log_fn(log_sink, BOXLITE_LOG_WARNING, NULL);
     /* global options before the command */

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cli.h"
 #include "output.h"
 
 int out_format_parse(const char *s, enum out_format *ret)
@@ -17,7 +18,7 @@ int out_format_parse(const char *s, enum out_format *ret)
     else if (!strcasecmp(s, "yaml"))
         *ret = OUT_YAML;
     else {
-        fprintf(stderr, "Error: Unknown format: '%s'. Valid formats: table, json, yaml\n", s);
+        cli_eprintf("Error: Unknown format: '%s'. Valid formats: table, json, yaml", s);
         return -1;
     }
     return 0;

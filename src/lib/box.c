@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "alloc-util.h"
+#include "box-name.h"
 #include "box.h"
 #include "caps.h"
 #include "fs-util.h"
@@ -386,6 +387,9 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
 {
     if (!rt || !o || !ret_box || (!o->image && !o->rootfs) || (o->image && o->rootfs))
         return bl_err(err, -EINVAL, "provide IMAGE or --rootfs PATH");
+    /* before anything is pulled or made: a name is a path component, printed back, stored */
+    if (bl_box_name_check(o->name, err) < 0)
+        return -EINVAL;
     bl_cgroup_warm(rt); /* a start usually follows: overlap the kernel's wait with our work */
     _cleanup_json_ json_t *cfg = json_object(), *env = json_array(), *args = json_array(),
                           *layers = json_array();

@@ -94,4 +94,18 @@ t_empty_home() {
     [ -d "$fake/.boxlite" ] || fail "the default home was not used"
 }
 
-run_tests t_valid_names t_invalid_names t_messages_escaped t_empty_home
+# Every command that names a box it cannot find quotes it escaped (start/stop/rm/inspect), so
+# a hostile argument (or a name read back from a script) never reaches the terminal raw.
+t_lookup_errors_escaped() {
+    local esc=$'\e]0;owned\a' cmd
+    for cmd in start stop rm inspect; do
+        bl "$cmd" "$esc"
+        assert_rc 1
+        [[ $ERR != *$'\e'* && $ERR != *$'\a'* ]] || fail "$cmd printed a raw control character: ${ERR@Q}"
+        assert_contains "$ERR" '\x1b]0;owned\x07' "$cmd's error"
+    done
+    bl ls --format $'\e[2J'; assert_rc 1
+    [[ $ERR != *$'\e'* ]] || fail "ls --format printed a raw escape: ${ERR@Q}"
+}
+
+run_tests t_valid_names t_invalid_names t_messages_escaped t_empty_home t_lookup_errors_escaped

@@ -188,6 +188,25 @@ t_pipes_stay_zero_copy() {
     bl rm -f e; assert_rc 0
 }
 
-run_tests t_stdout_file_not_reopened t_stderr_file_not_reopened t_exec_stdout_file_not_reopened \
+# A CLI started with 0, 1 or 2 closed: the next file it opens (the home, a box directory) must
+# not take that number and reach the box as its stdio. On 8ff159a `run -i` and `exec -i` with
+# stdin closed gave the box the host's home directory as fd 0 (ls /proc/self/fd/0/ listed it).
+t_closed_stdio_not_refilled() {
+    setup
+    bl run -d --name cs busybox sleep 1000; assert_rc 0
+    local out line n=0
+    out=$({ "$BOXLITE_BIN" --home "$T_HOME" run --rm -i busybox sh -c \
+        'for n in 0 1; do readlink /proc/self/fd/$n || echo none; done >&2'
+        "$BOXLITE_BIN" --home "$T_HOME" exec -i cs sh -c \
+        'for n in 0 1; do readlink /proc/self/fd/$n || echo none; done >&2'; } 2>&1 0<&- 1>&-)
+    while IFS= read -r line; do
+        n=$((n + 1))
+        [[ $line == /dev/null || $line == pipe:* ]] || fail "the box's fd got a host file: $line"
+    done <<<"$out"
+    assert_eq "$n" 4 "lines from the boxes"
+    bl rm -f cs; assert_rc 0
+}
+
+run_tests t_closed_stdio_not_refilled t_stdout_file_not_reopened t_stderr_file_not_reopened t_exec_stdout_file_not_reopened \
     t_stdin_file_not_reopened t_stdin_directory_not_handed_over t_large_exact t_same_file_in_order \
     t_exit_codes_and_eof t_detached_never_touch_files t_pipes_stay_zero_copy
