@@ -627,6 +627,18 @@ static int set_status(struct boxlite_runtime *rt, struct boxlite_box *b, const c
 
 /* Delete record and directory, and the box's anonymous volumes. The caller made sure no shim
  * runs. */
+/* A box directory moved out of boxes/, moved back unless the move was committed. */
+struct box_move {
+    int from_fd, to_fd;
+    const char *name;
+    bool moved;
+};
+static void undo_box_move(struct box_move *m)
+{
+    if (m->moved)
+        (void) renameat(m->to_fd, m->name, m->from_fd, m->name);
+}
+
 static int delete_box(struct boxlite_runtime *rt, const char *id, bl_error **err)
 {
     {
@@ -639,8 +651,17 @@ static int delete_box(struct boxlite_runtime *rt, const char *id, bl_error **err
             }
         }
     }
+    /* The directory leaves boxes/ for a locked staging directory inside the transaction that
+     * deletes the row, and is removed after the commit (bl_stage_done): a process killed
+     * half-way through the removal (a big upper directory takes a while) leaves a staging
+     * directory that the next open's sweep removes, never a box directory without a row, which
+     * nothing would ever look at again (found by the soak, tests/soak). */
+    _cleanup_stage_ struct bl_stage gone = BL_STAGE_NULL;
+    int r = bl_stage_new(rt, "rm", &gone, err);
+    if (r < 0)
+        return r;
     _cleanup_txn_ struct bl_txn txn = BL_TXN_NULL;
-    int r = bl_txn_begin(rt->store, &txn, err);
+    r = bl_txn_begin(rt->store, &txn, err);
     if (r < 0)
         return r;
     _cleanup_stmt_ sqlite3_stmt *a = NULL, *b = NULL;
@@ -651,12 +672,16 @@ static int delete_box(struct boxlite_runtime *rt, const char *id, bl_error **err
     bl_stmt_bind_text(b, 1, id);
     if (sqlite3_step(a) != SQLITE_DONE || sqlite3_step(b) != SQLITE_DONE)
         return bl_store_err(rt->store, err, "delete box");
+    _cleanup_(undo_box_move) struct box_move moved = {
+        .from_fd = rt->boxes_fd, .to_fd = gone.fd, .name = id, .moved = false};
+    if (renameat(rt->boxes_fd, id, gone.fd, id) == 0)
+        moved.moved = true;
+    else if (errno != ENOENT)
+        return bl_err_errno(err, "cannot remove the directory of box %s", id);
     r = bl_txn_commit(&txn, err);
     if (r < 0)
-        return r;
-    r = bl_rm_tree(rt, rt->boxes_fd, id);
-    if (r < 0)
-        return bl_err_code(err, r, "cannot remove the directory of box %s", id);
+        return r; /* (the directory goes back) */
+    moved.moved = false;
     return 0;
 }
 

@@ -252,7 +252,7 @@ bool zygote_ready(struct shim *s)
     s->zyg_ready = r == 0 && m.n >= 1 && !strcmp(m.f[0], "ready");
     proto_msg_free(&m);
     if (!s->zyg_ready) {
-        shim_log("exec zygote did not come up (%s): execs join the box themselves",
+        shim_log("exec zygote did not come up (%s)",
                  r < 0 ? strerror(-r) : "unexpected message");
         zygote_stop(s);
     }
@@ -356,7 +356,7 @@ int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio,
     if (r == -E2BIG || r == -ENOMEM)
         return r;
     if (r < 0) {
-        shim_log("exec zygote is gone (%s): execs join the box themselves", strerror(-r));
+        shim_log("exec zygote is gone (%s): a new one is started", strerror(-r));
         zygote_stop(s);
         return -ENOENT;
     }

@@ -351,7 +351,32 @@ t_leak_sigkill_detached_shim() {
     bl rm dd; assert_rc 0
 }
 
-run_tests t_leak_sigkill_detached_shim t_exit_codes t_command_not_found_127 t_cannot_invoke_126 t_bad_workdir_125 \
+# rm killed half-way through deleting a big box: the next command must finish the job. On
+# 8ff159a the row went first, then the directory: the kill left boxes/<id> without a row for
+# ever (found by the soak).
+t_rm_killed_midway_leaves_nothing() {
+    setup
+    bl create --name big busybox; assert_rc 0
+    local id; id=$("$BOXLITE_BIN" --home "$T_HOME" inspect -f '{{.Id}}' big)
+    # 20000 files in its upper directory, made on the host side: removing them takes a while
+    local up="$T_HOME/boxes/$id/rootfs/upper"
+    mkdir -p "$up/many" && (cd "$up/many" && seq 1 20000 | xargs touch)
+    "$BOXLITE_BIN" --home "$T_HOME" rm big >/dev/null 2>&1 &
+    local pid=$! n
+    # kill it once the removal has begun: the box's files are leaving (or have left) boxes/
+    for _ in $(seq 1 2000); do
+        n=$(find "$up/many" -maxdepth 1 2>/dev/null | head -n 20001 | wc -l)
+        [ "$n" -le 20000 ] && break
+        kill -0 "$pid" 2>/dev/null || break
+    done
+    kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    bl ls -a; assert_rc 0
+    assert_not_contains "$OUT" big "ls after the kill"
+    [ ! -e "$T_HOME/boxes/$id" ] || fail "box directory left without its box: $(find "$T_HOME/boxes/$id" | wc -l) entries"
+    assert_eq "$(ls "$T_HOME/tmp" 2>/dev/null)" "" "staging left in tmp/"
+}
+
+run_tests t_rm_killed_midway_leaves_nothing t_leak_sigkill_detached_shim t_exit_codes t_command_not_found_127 t_cannot_invoke_126 t_bad_workdir_125 \
     t_image_missing_125 t_output_never_lost t_stdin t_process_config t_isolation \
     t_rm_removes_before_return t_stopped_box_keeps_exit_code t_detached_lifecycle \
     t_graceful_stop t_create_start_exec t_exec_refused_after_main_command t_rootfs t_bad_input \
