@@ -709,22 +709,23 @@ static int read_exit_code(int dir_fd)
 }
 
 /* Remove what a dead shim could not: the box's cgroups (killing anything still in them). */
-static void cgroup_cleanup_at(const char *root, const char *id);
+static int cgroup_cleanup_at(const char *root, const char *id);
 
 /* Remove what a dead shim could not: the box's cgroups in every hierarchy (pure cgroup v2 at
  * /sys/fs/cgroup, or each v1 controller and the unified mount below it), killing anything
  * still in them. The hierarchies are listed, not assumed: the shim may use any controller. */
-static void cgroup_cleanup_path(const char *path);
+static int cgroup_cleanup_path(const char *path);
 
 /* Without root, the shim's delegated cgroups (below its own cgroup) are listed in the box's
  * `cgroups` file: only leaves of this box under /sys/fs/cgroup are taken from it. */
-static void cgroup_cleanup_recorded(struct boxlite_runtime *rt, const char *id)
+static int cgroup_cleanup_recorded(struct boxlite_runtime *rt, const char *id)
 {
     char rel[64];
     snprintf(rel, sizeof(rel), "%s/cgroups", id);
     _cleanup_free_ char *list = NULL;
+    int left = 0;
     if (bl_read_file_at(rt->boxes_fd, rel, 1 << 16, &list, NULL, NULL) < 0)
-        return;
+        return 0;
     char leaf[64];
     snprintf(leaf, sizeof(leaf), "/boxlite-%s", id);
     for (char *line = list; *line;) {
@@ -734,21 +735,25 @@ static void cgroup_cleanup_recorded(struct boxlite_runtime *rt, const char *id)
         size_t n = strlen(line), k = strlen(leaf);
         if (!strncmp(line, "/sys/fs/cgroup/", 15) && !strstr(line, "/..") && n > k &&
             !strcmp(line + n - k, leaf))
-            cgroup_cleanup_path(line);
+            left += cgroup_cleanup_path(line);
         if (!nl)
             break;
         line = nl + 1;
     }
+    return left;
 }
 
-static void cgroup_cleanup(struct boxlite_runtime *rt, const char *id)
+/* Remove the box's cgroups; returns how many are still there (tasks that would not die in
+ * time: the caller keeps the box's record so that the next open tries again). */
+static int cgroup_cleanup(struct boxlite_runtime *rt, const char *id)
 {
+    int left = 0;
     if (geteuid() != 0)
-        cgroup_cleanup_recorded(rt, id);
-    cgroup_cleanup_at("/sys/fs/cgroup", id);
+        left += cgroup_cleanup_recorded(rt, id);
+    left += cgroup_cleanup_at("/sys/fs/cgroup", id);
     DIR *d = opendir("/sys/fs/cgroup");
     if (!d)
-        return;
+        return left;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' || !strncmp(de->d_name, "boxlite-", 8) ||
@@ -756,22 +761,24 @@ static void cgroup_cleanup(struct boxlite_runtime *rt, const char *id)
             continue;
         char root[300];
         snprintf(root, sizeof(root), "/sys/fs/cgroup/%s", de->d_name);
-        cgroup_cleanup_at(root, id);
+        left += cgroup_cleanup_at(root, id);
     }
     closedir(d);
+    return left;
 }
 
-static void cgroup_cleanup_at(const char *root, const char *id)
+static int cgroup_cleanup_at(const char *root, const char *id)
 {
     char path[400];
     snprintf(path, sizeof(path), "%s/boxlite-%s", root, id);
-    cgroup_cleanup_path(path);
+    return cgroup_cleanup_path(path);
 }
 
-static void cgroup_cleanup_path(const char *path)
+/* 0 when path is gone, 1 when it is still there after the bounded wait. */
+static int cgroup_cleanup_path(const char *path)
 {
     if (rmdir(path) == 0 || errno == ENOENT || errno == ENOTDIR)
-        return;
+        return 0;
     char f[512];
     snprintf(f, sizeof(f), "%s/cgroup.kill", path);
     _cleanup_close_ int kfd = open(f, O_WRONLY | O_CLOEXEC);
@@ -795,6 +802,10 @@ static void cgroup_cleanup_path(const char *path)
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL); /* bounded wait for the kernel to empty the cgroup */
     }
+    if (rmdir(path) == 0 || errno == ENOENT)
+        return 0;
+    bl_debug("cgroup '%s' is still busy: left for the next open", path);
+    return 1;
 }
 
 void bl_box_recover(struct boxlite_runtime *rt)
@@ -812,7 +823,11 @@ void bl_box_recover(struct boxlite_runtime *rt)
         _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0 && (bl_lock_held(dfd, "shim.lock") || bl_lock_held(dfd, "lock")))
             continue; /* alive, or owned by a live process */
-        cgroup_cleanup(rt, id); /* a shim killed with SIGKILL could not remove them */
+        /* a shim killed with SIGKILL could not remove them; while one is left (its tasks
+         * still dying), a --rm box's record stays for the next open to try again (another box
+         * has its next start or its rm for that) */
+        if (cgroup_cleanup(rt, id) > 0 && auto_remove && dfd >= 0)
+            continue;
         if (auto_remove || dfd < 0) {
             bl_debug("recovery: removing stale box %s", id);
             (void) delete_box(rt, id, NULL);
@@ -1692,10 +1707,12 @@ BOXLITE_API int boxlite_box_signal(boxlite_runtime *rt, boxlite_box *b, int sig,
 static int finish_stopped(struct boxlite_runtime *rt, struct boxlite_box *b, int status,
                           bl_error **err)
 {
-    cgroup_cleanup(rt, b->id);
+    int busy = cgroup_cleanup(rt, b->id);
     (void) unlinkat(b->dir_fd, "shim.pid", 0);
     (void) unlinkat(b->dir_fd, "shim.sock", 0);
-    if (json_is_true(json_object_get(b->config, "auto_remove")))
+    /* (a --rm box whose cgroups are still busy stays, stopped, for the recovery of the next
+     * open: removing its record would leave the cgroups to nobody) */
+    if (json_is_true(json_object_get(b->config, "auto_remove")) && !busy)
         return delete_box(rt, b->id, err);
     return set_status(rt, b, "stopped", 0, status, 1, err);
 }
@@ -1830,7 +1847,9 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, boxlite_box *b, int forc
         if (r < 0)
             return r;
     }
-    cgroup_cleanup(rt, b->id);
+    if (cgroup_cleanup(rt, b->id) > 0)
+        return bl_err(err, -EBUSY, "cannot remove box %s: its cgroups are still busy (its "
+                                   "processes are exiting); try again", b->id);
     return delete_box(rt, b->id, err);
 }
 
