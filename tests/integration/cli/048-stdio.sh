@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034 # RC is read by tap.sh's assertions
 # The caller's stdio and the box: pipes, sockets and terminals are handed to the box as they are
 # (zero copy), but a host file, directory or device is never handed over, since the box could
 # reopen it through /proc/self/fd/N with more access than it was given (read a `>>` log, truncate
