@@ -95,7 +95,11 @@ BOXLITE_API int boxlite_box_has_user_command(const boxlite_box *box);
  *               stderr; NULL for a detached start. For a box created with `tty`, PID 1 gets a
  *               pty of the box instead, and boxlite_box_wait() copies stdio[0] to it and its
  *               output to stdio[1] (the fds must then stay open until the wait returns; the
- *               window size is read from stdio[0] when it is a terminal).
+ *               window size is read from stdio[0] when it is a terminal). Pipes, sockets,
+ *               terminals and /dev/null are handed to PID 1 as they are; any other fd (a regular
+ *               file, a directory, another device) is never handed to the box, which could
+ *               reopen it through /proc with more access: boxlite_box_wait() copies it through
+ *               a pipe instead, so it too must stay open until the wait returns.
  * @param ret_status  when the command could not be started: 125 (boxlite failure), 126 (cannot
  *               invoke), 127 (not found); set together with the error.
  * @return 0, -EBUSY (already running by another process), or an error.
@@ -146,7 +150,10 @@ typedef struct {
     const char *workdir;     /* NULL = the box's */
     const char *user;        /* NULL = the box's */
     int detach;              /* start and return at once */
-    int stdio[3];            /* fds (borrowed) for the process; -1 = /dev/null */
+    int stdio[3];            /* fds (borrowed) for the process; -1 = /dev/null. Pipes,
+                              * sockets, terminals and /dev/null are handed over as they are;
+                              * any other fd is copied through a pipe while the exec runs
+                              * (refused, -EINVAL, with detach: nobody would copy it) */
     /* version 2 */
     int tty;                 /* the process gets a pty of the box: stdio[0] is copied to it (EOF
                               * becomes the terminal's EOF character) and its output to
