@@ -178,32 +178,36 @@ void cli_print_help(const struct command *cmd)
            "  -h, --help             Print help\n");
 }
 
+static __attribute__((format(printf, 1, 0))) char *vformat(const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    return vasprintf(&msg, fmt, ap) < 0 ? NULL : msg;
+}
+
 int cli_usage_error(const struct command *cmd, const char *fmt, ...)
 {
     va_list ap;
-    _cleanup_free_ char *msg = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    _cleanup_free_ char *msg = vformat(fmt, ap);
     va_end(ap);
-    /* it quotes what was typed: escaped, as print_error() does */
+    /* it quotes what was typed: escaped, as print_line() does */
     _cleanup_free_ char *safe = msg ? bl_escape_text(msg) : NULL;
     fprintf(stderr, "error: %s\n\nUsage: boxlite %s\n\nFor more information, try '--help'.\n",
             safe ? safe : "out of memory", cmd ? cmd->usage : "[OPTIONS] <COMMAND>");
     return EXIT_USAGE;
 }
 
-/* "Error: <msg>", where msg often quotes what the user typed (a box name, a path): escaped so
- * that it stays one line and cannot drive the terminal (issue 12). */
-static void print_error(const char *msg)
+/* A line on stderr: prefix and msg, where msg often quotes what the user or a box chose (a box
+ * name, a path): escaped so that it stays one line and cannot drive the terminal (issue 12). */
+static void print_line(const char *prefix, const char *msg)
 {
-    _cleanup_free_ char *safe = bl_escape_text(msg);
-    fprintf(stderr, "Error: %s\n", safe ? safe : "out of memory");
+    _cleanup_free_ char *safe = msg ? bl_escape_text(msg) : NULL;
+    fprintf(stderr, "%s%s\n", safe ? prefix : "Error: ", safe ? safe : "out of memory");
 }
 
 int cli_error(boxlite_error *err)
 {
-    print_error(err ? boxlite_error_message(err) : "unknown error");
+    print_line("Error: ", err ? boxlite_error_message(err) : "unknown error");
     boxlite_error_free(err);
     return EXIT_ERROR;
 }
@@ -211,24 +215,19 @@ int cli_error(boxlite_error *err)
 void cli_eprintf(const char *fmt, ...)
 {
     va_list ap;
-    _cleanup_free_ char *msg = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    _cleanup_free_ char *msg = vformat(fmt, ap);
     va_end(ap);
-    _cleanup_free_ char *safe = msg ? bl_escape_text(msg) : NULL;
-    fprintf(stderr, "%s\n", safe ? safe : "Error: out of memory");
+    print_line("", msg);
 }
 
 int cli_errorf(const char *fmt, ...)
 {
     va_list ap;
-    _cleanup_free_ char *msg = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    _cleanup_free_ char *msg = vformat(fmt, ap);
     va_end(ap);
-    print_error(msg ? msg : "out of memory");
+    print_line("Error: ", msg);
     return EXIT_ERROR;
 }
 
