@@ -104,6 +104,13 @@ t_exec_fds_pids_limit() {
 # by the shim) showed the box directory: ESCAPED within 3-9 execs.
 t_exec_fds_oom() {
     needs_cgroups "--memory" || return
+    # The case steers the kernel's OOM killer by a few pages against the release shim's zygote
+    # (static, ~1 MiB). An ASan shim is dynamic with shadow memory: its zygote is the first
+    # victim whatever the probe does, so the probe's filler never sees its own kill.
+    if [ "$BUILD" = asan ]; then
+        T_SKIP="tuned for the release shim: an ASan zygote is the OOM killer's first choice"
+        return
+    fi
     make_rootfs; make_marker
     bl run -d --name w --memory 64 -e MEM_MB=64 -e MARKER="$MARKER" -e TOKEN="$TOKEN" \
         --rootfs "$R" /probe-fdwatch oom 60
