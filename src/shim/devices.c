@@ -10,7 +10,10 @@
  * The policy is an eBPF program of type BPF_PROG_TYPE_CGROUP_DEVICE attached to the box's
  * cgroup2 leaf. The kernel consults it on pure cgroup v2 and on hybrid hosts alike (the cgroup2
  * leaf of the task), and charges its memory to the shim's memory cgroup (kernels since 5.11,
- * not RLIMIT_MEMLOCK). It dies with the cgroup. Allowed, as docker's default list (character
+ * not RLIMIT_MEMLOCK). It dies with the cgroup. The shim attaches it while PID 1 builds its
+ * root (before the "go" that lets it run anything of the box's), off the start's critical path;
+ * where it cannot be attached the start fails, and where the box has no cgroup2 leaf at all it
+ * gets no CAP_MKNOD (main.c). Allowed, as docker's default list (character
  * devices only, read, write and mknod): null, zero, full, random, urandom, tty, ptmx, and the
  * box's own pty slaves (136:*). Every block device and every other node is refused.
  *

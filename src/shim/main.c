@@ -212,14 +212,12 @@ static int start_box(struct shim *s, bl_error **err)
     r = cg_create(&s->cg, s->conf.cgroup, err);
     if (r < 0)
         return r;
-    if (!s->userns) {
-        /* The device allow-list (devices.c), before PID 1 exists. Where it cannot be had, the
-         * box gets no CAP_MKNOD at all rather than a node it could plant on the host. */
-        char why[160] = "no cgroup2 leaf for the box";
-        if (s->cg.v2_fd < 0 || devices_restrict(s->cg.v2_fd, why, sizeof(why)) < 0) {
-            shim_log("no device allow-list (%s): the box gets no CAP_MKNOD", why);
-            s->conf.caps &= ~(UINT64_C(1) << CAP_MKNOD);
-        }
+    if (!s->userns && s->cg.v2_fd < 0) {
+        /* No cgroup2 leaf, so no device allow-list (devices.c): the box gets no CAP_MKNOD at
+         * all rather than a node it could plant on the host. */
+        shim_log("no cgroup2 leaf for the box, so no device allow-list: the box gets no "
+                 "CAP_MKNOD");
+        s->conf.caps &= ~(UINT64_C(1) << CAP_MKNOD);
     }
     if (geteuid() != 0) {
         /* delegated cgroups sit where our own cgroup is: tell the library, which removes them
@@ -350,7 +348,14 @@ static int start_box(struct shim *s, bl_error **err)
     _cleanup_(bl_error_freep) bl_error *lerr = NULL;
     r = cg_attach(&s->cg, pid, in_cgroup);
     if (r >= 0) {
-        int q = cg_set_limits(&s->cg, &s->conf, &lerr);
+        /* The device allow-list, off the critical path too (PID 1 opens nothing but its pty
+         * before "go"); one that cannot be attached fails the start, it is not skipped. */
+        char why[160];
+        int q = 0;
+        if (!s->userns && s->cg.v2_fd >= 0 && devices_restrict(s->cg.v2_fd, why, sizeof(why)) < 0)
+            q = bl_err(&lerr, -EPERM, "cannot apply the box's device allow-list: %s", why);
+        if (q >= 0)
+            q = cg_set_limits(&s->cg, &s->conf, &lerr);
         struct stat bst;
         if (q >= 0 && fstat(s->boxfd, &bst) == 0)
             cg_account_io(&s->cg, bst.st_dev);
