@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * File and directory helpers shared by the library and the shim (which links this file, so it
+ * uses libc and alloc-util/error/fault only). bl_open_in_root() and bl_mkdir_in_root() are what
+ * keep `boxlite cp`, layer unpacking, mount and volume targets and the pty lookup inside a
+ * root: every path they are given may come from a hostile image or box.
+ */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
@@ -122,6 +131,254 @@ int bl_mkdir_p(const char *path, mode_t mode, bl_error **err)
     if (!S_ISDIR(st.st_mode))
         return bl_err(err, -ENOTDIR, "'%s' is not a directory", path);
     return 0;
+}
+
+/* ---- paths confined to a root ------------------------------------------------------------ */
+
+#define MAX_SYMLINK_HOPS 40 /* the kernel's own limit */
+#define MAX_MKDIR_DEPTH 256 /* missing components that one bl_mkdir_in_root() creates */
+
+static bool is_name(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+/* openat2() with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS. Returns an fd or -errno. */
+static int open_in_root_kernel(int root_fd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (uint64_t) (flags | O_CLOEXEC),
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+
+    /* EAGAIN: a concurrent rename raced with a ".." lookup and the kernel asks us to retry
+     * (every attempt is checked again, so retrying confines as strictly as the first try). */
+    for (unsigned i = 0;; i++) {
+        long fd = syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof(how));
+        if (fd >= 0)
+            return (int) fd;
+        if (errno != EAGAIN || i >= 16)
+            return -errno;
+    }
+}
+
+/* An O_PATH fd of root_fd/walked, where `walked` ("a/b/c", or "") names real directories only:
+ * each component is opened with O_NOFOLLOW, so a component swapped for a symlink fails. */
+static int reopen_walked(int root_fd, const char *walked)
+{
+    _cleanup_close_ int cur = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0)
+        return -errno;
+    char name[NAME_MAX + 1];
+    for (const char *p = walked; *p;) {
+        size_t len = strcspn(p, "/");
+        memcpy(name, p, len); /* len <= NAME_MAX: checked when the name was appended */
+        name[len] = 0;
+        p += len + (p[len] == '/');
+        int next = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0)
+            return -errno;
+        (void) bl_close(cur);
+        cur = next;
+    }
+    return TAKE_FD(cur);
+}
+
+/*
+ * RESOLVE_IN_ROOT done by hand, for when openat2() is missing: one component at a time with
+ * O_PATH|O_NOFOLLOW, each symlink expanded from its text (an absolute target restarts at the
+ * root), magic links never followed, only read as text. ".." is never asked of the kernel: the
+ * walk keeps the names of the real directories it went down through (`walked`), and ".." drops
+ * the last one and walks down again from the root, so ".." at the root stays there and a
+ * directory moved out of the root during the walk (by a writer that can see outside it) can
+ * never lead above the root.
+ */
+static int open_in_root_userspace(int root_fd, const char *path, int flags)
+{
+    _cleanup_free_ char *buf = bl_strdup(path); /* what is left to walk */
+    size_t walked_cap = 256, walked_len = 0;
+    _cleanup_free_ char *walked = bl_malloc(walked_cap);
+    if (!buf || !walked)
+        return -ENOMEM;
+    walked[0] = 0;
+    _cleanup_close_ int cur = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0)
+        return -errno;
+    unsigned hops = 0;
+    const char *p = buf;
+
+    for (;;) {
+        while (*p == '/')
+            p++;
+        if (!*p) { /* the path named the directory we stand in */
+            int fd = openat(cur, ".", flags | O_CLOEXEC);
+            return fd < 0 ? -errno : fd;
+        }
+        size_t len = strcspn(p, "/");
+        if (len > NAME_MAX)
+            return -ENAMETOOLONG;
+        char name[NAME_MAX + 1];
+        memcpy(name, p, len);
+        name[len] = 0;
+        p += len;
+        bool last = p[strspn(p, "/")] == 0;
+        /* "name/" at the end asks for a directory, and follows a symlink despite O_NOFOLLOW,
+         * as in the kernel */
+        bool dir_wanted = last && *p == '/';
+
+        if (is_name(name, "."))
+            continue;
+        if (is_name(name, "..")) {
+            if (walked_len == 0)
+                continue; /* ".." of the root is the root */
+            char *slash = strrchr(walked, '/');
+            walked_len = slash ? (size_t) (slash - walked) : 0;
+            walked[walked_len] = 0;
+            int up = reopen_walked(root_fd, walked);
+            if (up < 0)
+                return up;
+            (void) bl_close(cur);
+            cur = up;
+            continue;
+        }
+
+        struct stat st;
+        if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return -errno;
+        if (S_ISLNK(st.st_mode) && !(last && !dir_wanted && (flags & O_NOFOLLOW))) {
+            if (++hops > MAX_SYMLINK_HOPS)
+                return -ELOOP;
+            _cleanup_free_ char *target = bl_malloc(PATH_MAX);
+            if (!target)
+                return -ENOMEM;
+            ssize_t n = readlinkat(cur, name, target, PATH_MAX);
+            if (n < 0)
+                return -errno;
+            if (n == 0 || n >= PATH_MAX)
+                return -ENAMETOOLONG;
+            target[n] = 0;
+            /* Continue with the target followed by the rest (which starts with "/" if any; with
+             * dir_wanted it is that "/", so the target's last component wants a directory). */
+            char *next = bl_asprintf("%s%s", target, p);
+            if (!next)
+                return -ENOMEM;
+            free(buf);
+            buf = next;
+            p = buf;
+            if (target[0] == '/') {
+                (void) bl_close(cur);
+                cur = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (cur < 0)
+                    return -errno;
+                walked_len = 0;
+                walked[0] = 0;
+            }
+            continue;
+        }
+        if (last) {
+            int fd =
+                openat(cur, name, flags | (dir_wanted ? O_DIRECTORY : 0) | O_NOFOLLOW | O_CLOEXEC);
+            return fd < 0 ? -errno : fd;
+        }
+        if (!S_ISDIR(st.st_mode))
+            return -ENOTDIR;
+        int next = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0)
+            return -errno;
+        (void) bl_close(cur);
+        cur = next;
+
+        if (walked_len + 1 + len + 1 > walked_cap) {
+            size_t ncap = (walked_len + 1 + len + 1) * 2;
+            char *nw = bl_realloc(walked, ncap);
+            if (!nw)
+                return -ENOMEM;
+            walked = nw;
+            walked_cap = ncap;
+        }
+        if (walked_len > 0)
+            walked[walked_len++] = '/';
+        memcpy(walked + walked_len, name, len + 1);
+        walked_len += len;
+    }
+}
+
+int bl_open_in_root(int root_fd, const char *path, int flags, enum bl_resolve_mode mode)
+{
+    if (root_fd < 0)
+        return -EBADF;
+    switch (mode) {
+    case BL_RESOLVE_USERSPACE:
+        return open_in_root_userspace(root_fd, path, flags);
+    case BL_RESOLVE_KERNEL:
+        return open_in_root_kernel(root_fd, path, flags);
+    case BL_RESOLVE_AUTO:
+        break;
+    }
+    int fd = open_in_root_kernel(root_fd, path, flags);
+    if (fd == -ENOSYS)
+        return open_in_root_userspace(root_fd, path, flags);
+    if (fd == -EPERM) {
+        /* A seccomp profile that predates openat2, or a real EPERM of this open: opening "."
+         * of a directory we hold cannot legitimately fail with it, so ask that. */
+        int probe = open_in_root_kernel(root_fd, ".", O_PATH | O_DIRECTORY);
+        if (probe >= 0)
+            (void) bl_close(probe);
+        else if (probe == -EPERM || probe == -ENOSYS)
+            return open_in_root_userspace(root_fd, path, flags);
+    }
+    return fd;
+}
+
+/* Open in the place: confined to root_fd, or (AT_FDCWD) as open(2) would. */
+static int place_open(int root_fd, const char *path, int flags, enum bl_resolve_mode rmode)
+{
+    if (root_fd == AT_FDCWD) {
+        int fd = openat(AT_FDCWD, path, flags | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+    }
+    return bl_open_in_root(root_fd, path, flags, rmode);
+}
+
+static int mkdir_in_root(int root_fd, const char *path, mode_t mode, enum bl_resolve_mode rmode,
+                         unsigned depth)
+{
+    int fd = place_open(root_fd, path, O_PATH | O_DIRECTORY, rmode);
+    if (fd != -ENOENT || depth > MAX_MKDIR_DEPTH)
+        return fd;
+
+    /* Something is missing: make sure the parent exists, then create the last component. */
+    _cleanup_free_ char *copy = bl_strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/')
+        copy[--n] = 0;
+    char *slash = strrchr(copy, '/');
+    const char *last = slash ? slash + 1 : copy;
+    if (!*last || is_name(last, ".") || is_name(last, ".."))
+        return -EINVAL;
+    _cleanup_close_ int parent = -1;
+    if (slash) {
+        *slash = 0;
+        parent = mkdir_in_root(root_fd, slash == copy ? "/" : copy, mode, rmode, depth + 1);
+    } else {
+        parent = place_open(root_fd, ".", O_PATH | O_DIRECTORY, rmode);
+    }
+    if (parent < 0)
+        return parent;
+    if (mkdirat(parent, last, mode) < 0 && errno != EEXIST)
+        return -errno;
+    /* O_NOFOLLOW: what is there now (ours, or raced in) must be a directory, not a link. */
+    fd = openat(parent, last, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int bl_mkdir_in_root(int root_fd, const char *path, mode_t mode, enum bl_resolve_mode rmode)
+{
+    if (root_fd < 0 && root_fd != AT_FDCWD)
+        return -EBADF;
+    return mkdir_in_root(root_fd, path, mode, rmode, 0);
 }
 
 /* Without root, a directory of ours that we may not read or change (overlayfs makes its

@@ -7,8 +7,9 @@
  * (its shim opens /proc/<PID 1>/root and passes it over), a stopped one's overlay and volumes
  * mounted in the private mount namespace of `boxlite-shim --mount` (nothing is started and
  * nothing is mounted on the host). Safety in the box rests on three rules:
- *   - a path given by the user is resolved with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
- *     from that root, so ".." and symlinks, absolute or not, stay inside the box;
+ *   - a path given by the user is resolved with bl_open_in_root() (openat2(RESOLVE_IN_ROOT |
+ *     RESOLVE_NO_MAGICLINKS), or its userspace walk on older kernels) from that root, so ".."
+ *     and symlinks, absolute or not, stay inside the box;
  *   - below it, the tree is walked one component at a time with *at() calls on directory fds
  *     and O_NOFOLLOW, never by path, so a directory swapped for a symlink during the copy fails
  *     the copy instead of redirecting it;
@@ -29,7 +30,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -37,7 +37,6 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "alloc-util.h"
 #include "box.h"
@@ -59,43 +58,13 @@ static int place_open(int root, const char *path, int flags)
         int fd = open(path, flags | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
     }
-    struct open_how how = {
-        .flags = (uint64_t) (flags | O_CLOEXEC),
-        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
-    return fd < 0 ? -errno : (int) fd;
+    return bl_open_in_root(root, path, flags, BL_RESOLVE_AUTO);
 }
 
 /* mkdir -p in the place; returns an O_PATH fd of the directory. */
-static int place_mkdir_p(int root, const char *path, int depth)
+static int place_mkdir_p(int root, const char *path)
 {
-    int fd = place_open(root, path, O_PATH | O_DIRECTORY);
-    if (fd != -ENOENT || depth > MAX_DEPTH)
-        return fd;
-    _cleanup_free_ char *copy = bl_strdup(path);
-    if (!copy)
-        return -ENOMEM;
-    size_t n = strlen(copy);
-    while (n > 1 && copy[n - 1] == '/')
-        copy[--n] = 0;
-    char *slash = strrchr(copy, '/');
-    const char *last = slash ? slash + 1 : copy;
-    if (!*last || !strcmp(last, ".") || !strcmp(last, ".."))
-        return -EINVAL;
-    _cleanup_close_ int parent = -1;
-    if (slash) {
-        *slash = 0;
-        parent = place_mkdir_p(root, slash == copy ? "/" : copy, depth + 1);
-    } else {
-        parent = place_open(root, ".", O_PATH | O_DIRECTORY);
-    }
-    if (parent < 0)
-        return parent;
-    if (mkdirat(parent, last, 0755) < 0 && errno != EEXIST)
-        return -errno;
-    fd = openat(parent, last, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
+    return bl_mkdir_in_root(root < 0 ? AT_FDCWD : root, path, 0755, BL_RESOLVE_AUTO);
 }
 
 /* "a/b/c/" -> parent "a/b" and name "c"; "c" -> "." and "c"; "/c" -> "/" and "c". */
@@ -612,11 +581,11 @@ static int do_copy(int src_root, const char *src_path, int dst_root, const char 
         dir = open_dir_rw(place_open(dst_root, dparent, O_PATH | O_DIRECTORY));
         name = dname;
     } else if (dst_slash || S_ISDIR(st.st_mode)) { /* a new directory receives SRC */
-        dir = open_dir_rw(place_mkdir_p(dst_root, dst_path, 0));
+        dir = open_dir_rw(place_mkdir_p(dst_root, dst_path));
     } else { /* SRC becomes DST */
         if (split_path(dst_path, &dparent, &dname) < 0)
             return bl_oom(err);
-        dir = open_dir_rw(place_mkdir_p(dst_root, dparent, 0));
+        dir = open_dir_rw(place_mkdir_p(dst_root, dparent));
         name = dname;
     }
     if (dir < 0)

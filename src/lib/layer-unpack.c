@@ -14,11 +14,11 @@
  * whatever the tar contains. Names are normalised ("/" and "./" prefixes dropped) and any ".."
  * component fails the layer. A directory named by the tar is only ever turned into an fd with
  * openat2(root_fd, ..., RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) (or, where openat2 is missing,
- * a userspace walk with the same rules), so symlinks in the tree (including ones the tar just
- * created) resolve as if root_fd were "/". The last component is
- * then handled with *at() calls that never follow it: O_CREAT|O_EXCL|O_NOFOLLOW, mkdirat,
- * symlinkat, mknodat, AT_SYMLINK_NOFOLLOW. Whatever already sits at a name is removed (unlinked,
- * never written through) before a new entry takes its place. Hardlink targets are opened the same
+ * bl_open_in_root()'s userspace walk with the same rules), so symlinks in the tree (including
+ * ones the tar just created) resolve as if root_fd were "/". The last component is then
+ * handled with *at() calls that never follow it: O_CREAT|O_EXCL|O_NOFOLLOW, mkdirat, symlinkat,
+ * mknodat, AT_SYMLINK_NOFOLLOW. Whatever already sits at a name is removed (unlinked, never
+ * written through) before a new entry takes its place. Hardlink targets are opened the same
  * confined way and linked from that fd. The module assumes it is the only writer under root_fd
  * while it runs; the threat it defends against is the content of the tar.
  *
@@ -30,12 +30,10 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -85,10 +83,10 @@ struct dir_fixup {
 
 /* The directory we unpack into, and how paths are confined to it. */
 struct root {
-    int fd;       /* borrowed */
-    bool emulate; /* no openat2() (kernel < 5.6, a seccomp filter, valgrind): walk by hand */
-    dev_t dev;    /* identity of the root, where ".." stops in the emulated walk */
-    ino_t ino;
+    int fd; /* borrowed */
+    /* KERNEL, or USERSPACE where openat2() is missing (kernel < 5.6, a seccomp filter,
+     * valgrind): probed once per layer rather than on every entry */
+    enum bl_resolve_mode resolve;
 };
 
 /* The metadata of one tar entry, checked and converted. */
@@ -293,126 +291,13 @@ static int split_path(const char *path, char **ret_parent, char **ret_last)
     return 0;
 }
 
-/* openat2() with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS. Returns an fd or -errno. */
-static int openat2_in_root(int root_fd, const char *path, int flags)
-{
-    struct open_how how = {
-        .flags = (uint64_t) (flags | O_CLOEXEC),
-        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-
-    /* EAGAIN means a concurrent rename raced with a ".." lookup: the kernel asks us to retry. */
-    for (unsigned i = 0;; i++) {
-        long fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-        if (fd >= 0)
-            return (int) fd;
-        if (errno != EAGAIN || i >= 16)
-            return -errno;
-    }
-}
-
-/*
- * RESOLVE_IN_ROOT done by hand, for when openat2() is missing: one component at a time with
- * O_PATH|O_NOFOLLOW, each symlink expanded from its text (an absolute target restarts at the
- * root), ".." stopped at the root. Against the content of the tar this is as strict as the
- * kernel; unlike the kernel it does not guard against a concurrent rename inside the root, which
- * cannot happen while we are its only writer. Magic links are never followed, only read as text.
- */
-static int open_in_root_emulated(const struct root *root, const char *path, int flags)
-{
-    _cleanup_free_ char *buf = bl_strdup(path); /* what is left to walk */
-    if (!buf)
-        return -ENOMEM;
-    _cleanup_close_ int cur = openat(root->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (cur < 0)
-        return -errno;
-    unsigned hops = 0;
-    const char *p = buf;
-
-    for (;;) {
-        while (*p == '/')
-            p++;
-        if (!*p) { /* the path named the directory we stand in */
-            int fd = openat(cur, ".", flags | O_CLOEXEC);
-            return fd < 0 ? -errno : fd;
-        }
-        size_t len = strcspn(p, "/");
-        if (len > NAME_MAX)
-            return -ENAMETOOLONG;
-        char name[NAME_MAX + 1];
-        memcpy(name, p, len);
-        name[len] = 0;
-        p += len;
-        bool last = p[strspn(p, "/")] == 0;
-
-        if (streq(name, "."))
-            continue;
-        struct stat st;
-        if (streq(name, "..")) {
-            if (fstat(cur, &st) < 0)
-                return -errno;
-            if (st.st_dev == root->dev && st.st_ino == root->ino)
-                continue; /* ".." of the root is the root */
-            int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (up < 0)
-                return -errno;
-            (void) bl_close(cur);
-            cur = up;
-            continue;
-        }
-
-        if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            return -errno;
-        if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
-            if (++hops > MAX_SYMLINK_HOPS)
-                return -ELOOP;
-            _cleanup_free_ char *target = bl_malloc(PATH_MAX);
-            if (!target)
-                return -ENOMEM;
-            ssize_t n = readlinkat(cur, name, target, PATH_MAX);
-            if (n < 0)
-                return -errno;
-            if (n == 0 || n >= PATH_MAX)
-                return -ENAMETOOLONG;
-            target[n] = 0;
-            /* Continue with the target followed by the rest (which starts with "/" if any). */
-            char *next = bl_asprintf("%s%s", target, p);
-            if (!next)
-                return -ENOMEM;
-            free(buf);
-            buf = next;
-            p = buf;
-            if (target[0] == '/') {
-                (void) bl_close(cur);
-                cur = openat(root->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (cur < 0)
-                    return -errno;
-            }
-            continue;
-        }
-        if (last) {
-            int fd = openat(cur, name, flags | O_NOFOLLOW | O_CLOEXEC);
-            return fd < 0 ? -errno : fd;
-        }
-        if (!S_ISDIR(st.st_mode))
-            return -ENOTDIR;
-        int next = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (next < 0)
-            return -errno;
-        (void) bl_close(cur);
-        cur = next;
-    }
-}
-
 /*
  * Open `path` confined to the root: symlinks and ".." resolve as if the root were "/", /proc
  * magic links are refused. "" opens the root itself. Returns an fd (O_CLOEXEC) or -errno.
  */
 static int open_in_root(const struct root *root, const char *path, int flags)
 {
-    if (root->emulate)
-        return open_in_root_emulated(root, path, flags);
-    return openat2_in_root(root->fd, *path ? path : ".", flags);
+    return bl_open_in_root(root->fd, path, flags, root->resolve);
 }
 
 static int resolve_dir(const struct root *root, const char *path, unsigned *hops);
@@ -1058,7 +943,7 @@ static int fixup_dirs(struct unpack *u, bl_error **err)
 }
 
 /*
- * Record the root's identity and whether openat2() works. ENOSYS: kernel < 5.6, a seccomp
+ * Check the root is a directory, and whether openat2() works. ENOSYS: kernel < 5.6, a seccomp
  * filter, or valgrind. EPERM: container seccomp profiles written before openat2 existed (Docker
  * < 20.10) answer EPERM to calls they do not know; opening "." of a directory we hold cannot
  * legitimately fail with it.
@@ -1070,10 +955,8 @@ static int probe_root(struct root *root, bl_error **err)
         return bl_err_errno(err, "cannot stat the layer directory");
     if (!S_ISDIR(st.st_mode))
         return bl_err(err, -ENOTDIR, "the layer directory is not a directory");
-    root->dev = st.st_dev;
-    root->ino = st.st_ino;
-
-    int fd = openat2_in_root(root->fd, ".", O_PATH | O_DIRECTORY);
+    root->resolve = BL_RESOLVE_KERNEL;
+    int fd = bl_open_in_root(root->fd, ".", O_PATH | O_DIRECTORY, BL_RESOLVE_KERNEL);
     if (fd >= 0) {
         (void) bl_close(fd);
         return 0;
@@ -1081,7 +964,7 @@ static int probe_root(struct root *root, bl_error **err)
     if (fd != -ENOSYS && fd != -EPERM)
         return bl_err_code(err, fd, "cannot open the layer directory");
     bl_debug("openat2() is not available (%s), resolving paths in userspace", strerror(-fd));
-    root->emulate = true;
+    root->resolve = BL_RESOLVE_USERSPACE;
     return 0;
 }
 

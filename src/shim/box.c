@@ -5,13 +5,13 @@
  * and becomes the command (or the built-in init). It never returns.
  *
  * Paths inside the rootfs come from an image and are not trusted: every mount target in it is
- * resolved with openat2(RESOLVE_IN_ROOT) relative to the rootfs and mounted through
- * /proc/self/fd/N, so a symlink in the image can never redirect a mount to the host.
+ * resolved with bl_open_in_root() (openat2(RESOLVE_IN_ROOT), or its userspace walk) relative to
+ * the rootfs and mounted through /proc/self/fd/N, so a symlink in the image can never redirect
+ * a mount to the host.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <linux/magic.h>
 #include <net/if.h>
 #include <sched.h>
@@ -88,14 +88,17 @@ pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgr
 
 /* ---- safe paths inside the rootfs --------------------------------------------------------- */
 
+/* The shared helpers (fs-util.c): openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), or the
+ * userspace walk with the same confinement where openat2() is missing. */
 static int open_in_root(int rootfd, const char *path, int flags)
 {
-    struct open_how how = {
-        .flags = (uint64_t) (flags | O_CLOEXEC),
-        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-    return fd < 0 ? -errno : (int) fd;
+    return bl_open_in_root(rootfd, path, flags, BL_RESOLVE_AUTO);
+}
+
+/* mkdir -p inside the rootfs; returns an O_PATH fd of the directory or -errno. */
+static int mkdir_in_root(int rootfd, const char *path)
+{
+    return bl_mkdir_in_root(rootfd, path, 0755, BL_RESOLVE_AUTO);
 }
 
 /* Split "a/b/c" into parent "a/b" (in buf) and last "c"; parent "" for "c". */
@@ -122,8 +125,6 @@ static int split_last(const char *path, char *buf, size_t bufsz, const char **la
     return 0;
 }
 
-static int mkdir_in_root(int rootfd, const char *path);
-
 /* The directory that will hold `path`'s last component (*ret_last, pointing into `buf`),
  * created as needed inside the rootfs: rootfd itself, or an fd stored in *ret_owned. */
 static int parent_in_root(int rootfd, const char *path, char *buf, size_t bufsz,
@@ -137,24 +138,6 @@ static int parent_in_root(int rootfd, const char *path, char *buf, size_t bufsz,
         return rootfd;
     *ret_owned = mkdir_in_root(rootfd, parent);
     return *ret_owned;
-}
-
-/* mkdir -p inside the rootfs; returns an O_PATH fd of the directory or -errno. */
-static int mkdir_in_root(int rootfd, const char *path)
-{
-    int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
-    if (fd != -ENOENT)
-        return fd;
-    char buf[PATH_MAX];
-    const char *last;
-    _cleanup_close_ int pfd_owned = -1;
-    int pfd = parent_in_root(rootfd, path, buf, sizeof(buf), &last, &pfd_owned);
-    if (pfd < 0)
-        return pfd;
-    if (mkdirat(pfd, last, 0755) < 0 && errno != EEXIST)
-        return -errno;
-    fd = openat(pfd, last, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
 }
 
 /* A file to bind-mount over inside the rootfs: the existing one (symlinks resolved inside the

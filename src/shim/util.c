@@ -160,19 +160,7 @@ const char *fd_path(struct fd_path *p, int fd)
 
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len)
 {
-    char tmp[256];
-    if (snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= (int) sizeof(tmp))
-        return -ENAMETOOLONG;
-    _cleanup_close_ int fd =
-        openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        return -errno;
-    int r = bl_write_all(fd, data, len);
-    if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-        r = -errno;
-    if (r < 0)
-        (void) unlinkat(dirfd, tmp, 0);
-    return r;
+    return bl_write_file_atomic_at(dirfd, name, data, len, 0644, /* err= */ NULL);
 }
 
 int write_id_maps(pid_t pid, uid_t uid, gid_t gid)
