@@ -13,6 +13,9 @@ extern const char *arg_home;
 extern int arg_debug;
 extern const char *arg_config;          /* --config PATH */
 extern const char *arg_registries[];    /* --registry HOST..., NULL-terminated */
+/* Release-candidate features BOXLITE_EXPERIMENTAL enables (spec/cli.md §1.2), once parsed. */
+enum { CLI_FEATURE_CUSTOM_KERNEL = 1, CLI_FEATURE_NESTED_VIRT = 2 };
+extern unsigned arg_experimental;
 
 struct command {
     const char *name;
@@ -35,6 +38,14 @@ int cli_global_opt(int c, const struct command *cmd);
 
 int cli_usage_error(const struct command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* clap's "the following required arguments were not provided:" with one missing argument per
+ * line of `args` ("<BOX>\n  <COMMAND>..."): a fixed text, printed as it is (cli_usage_error
+ * escapes, so its newlines would show as "\n"). Returns EXIT_USAGE. */
+int cli_usage_missing(const struct command *cmd, const char *args);
+/* clap's "invalid value '<value>' for '<what>'" and, on its own line, "[possible values: <list>]"
+ * (`value` is escaped, `what` and `list` are fixed texts). Returns EXIT_USAGE. */
+int cli_usage_invalid(const struct command *cmd, const char *value, const char *what,
+                      const char *list);
 /* Prints "Error: <msg>" for a runtime error and frees it; returns EXIT_ERROR. */
 int cli_error(boxlite_error *err);
 int cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -73,3 +84,5 @@ CMD(logs);
 CMD(stats);
 CMD(info);
 CMD(completion);
+CMD(volume);
+CMD(network);

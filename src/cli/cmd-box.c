@@ -6,6 +6,7 @@
  * cannot be invoked / is not found; exec returns 1 for a box that cannot take an exec (unknown,
  * ambiguous, refused) and 125 when boxlite fails; other commands 0, 1, or 2 for usage errors.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -42,6 +43,9 @@ static struct {
     int64_t memory_mib, pids_limit;
     double cpus;
     int timeout;
+    /* the hidden RC flags: only checked and refused (rc_flags) */
+    const char *kernel, *kernel_format, *initramfs, *kernel_args;
+    int nested_virt;
 } o = {.timeout = 10};
 
 enum {
@@ -59,6 +63,11 @@ enum {
     OPT_DISK_SIZE,
     OPT_NETWORK,
     OPT_ALLOW_NET,
+    OPT_KERNEL,
+    OPT_KERNEL_FORMAT,
+    OPT_INITRAMFS,
+    OPT_KERNEL_ARGS,
+    OPT_NESTED_VIRT,
 };
 
 static int push(const char **list, int *n, const char *v)
@@ -219,6 +228,29 @@ static int box_opt(int c, const char *arg)
         return 0;
     case OPT_ALLOW_NET:
         return push(o.allow_net, &o.n_allow_net, arg);
+    case OPT_KERNEL:
+        o.kernel = arg;
+        return 0;
+    case OPT_KERNEL_FORMAT: {
+        static const char *const formats[] = {"auto",      "raw",      "elf",       "pe-gz",
+                                              "image-bz2", "image-gz", "image-zstd"};
+        for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+            if (!strcmp(arg, formats[i])) {
+                o.kernel_format = arg;
+                return 0;
+            }
+        return cli_usage_invalid(NULL, arg, "--kernel-format <KERNEL_FORMAT>",
+                                 "auto, raw, elf, pe-gz, image-bz2, image-gz, image-zstd");
+    }
+    case OPT_INITRAMFS:
+        o.initramfs = arg;
+        return 0;
+    case OPT_KERNEL_ARGS:
+        o.kernel_args = arg;
+        return 0;
+    case OPT_NESTED_VIRT:
+        o.nested_virt = 1;
+        return 0;
     default:
         return EXIT_USAGE;
     }
@@ -254,7 +286,13 @@ static int stop_opt(int c, const char *arg)
         {"cap-drop", required_argument, NULL, OPT_CAP_DROP},                                       \
         {"init", no_argument, NULL, OPT_INIT}, {"publish", required_argument, NULL, 'p'},          \
         {"network", required_argument, NULL, OPT_NETWORK},                                         \
-        {"allow-net", required_argument, NULL, OPT_ALLOW_NET}
+        {"allow-net", required_argument, NULL, OPT_ALLOW_NET},                                     \
+        /* hidden (not in --help, so not in completion either): upstream's RC flags */             \
+        {"kernel", required_argument, NULL, OPT_KERNEL},                                           \
+        {"kernel-format", required_argument, NULL, OPT_KERNEL_FORMAT},                             \
+        {"initramfs", required_argument, NULL, OPT_INITRAMFS},                                     \
+        {"kernel-args", required_argument, NULL, OPT_KERNEL_ARGS},                                 \
+        {"nested-virtualization", no_argument, NULL, OPT_NESTED_VIRT}
 
 /* Signals forwarded to the box while a foreground command runs go through a pipe. */
 static int sig_pipe[2] = {-1, -1};
@@ -318,11 +356,43 @@ static void fill_box_opts(boxlite_box_opts *bo, const char *image, char **cmd)
     bo->publish = o.n_publish ? o.publish : NULL;
 }
 
+/* upstream's words when an RC feature is used without its BOXLITE_EXPERIMENTAL token */
+static int rc_gate(const char *what, const char *feature, const char *token)
+{
+    return cli_errorf("configuration error: %s is an RC feature and is disabled; enable "
+                      "ExperimentalFeature::%s when constructing the runtime (CLI: set "
+                      "BOXLITE_EXPERIMENTAL=%s)",
+                      what, feature, token);
+}
+
+/* The hidden RC flags (spec/cli.md §4.1), checked before anything else as upstream does:
+ * clap's "requires --kernel" (2), then upstream's gate (1), then, past the gate, refused:
+ * boxes run on the host's kernel and are not virtual machines (spec deviation 8). Returns 0,
+ * or the exit code after printing. */
+static int rc_flags(const struct command *cmd)
+{
+    if (!o.kernel && (o.kernel_format || o.initramfs || o.kernel_args))
+        return cli_usage_missing(cmd, "--kernel <KERNEL>");
+    if (o.kernel && !(arg_experimental & CLI_FEATURE_CUSTOM_KERNEL))
+        return rc_gate("custom kernel support", "CustomKernel", "custom-kernel");
+    if (o.nested_virt && !(arg_experimental & CLI_FEATURE_NESTED_VIRT))
+        return rc_gate("nested virtualization support", "NestedVirtualization",
+                       "nested-virtualization");
+    if (o.kernel)
+        return cli_errorf("unsupported: --kernel: a box runs on the host's kernel (boxlite "
+                          "isolates with namespaces, not a virtual machine)");
+    if (o.nested_virt)
+        return cli_errorf("unsupported: --nested-virtualization: a box is not a virtual "
+                          "machine (boxlite isolates with namespaces)");
+    return 0;
+}
+
 /* run and create share their start: IMAGE [CMD...] or --rootfs PATH [CMD...]. */
 static int image_and_cmd(const struct command *cmd, int argc, char **argv, int ind,
                          const char **image, char ***rest, int is_create, int *ret)
 {
-    (void) cmd;
+    if ((*ret = rc_flags(cmd)) != 0)
+        return -1;
     if (o.rootfs) {
         if (is_create && ind < argc) {
             *ret = cli_errorf("provide either IMAGE or --rootfs PATH, not both");
@@ -436,7 +506,8 @@ CMD(create)
     return EXIT_OK;
 }
 
-/* start/stop/restart: every target is tried; exit 1 if any failed. */
+/* start/stop/restart: every target is tried; exit 1 if any failed, with upstream's summary
+ * (spec/cli.md §4.7): "Failed to <verb> all N" or "K of N", then each failure again. */
 static int multi(const struct command *cmd, int argc, char **argv, const char *verb,
                  const char *ing, int (*op)(boxlite_runtime *, boxlite_box *, boxlite_error **))
 {
@@ -447,22 +518,33 @@ static int multi(const struct command *cmd, int argc, char **argv, const char *v
     if (ind < 0)
         return rc;
     if (ind >= argc)
-        return cli_usage_error(cmd,
-                               "the following required arguments were not provided:\n  <BOX>...");
+        return cli_usage_missing(cmd, "<BOX>...");
     _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
     if ((rc = cli_open_runtime(&rt)) != 0)
         return rc;
+    /* the summary: bad[i] marks a target that failed, why[i] its reason (NULL: no memory) */
+    _cleanup_free_ char **why = calloc((size_t) (argc - ind), sizeof(char *));
+    _cleanup_free_ char *bad = calloc((size_t) (argc - ind), 1);
+    if (!why || !bad)
+        return cli_errorf("out of memory");
     int failed = 0;
     for (int i = ind; i < argc; i++) {
         _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
         _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
         if (boxlite_box_lookup(rt, argv[i], &box, &err) < 0) {
             cli_eprintf("Error: %s", boxlite_error_message(err));
+            /* upstream lists an unknown box as "<t>: not found" */
+            why[i - ind] = strdup(boxlite_error_code(err) == -ENOENT
+                                      ? "not found"
+                                      : boxlite_error_message(err));
+            bad[i - ind] = 1;
             failed++;
             continue;
         }
         if (op(rt, box, &err) < 0) {
             cli_eprintf("Error %s box '%s': %s", ing, argv[i], boxlite_error_message(err));
+            why[i - ind] = strdup(boxlite_error_message(err));
+            bad[i - ind] = 1;
             failed++;
             continue;
         }
@@ -470,10 +552,18 @@ static int multi(const struct command *cmd, int argc, char **argv, const char *v
         fflush(stdout);
     }
     if (failed) {
-        fprintf(stderr, "Error: Failed to %s %d of %d box(es)\n", verb, failed, argc - ind);
-        return EXIT_ERROR;
+        if (failed == argc - ind)
+            fprintf(stderr, "Error: Failed to %s all %d box(es)\nErrors:\n", verb, failed);
+        else
+            fprintf(stderr, "Error: Failed to %s %d of %d box(es)\nErrors:\n", verb, failed,
+                    argc - ind);
+        for (int i = 0; i < argc - ind; i++) {
+            if (bad[i])
+                cli_eprintf("  %s: %s", argv[ind + i], why[i] ? why[i] : "out of memory");
+            free(why[i]);
+        }
     }
-    return EXIT_OK;
+    return failed ? EXIT_ERROR : EXIT_OK;
 }
 
 static int op_start(boxlite_runtime *rt, boxlite_box *b, boxlite_error **err)
@@ -521,8 +611,7 @@ CMD(rm)
     if (ind < 0)
         return rc;
     if (ind >= argc && !o.all)
-        return cli_usage_error(cmd,
-                               "the following required arguments were not provided:\n  <BOX>...");
+        return cli_usage_missing(cmd, "<BOX>...");
     _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
     if ((rc = cli_open_runtime(&rt)) != 0)
         return rc;
@@ -545,8 +634,13 @@ CMD(rm)
         _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
         _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
         const char *target = o.all ? boxlite_box_id(list[i]) : argv[ind + (int) i];
-        if (boxlite_box_lookup(rt, target, &box, &err) < 0 ||
-            boxlite_box_remove(rt, box, o.force, &err) < 0) {
+        int r = boxlite_box_lookup(rt, target, &box, &err);
+        if (r == -ENOENT) { /* rm's own words for it (spec/cli.md §4.6) */
+            cli_eprintf("Error removing box '%s': box not found: %s", target, target);
+            failed = 1;
+            continue;
+        }
+        if (r < 0 || boxlite_box_remove(rt, box, o.force, &err) < 0) {
             cli_eprintf("Error removing box '%s': %s", target, boxlite_error_message(err));
             failed = 1;
             continue;
@@ -715,11 +809,18 @@ CMD(inspect)
         _cleanup_(boxlite_box_freep) boxlite_box *box = NULL;
         _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
         char *s = NULL;
-        if (boxlite_box_lookup(rt, target, &box, &err) < 0 ||
-            boxlite_box_inspect(rt, box, &s, &err) < 0) {
+        int r = boxlite_box_lookup(rt, target, &box, &err);
+        if (r == -ENOENT) {
             if (n_missing < MAX_LIST)
                 missing[n_missing++] = target;
             continue;
+        }
+        /* anything but "not found" (an ambiguous prefix) ends the command, as upstream's `?`
+         * does: no "[]", no "no such box" */
+        if (r < 0 || boxlite_box_inspect(rt, box, &s, &err) < 0) {
+            json_decref(found);
+            free(latest_id);
+            return cli_error(TAKE_PTR(err));
         }
         json_array_append_new(found, json_loads(s, JSON_DECODE_ANY, NULL));
         boxlite_free(s);
@@ -772,8 +873,7 @@ CMD(exec)
     if (ind < 0)
         return rc;
     if (ind >= argc)
-        return cli_usage_error(cmd, "the following required arguments were not provided:\n"
-                                    "  <BOX>\n  <COMMAND>...");
+        return cli_usage_missing(cmd, "<BOX>\n  <COMMAND>...");
     const char *target = argv[ind];
     char **rest = argv + ind + 1;
     int nrest = argc - ind - 1;
@@ -790,8 +890,7 @@ CMD(exec)
         nrest--;
     }
     if (nrest <= 0)
-        return cli_usage_error(cmd, "the following required arguments were not provided:\n"
-                                    "  <COMMAND>...");
+        return cli_usage_missing(cmd, "<COMMAND>...");
     if (o.tty && !o.detach && !isatty(STDIN_FILENO))
         return cli_errorf("the input device is not a TTY.");
     int tty = o.tty && !o.detach; /* a detached exec has no terminal to attach */

@@ -265,8 +265,7 @@ CMD(completion)
         return EXIT_OK;
     }
     if (argc < 2)
-        return cli_usage_error(cmd, "the following required arguments were not provided:\n"
-                                    "  <SHELL>");
+        return cli_usage_missing(cmd, "<SHELL>");
     if (argc > 2)
         return cli_usage_error(cmd, "unexpected argument '%s' found", argv[2]);
     size_t n = 0;
@@ -278,8 +277,6 @@ CMD(completion)
     else if (!strcmp(argv[1], "fish"))
         fish(cmds, n);
     else
-        return cli_usage_error(cmd, "invalid value '%s' for '<SHELL>'\n"
-                                    "  [possible values: bash, zsh, fish]",
-                               argv[1]);
+        return cli_usage_invalid(cmd, argv[1], "<SHELL>", "bash, zsh, fish");
     return EXIT_OK;
 }

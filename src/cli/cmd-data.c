@@ -131,8 +131,7 @@ CMD(cp)
     if (ind < 0)
         return rc;
     if (argc - ind < 2)
-        return cli_usage_error(cmd, "the following required arguments were not provided:\n"
-                                    "  <SRC>\n  <DST>");
+        return cli_usage_missing(cmd, "<SRC>\n  <DST>");
     if (argc - ind > 2)
         return cli_usage_error(cmd, "unexpected argument '%s' found", argv[ind + 2]);
     char *src_box, *src_path, *dst_box, *dst_path;
@@ -181,8 +180,7 @@ CMD(logs)
     if (ind < 0)
         return rc;
     if (ind >= argc)
-        return cli_usage_error(cmd, "the following required arguments were not provided:\n"
-                                    "  <BOX>");
+        return cli_usage_missing(cmd, "<BOX>");
     if (argc - ind > 1)
         return cli_usage_error(cmd, "unexpected argument '%s' found", argv[ind + 1]);
     const char *target = argv[ind];
@@ -317,8 +315,7 @@ CMD(stats)
     if (ind < 0)
         return rc;
     if (ind >= argc)
-        return cli_usage_error(cmd, "the following required arguments were not provided:\n"
-                                    "  <BOX>");
+        return cli_usage_missing(cmd, "<BOX>");
     if (argc - ind > 1)
         return cli_usage_error(cmd, "unexpected argument '%s' found", argv[ind + 1]);
     enum out_format fmt = OUT_TABLE;
@@ -381,8 +378,7 @@ CMD(info)
     const char *f = d.format ? d.format : "yaml";
     int json = !strcmp(f, "json");
     if (!json && strcmp(f, "yaml") != 0)
-        return cli_usage_error(cmd, "invalid value '%s' for '--format <FORMAT>'\n"
-                                    "  [possible values: yaml, json]", f);
+        return cli_usage_invalid(cmd, f, "--format <FORMAT>", "yaml, json");
     _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
     if ((rc = cli_open_runtime(&rt)) != 0)
         return rc;

@@ -171,8 +171,7 @@ CMD(rmi)
     if (ind < 0)
         return rc;
     if (ind >= argc)
-        return cli_usage_error(cmd,
-                               "the following required arguments were not provided:\n  <IMAGE>...");
+        return cli_usage_missing(cmd, "<IMAGE>...");
     _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
     if ((rc = cli_open_runtime(&rt)) != 0)
         return rc;
@@ -196,8 +195,7 @@ static int image_inspect(const struct command *cmd, int argc, char **argv)
     if (ind < 0)
         return rc;
     if (ind >= argc)
-        return cli_usage_error(cmd,
-                               "the following required arguments were not provided:\n  <IMAGE>...");
+        return cli_usage_missing(cmd, "<IMAGE>...");
     _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
     if ((rc = cli_open_runtime(&rt)) != 0)
         return rc;

@@ -149,8 +149,7 @@ CMD(pull)
     if (ind < 0)
         return rc;
     if (ind >= argc)
-        return cli_usage_error(cmd,
-                               "the following required arguments were not provided:\n  <IMAGE>");
+        return cli_usage_missing(cmd, "<IMAGE>");
     if (ind + 1 < argc)
         return cli_usage_error(cmd, "unexpected argument '%s' found", argv[ind + 1]);
     const char *image = argv[ind];

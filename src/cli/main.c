@@ -18,6 +18,7 @@
 const char *arg_home;
 int arg_debug;
 const char *arg_config;
+unsigned arg_experimental;
 #define MAX_REGISTRIES 32
 const char *arg_registries[MAX_REGISTRIES + 1];
 static size_t n_registries;
@@ -140,6 +141,18 @@ static const struct command commands[] = {
      "  rm        Remove images (same as `boxlite rmi`)\n"
      "  load      Load images (same as `boxlite load`)\n",
      cmd_image, 0},
+    {"network", NULL, "Manage box networking", "network <COMMAND> [ARGS]...",
+     "Commands:\n"
+     "  tunnel    Print a public URL for a box's port (needs a remote runtime)\n",
+     cmd_network, 0},
+    {"volume", NULL, "Manage named local volumes", "volume <COMMAND> [ARGS]...",
+     "Commands:\n"
+     "  create    Create a named volume\n"
+     "  ls        List named volumes\n"
+     "  get       Display a named volume\n"
+     "  rm        Remove named volumes\n"
+     "(named volumes are not supported yet: each of these fails with \"unsupported\")\n",
+     cmd_volume, 0},
     {"completion", NULL, "Generate a shell completion script", "completion <SHELL>", "",
      cmd_completion, 1},
 };
@@ -194,6 +207,26 @@ int cli_usage_error(const struct command *cmd, const char *fmt, ...)
     _cleanup_free_ char *safe = msg ? bl_escape_text(msg) : NULL;
     fprintf(stderr, "error: %s\n\nUsage: boxlite %s\n\nFor more information, try '--help'.\n",
             safe ? safe : "out of memory", cmd ? cmd->usage : "[OPTIONS] <COMMAND>");
+    return EXIT_USAGE;
+}
+
+int cli_usage_missing(const struct command *cmd, const char *args)
+{
+    fprintf(stderr,
+            "error: the following required arguments were not provided:\n  %s\n\nUsage: boxlite "
+            "%s\n\nFor more information, try '--help'.\n",
+            args, cmd ? cmd->usage : "[OPTIONS] <COMMAND>");
+    return EXIT_USAGE;
+}
+
+int cli_usage_invalid(const struct command *cmd, const char *value, const char *what,
+                      const char *list)
+{
+    _cleanup_free_ char *safe = bl_escape_text(value);
+    fprintf(stderr,
+            "error: invalid value '%s' for '%s'\n  [possible values: %s]\n\nUsage: boxlite "
+            "%s\n\nFor more information, try '--help'.\n",
+            safe ? safe : "?", what, list, cmd ? cmd->usage : "[OPTIONS] <COMMAND>");
     return EXIT_USAGE;
 }
 
@@ -324,6 +357,42 @@ int cli_global_opt(int c, const struct command *cmd)
     }
 }
 
+/* BOXLITE_EXPERIMENTAL: a comma list of upstream's RC features, each trimmed; blank = none.
+ * Upstream checks it for every command but `completion`, after parsing the arguments. Returns
+ * 0, or EXIT_ERROR with upstream's message printed. */
+static int parse_experimental(void)
+{
+    const char *v = getenv("BOXLITE_EXPERIMENTAL");
+    static const char *const ws = " \t\n\v\f\r";
+    arg_experimental = 0;
+    if (!v || !v[strspn(v, ws)])
+        return 0;
+    for (const char *p = v;;) {
+        size_t len = strcspn(p, ","), a = 0, n = len;
+        while (a < n && strchr(ws, p[a])) /* p[a] is not NUL: a < len */
+            a++;
+        while (n > a && strchr(ws, p[n - 1]))
+            n--;
+        const char *tok = p + a;
+        n -= a;
+        if (n == 0)
+            return cli_errorf("configuration error: BOXLITE_EXPERIMENTAL contains an empty "
+                              "feature name");
+        if (n == 13 && !strncmp(tok, "custom-kernel", n))
+            arg_experimental |= CLI_FEATURE_CUSTOM_KERNEL;
+        else if (n == 21 && !strncmp(tok, "nested-virtualization", n))
+            arg_experimental |= CLI_FEATURE_NESTED_VIRT;
+        else
+            return cli_errorf("configuration error: unknown feature '%.*s' in "
+                              "BOXLITE_EXPERIMENTAL; supported values: custom-kernel, "
+                              "nested-virtualization",
+                              (int) n, tok);
+        if (!p[len])
+            return 0;
+        p += len + 1;
+    }
+}
+
 int cli_parse(const struct command *cmd, int argc, char **argv, const char *shortopts,
               const struct option *longopts, int (*on_opt)(int c, const char *arg),
               int *ret_exit)
@@ -367,6 +436,10 @@ int cli_parse(const struct command *cmd, int argc, char **argv, const char *shor
             *ret_exit = r;
             return -1;
         }
+    }
+    if (strcmp(cmd->name, "completion") != 0 && parse_experimental() != 0) {
+        *ret_exit = EXIT_ERROR;
+        return -1;
     }
     return optind;
 }

@@ -218,7 +218,8 @@ BOXLITE_API int boxlite_box_lookup(boxlite_runtime *rt, const char *arg, boxlite
             return r;
         if (q == 2 && sqlite3_step(st) == SQLITE_ROW) {
             _cleanup_free_ char *ids = bl_asprintf("%s, %s", b->id, bl_stmt_text(st, 0));
-            return bl_err(err, -EINVAL, "multiple boxes match prefix '%s': [%s%s]", arg,
+            return bl_err(err, -EINVAL,
+                          "invalid argument: multiple boxes match prefix '%s': [%s%s]", arg,
                           ids ? ids : "", sqlite3_step(st) == SQLITE_ROW ? ", ..." : "");
         }
         *ret_box = TAKE_PTR(b);
@@ -1658,8 +1659,12 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
                                      ? "stopped"
                                      : b->status,
                           0, status, 1, NULL);
-        return bl_err(err, status == 125 ? -EIO : (status == 127 ? -ENOENT : -EACCES), "%s",
-                      msg->n > 2 ? msg->field[2] : "cannot start the box");
+        /* 125: the box's process could not be set up (its working directory, user, mounts):
+         * upstream's words for that, which scripts grep for (spec/cli.md §4.2) */
+        const char *why = msg->n > 2 ? msg->field[2] : "cannot start the box";
+        if (status == 125)
+            return bl_err(err, -EIO, "Failed to create container: %s", why);
+        return bl_err(err, status == 127 ? -ENOENT : -EACCES, "%s", why);
     }
     if (strcmp(msg->field[0], "started") != 0 || msg->n < 2)
         return bl_err(err, -EPROTO, "box %s: unexpected message from the shim", b->id);
