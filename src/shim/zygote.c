@@ -14,8 +14,11 @@
  *
  * Shim -> zygote: `exec\0<tty>\0<argc>\0<arg>...\0<envc>\0<env>...\0<cwd>\0<user>` with four
  * fds (stdin, stdout, stderr, the write end of the exec error pipe). Zygote -> shim: `ready`
- * once, then per request `pid` with the child's pidfd attached, or `error\0<errno>` when no child
- * was created.
+ * once, then per request `error\0<errno>` when no child was created; the child itself sends
+ * `child` with its own pidfd attached, as the first thing it does, on the socket it inherited.
+ * So the socket reaches EOF (the zygote and every child gone) only if no child of that request
+ * lives on: a zygote killed half-way through a request (the box's OOM) never leaves a command
+ * running that the shim does not know of, and the shim may safely ask a new zygote.
  *
  * The zygote is the only way into the box: a child forked from the shim itself would hold the
  * shim's fds and memory while it joins the box, a door the box's root could reach through
@@ -86,10 +89,8 @@ static void zygote_serve(struct shim *s, int sock, struct proto_msg *m)
         .seccomp = s->seccomp.len ? &s->seccomp : NULL,
         .tty = !strcmp(m->f[1], "1"),
     };
-    int pidfd = -1;
     struct zyg_clone_args a = {
-        .flags = CLONE_PARENT | CLONE_PIDFD,
-        .pidfd = (uint64_t) (uintptr_t) &pidfd,
+        .flags = CLONE_PARENT,
         .exit_signal = 0, /* CLONE_PARENT: the child gets ours, SIGCHLD to the shim */
     };
     long r = syscall(SYS_clone3, &a, sizeof(a));
@@ -99,10 +100,14 @@ static void zygote_serve(struct shim *s, int sock, struct proto_msg *m)
         (void) proto_send(sock, 2, "error", num);
         return;
     }
-    if (r == 0)
+    if (r == 0) {
+        /* the shim learns of us from us (see the top): before anything else */
+        int self = pidfd_open(getpid(), 0);
+        if (self < 0 || proto_send_fd(sock, self, 1, "child") < 0)
+            _exit(ST_BOXLITE_FAILED);
+        (void) close(self);
         exec_child_run(m->fds, &spec, m->fds[3]);
-    _cleanup_close_ int fd = pidfd;
-    (void) proto_send_fd(sock, fd, 1, "pid");
+    }
 }
 
 /* Into PID 1's namespaces: through its pidfd, or (an init without root, whose /proc entries are
@@ -360,9 +365,17 @@ int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio,
         zygote_stop(s);
         return -ENOENT;
     }
-    /* From here on a child may exist: no falling back, which could run the command twice. */
+    /* A child reports itself; the zygote only reports a fork that failed. EOF means the zygote
+     * is gone and no child of this request lives (one that did would hold the socket): nothing
+     * of the command ran, and a new zygote may be asked. */
     struct proto_msg m = PROTO_MSG_NULL;
     r = zyg_recv(s, &m);
+    if (r == -EPIPE) {
+        proto_msg_free(&m);
+        shim_log("exec zygote died with the request: a new one is started");
+        zygote_stop(s);
+        return -ENOENT;
+    }
     if (r == 0 && m.n >= 1 && !strcmp(m.f[0], "error")) {
         int e = EIO;
         if (m.n >= 2)
@@ -370,7 +383,7 @@ int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio,
         proto_msg_free(&m);
         return e == ENOENT ? -EIO : -e; /* nothing was created (-ENOENT means "no zygote") */
     }
-    if (r < 0 || m.n < 1 || strcmp(m.f[0], "pid") || m.n_fds != 1) {
+    if (r < 0 || m.n < 1 || strcmp(m.f[0], "child") || m.n_fds != 1) {
         proto_msg_free(&m);
         shim_log("exec zygote failed: %s", r < 0 ? strerror(-r) : "bad reply");
         zygote_stop(s);
