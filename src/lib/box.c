@@ -39,7 +39,7 @@
 #include "shim-proto.h"
 #include "strv.h"
 
-_Static_assert(BL_EXEC_REQUEST_MAX <= BL_MSG_MAX, "an exec request must fit in a message");
+_Static_assert(BL_EXEC_REQUEST_MAX <= BL_WIRE_MAX_MSG, "an exec request must fit in a message");
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -814,7 +814,8 @@ void bl_box_recover(struct boxlite_runtime *rt)
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
     if (bl_store_prepare(rt->store,
                          "SELECT id, status, json_extract(config, '$.auto_remove') FROM boxes "
-                         "WHERE status = 'running' OR json_extract(config, '$.auto_remove')",
+                         "WHERE status IN ('running', 'configured') OR "
+                         "json_extract(config, '$.auto_remove')",
                          &st, NULL) < 0)
         return;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -824,6 +825,11 @@ void bl_box_recover(struct boxlite_runtime *rt)
         _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0 && (bl_lock_held(dfd, "shim.lock") || bl_lock_held(dfd, "lock")))
             continue; /* alive, or owned by a live process */
+        /* A first start whose client was killed before it recorded 'running' (the shim was
+         * up, saw its client go and stopped the box): only its exit.json tells. */
+        bool ran = !strcmp(status, "configured") && dfd >= 0 && read_exit_code(dfd) >= 0;
+        if (!strcmp(status, "configured") && !ran && !auto_remove)
+            continue;
         /* a shim killed with SIGKILL could not remove them; while one is left (its tasks
          * still dying), a --rm box's record stays for the next open to try again (another box
          * has its next start or its rm for that) */
@@ -834,7 +840,7 @@ void bl_box_recover(struct boxlite_runtime *rt)
             (void) delete_box(rt, id, NULL);
             continue;
         }
-        if (!strcmp(status, "running")) {
+        if (!strcmp(status, "running") || ran) {
             int code = read_exit_code(dfd);
             bl_debug("recovery: box %s is no longer running (exit %d)", id, code);
             _cleanup_stmt_ sqlite3_stmt *up = NULL;
@@ -887,33 +893,10 @@ int bl_shim_path(char **ret, bl_error **err)
     return bl_err(err, -ENOENT, "cannot find boxlite-shim (set BOXLITE_SHIM)");
 }
 
-struct conf_buf {
-    char *data;
-    size_t len, cap;
-    int oom;
-};
-
-static void conf_put(struct conf_buf *c, const char *k, const char *v)
-{
-    size_t kl = strlen(k) + 1, vl = strlen(v) + 1;
-    if (c->len + kl + vl > c->cap) {
-        size_t ncap = (c->cap + kl + vl) * 2;
-        char *n = bl_realloc(c->data, ncap);
-        if (!n) {
-            c->oom = 1;
-            return;
-        }
-        c->data = n;
-        c->cap = ncap;
-    }
-    memcpy(c->data + c->len, k, kl);
-    memcpy(c->data + c->len + kl, v, vl);
-    c->len += kl + vl;
-}
-
+/* box-net.c names its keys: an unknown one fails the write (bl_conf_put_name). */
 static void conf_put_cb(void *c, const char *k, const char *v)
 {
-    conf_put(c, k, v);
+    bl_conf_put_name(c, k, v);
 }
 
 static size_t path_depth(const char *p)
@@ -925,7 +908,7 @@ static size_t path_depth(const char *p)
 }
 
 /* Volumes, parents before children (a volume inside another one is mounted on top of it). */
-static void conf_put_volumes(struct conf_buf *c, json_t *volumes)
+static void conf_put_volumes(struct bl_conf_buf *c, json_t *volumes)
 {
     size_t n = json_array_size(volumes);
     for (size_t depth = 0, done = 0; done < n && depth < 4096; depth++) {
@@ -936,9 +919,9 @@ static void conf_put_volumes(struct conf_buf *c, json_t *volumes)
             const char *source = json_string_value(json_object_get(v, "source"));
             if (!target || !source || path_depth(target) != depth)
                 continue;
-            conf_put(c, "volume", source);
-            conf_put(c, "volume_target", target);
-            conf_put(c, "volume_ro", json_is_true(json_object_get(v, "ro")) ? "1" : "0");
+            bl_conf_put(c, BL_CONF_volume, source);
+            bl_conf_put(c, BL_CONF_volume_target, target);
+            bl_conf_put(c, BL_CONF_volume_ro, json_is_true(json_object_get(v, "ro")) ? "1" : "0");
             done++;
         }
     }
@@ -946,7 +929,7 @@ static void conf_put_volumes(struct conf_buf *c, json_t *volumes)
 
 /* Resource limits; a default one (not asked for) is marked best effort with '~'. Records made
  * before limits existed get the defaults. */
-static void conf_put_limits(struct conf_buf *c, json_t *cfg)
+static void conf_put_limits(struct bl_conf_buf *c, json_t *cfg)
 {
     char v[64];
     json_t *mem = json_object_get(cfg, "memory_mib");
@@ -954,19 +937,19 @@ static void conf_put_limits(struct conf_buf *c, json_t *cfg)
     if (!mem || json_is_integer(mem)) {
         long long mib = mem ? (long long) json_integer_value(mem) : 1024;
         snprintf(v, sizeof(v), "%s%lld", mem_soft ? "~" : "", mib * 1024 * 1024);
-        conf_put(c, "memory", v);
+        bl_conf_put(c, BL_CONF_memory, v);
     }
     json_t *cpus = json_object_get(cfg, "cpus");
     int cpus_soft = !json_is_true(json_object_get(cfg, "cpus_explicit"));
     if (!cpus || json_is_number(cpus)) {
         long long millis = cpus ? (long long) (json_number_value(cpus) * 1000 + 0.5) : 1000;
         snprintf(v, sizeof(v), "%s%lld", cpus_soft ? "~" : "", millis);
-        conf_put(c, "cpus", v);
+        bl_conf_put(c, BL_CONF_cpus, v);
     }
     json_int_t pids = json_integer_value(json_object_get(cfg, "pids_limit"));
     if (pids > 0) {
         snprintf(v, sizeof(v), "%lld", (long long) pids);
-        conf_put(c, "pids", v);
+        bl_conf_put(c, BL_CONF_pids, v);
     }
 }
 
@@ -976,94 +959,85 @@ int bl_box_write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, co
                            bl_error **err)
 {
     int attached = stdio != NULL;
-    struct conf_buf c = {0};
+    _cleanup_(bl_conf_buf_done) struct bl_conf_buf c = BL_CONF_BUF_NULL;
     _cleanup_free_ char *box_dir = bl_asprintf("%s/boxes/%s", rt->home, b->id);
     if (!box_dir)
         return bl_oom(err);
     json_t *cfg = b->config;
-    conf_put(&c, "id", b->id);
-    conf_put(&c, "hostname", b->id);
+    bl_conf_put(&c, BL_CONF_id, b->id);
+    bl_conf_put(&c, BL_CONF_hostname, b->id);
     size_t i;
     json_t *e;
     const char *rootfs = json_string_value(json_object_get(cfg, "rootfs"));
     if (rootfs)
-        conf_put(&c, "layer", rootfs);
+        bl_conf_put(&c, BL_CONF_layer, rootfs);
     json_array_foreach(json_object_get(cfg, "layers"), i, e) {
         char p[PATH_MAX];
         snprintf(p, sizeof(p), "%s/images/layers/%s", rt->home,
                  bl_digest_hex(json_string_value(e)));
-        conf_put(&c, "layer", p);
+        bl_conf_put(&c, BL_CONF_layer, p);
     }
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/rootfs/upper", box_dir);
-    conf_put(&c, "upper", p);
+    bl_conf_put(&c, BL_CONF_upper, p);
     snprintf(p, sizeof(p), "%s/rootfs/work", box_dir);
-    conf_put(&c, "work", p);
+    bl_conf_put(&c, BL_CONF_work, p);
     snprintf(p, sizeof(p), "%s/rootfs/merged", box_dir);
-    conf_put(&c, "merged", p);
+    bl_conf_put(&c, BL_CONF_merged, p);
     json_array_foreach(json_object_get(cfg, "args"), i, e)
-        conf_put(&c, "arg", json_string_value(e));
+        bl_conf_put(&c, BL_CONF_arg, json_string_value(e));
     json_array_foreach(json_object_get(cfg, "env"), i, e)
-        conf_put(&c, "env", json_string_value(e));
-    conf_put(&c, "cwd", json_string_value(json_object_get(cfg, "workdir")));
-    conf_put(&c, "user", json_string_value(json_object_get(cfg, "user")));
+        bl_conf_put(&c, BL_CONF_env, json_string_value(e));
+    bl_conf_put(&c, BL_CONF_cwd, json_string_value(json_object_get(cfg, "workdir")));
+    bl_conf_put(&c, BL_CONF_user, json_string_value(json_object_get(cfg, "user")));
     const char *caps = json_string_value(json_object_get(cfg, "caps"));
-    conf_put(&c, "caps", caps);
+    bl_conf_put(&c, BL_CONF_caps, caps);
     _cleanup_free_ char *cache = bl_asprintf("%s/cache", rt->home);
     _cleanup_free_ char *bpf = NULL;
-    if (!cache) {
-        free(c.data);
+    if (!cache)
         return bl_oom(err);
-    }
     int r = bl_seccomp_profile(cache, strtoull(caps, NULL, 16), &bpf, err); /* NOLINT */
-    if (r < 0) {
-        free(c.data);
+    if (r < 0)
         return r;
-    }
-    conf_put(&c, "seccomp", bpf);
-    conf_put(&c, "init", json_is_true(json_object_get(cfg, "init")) ? "1" : "0");
-    conf_put(&c, "detach", attached ? "0" : "1");
+    bl_conf_put(&c, BL_CONF_seccomp, bpf);
+    bl_conf_put(&c, BL_CONF_init, json_is_true(json_object_get(cfg, "init")) ? "1" : "0");
+    bl_conf_put(&c, BL_CONF_detach, attached ? "0" : "1");
     conf_put_limits(&c, cfg);
     conf_put_volumes(&c, json_object_get(cfg, "volumes"));
     /* size at which logs/console.log rotates (the shim's default: 8 MiB) */
     const char *log_max = getenv("BOXLITE_LOG_MAX_BYTES");
     if (log_max && *log_max && strspn(log_max, "0123456789") == strlen(log_max))
-        conf_put(&c, "log_max", log_max);
+        bl_conf_put(&c, BL_CONF_log_max, log_max);
     if (attached && json_is_true(json_object_get(cfg, "tty"))) {
-        conf_put(&c, "tty", "1");
+        bl_conf_put(&c, BL_CONF_tty, "1");
         struct winsize ws;
         if (ioctl(stdio[0], TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
             char n[16];
             snprintf(n, sizeof(n), "%u", ws.ws_row);
-            conf_put(&c, "tty_rows", n);
+            bl_conf_put(&c, BL_CONF_tty_rows, n);
             snprintf(n, sizeof(n), "%u", ws.ws_col);
-            conf_put(&c, "tty_cols", n);
+            bl_conf_put(&c, BL_CONF_tty_cols, n);
         }
     }
     char cg[64];
     snprintf(cg, sizeof(cg), "boxlite-%s", b->id);
-    conf_put(&c, "cgroup", cg);
+    bl_conf_put(&c, BL_CONF_cgroup, cg);
     if (rt->idmap.range) {
         _cleanup_free_ char *spec = bl_idmap_spec(&rt->idmap);
         if (!spec)
-            c.oom = true;
-        else
-            conf_put(&c, "idmap", spec);
-        conf_put(&c, "newuidmap", rt->idmap.newuidmap);
-        conf_put(&c, "newgidmap", rt->idmap.newgidmap);
+            return bl_oom(err);
+        bl_conf_put(&c, BL_CONF_idmap, spec);
+        bl_conf_put(&c, BL_CONF_newuidmap, rt->idmap.newuidmap);
+        bl_conf_put(&c, BL_CONF_newgidmap, rt->idmap.newgidmap);
     }
     r = bl_box_net_shim_conf(cfg, conf_put_cb, &c, err);
-    if (r < 0) {
-        free(c.data);
+    if (r < 0)
         return r;
-    }
-    if (c.oom) {
-        free(c.data);
+    if (c.err == -ENOMEM)
         return bl_oom(err);
-    }
-    r = bl_write_file_atomic_at(b->dir_fd, "shim.conf", c.data, c.len, 0600, err);
-    free(c.data);
-    return r;
+    if (c.err < 0)
+        return bl_err(err, c.err, "box %s: a value of shim.conf is missing or malformed", b->id);
+    return bl_write_file_atomic_at(b->dir_fd, "shim.conf", c.data, c.len, 0600, err);
 }
 
 /* ---- a pty between the caller's fds and the box ---------------------------------------- */
@@ -1661,7 +1635,7 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
                           0, status, 1, NULL);
         /* 125: the box's process could not be set up (its working directory, user, mounts):
          * upstream's words for that, which scripts grep for (spec/cli.md §4.2) */
-        const char *why = msg->n > 2 ? msg->field[2] : "cannot start the box";
+        const char *why = msg->n > 2 && *msg->field[2] ? msg->field[2] : "cannot start the box";
         if (status == 125)
             return bl_err(err, -EIO, "Failed to create container: %s", why);
         return bl_err(err, status == 127 ? -ENOENT : -EACCES, "%s", why);
@@ -2057,7 +2031,8 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b, const boxl
             return bl_err(err, -EIO, "the box's shim went away during exec");
         if (msg->n >= 1 && !strcmp(msg->field[0], "error")) {
             *ret_status = parse_status(msg->n > 1 ? msg->field[1] : NULL);
-            return bl_err(err, -EIO, "%s", msg->n > 2 ? msg->field[2] : "exec failed");
+            const char *why = msg->n > 2 && *msg->field[2] ? msg->field[2] : "exec failed";
+            return bl_err(err, -EIO, "%s", why);
         }
         if (msg->n >= 1 && !strcmp(msg->field[0], "pid") && o->detach) {
             *ret_status = 0;

@@ -286,6 +286,21 @@ t_leak_sigkill_cli_keeps_record() {
     bl inspect --format '{{.State.Status}} {{.State.ExitCode}}' k
     assert_eq "$OUT" "stopped 137"
 }
+# The window of the test above, made certain: the client is killed after its shim has run the
+# box but before it recorded 'running'; the shim leaves exit.json. On 5603ffb recovery never
+# looked at a 'configured' box, which stayed 'configured 0' (seen in CI as a flaky failure of
+# t_leak_sigkill_cli_keeps_record in the slower rootless run).
+t_killed_first_start_recorded() {
+    setup
+    bl create --name k busybox sleep 1000; assert_rc 0
+    local id; id=$("$BOXLITE_BIN" --home "$T_HOME" inspect -f '{{.Id}}' k)
+    printf '{"exit_code": 137}\n' >"$T_HOME/boxes/$id/exit.json"
+    bl inspect --format '{{.State.Status}} {{.State.ExitCode}}' k
+    assert_eq "$OUT" "stopped 137"
+    bl create --name fresh busybox true; assert_rc 0
+    bl inspect --format '{{.State.Status}}' fresh
+    assert_eq "$OUT" "configured" "a box never started"
+}
 # Checked by removing PR_SET_PDEATHSIG from PID 1: sleep survives and the cgroup stays.
 t_leak_sigkill_shim() {
     setup
@@ -396,7 +411,7 @@ t_exec_after_zygote_killed() {
     bl rm -f zk; assert_rc 0
 }
 
-run_tests t_exec_after_zygote_killed t_rm_killed_midway_leaves_nothing t_leak_sigkill_detached_shim t_exit_codes t_command_not_found_127 t_cannot_invoke_126 t_bad_workdir_125 \
+run_tests t_killed_first_start_recorded t_exec_after_zygote_killed t_rm_killed_midway_leaves_nothing t_leak_sigkill_detached_shim t_exit_codes t_command_not_found_127 t_cannot_invoke_126 t_bad_workdir_125 \
     t_image_missing_125 t_output_never_lost t_stdin t_process_config t_isolation \
     t_rm_removes_before_return t_stopped_box_keeps_exit_code t_detached_lifecycle \
     t_graceful_stop t_create_start_exec t_exec_refused_after_main_command t_rootfs t_bad_input \
