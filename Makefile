@@ -87,7 +87,7 @@ $(O)/boxlite: $(CLI_OBJ) $(O)/libboxlite.a
 # The shim is small and static: no library beyond libc, so its RSS (a per-box cost) stays low
 # and it execs fast. Sanitizer builds link it dynamically (ASan cannot be static).
 SHIM_BASIC_OBJ := $(call obj,src/basic/fs-util.c src/basic/alloc-util.c src/basic/error.c \
-	src/basic/fault.c)
+	src/basic/fault.c src/basic/wire.c)
 SHIM_STATIC_release := -static
 SHIM_STATIC_clang := -static
 SHIM_STATIC_debug := -static
@@ -170,8 +170,7 @@ clean:
 # `make fuzz` builds every tests/fuzz/fuzz-*.c into build/fuzz/fuzz/ with clang, against library
 # objects instrumented for coverage, ASan and UBSan (BUILD=fuzz: a variant of its own, so that no
 # other build's objects carry libFuzzer's hooks); tests/fuzz/run.sh replays the committed corpus
-# and fuzzes each target for a while. The shim is not in libboxlite: its protocol decoder
-# (src/shim/proto.c) is linked into the target that needs it.
+# and fuzzes each target for a while. The shim's wire codec (src/basic/wire.c) is in libboxlite.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/fuzz/%,$(FUZZ_SRC))
 ifeq ($(BUILD),fuzz)
@@ -185,7 +184,6 @@ build/fuzz/fuzz/%: build/fuzz/tests/fuzz/%.o build/fuzz/libboxlite.a
 	@mkdir -p $(@D)
 	@echo "  LD $@"; $(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) \
 		build/fuzz/libboxlite.a $(EXE_LIBS)
-build/fuzz/fuzz/fuzz-shim-proto: build/fuzz/src/shim/proto.o
 
 ifeq ($(BUILD),fuzz)
 fuzz: $(FUZZ_BIN)

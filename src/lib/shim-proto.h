@@ -1,36 +1,30 @@
 /* SPDX-License-Identifier: MIT */
-/* Datagrams of NUL-separated fields, with optional fds (SCM_RIGHTS): the shim's protocol as the
- * library speaks it (docs/design/shim-protocol.md). */
+/* The shim's protocol as the library speaks it (docs/design/shim-protocol.md): the codec of
+ * src/basic/wire.h, blocking, plus connecting to a box's shim.sock. */
 #pragma once
 
 #include <stddef.h>
 
 #include "error.h"
+#include "wire.h"
 
-#define BL_MSG_MAX 65536
-#define BL_MSG_MAX_FIELDS 1024
-#define BL_MSG_MAX_FDS 4
-
-struct bl_msg {
-    char buf[BL_MSG_MAX + 1];
-    size_t len;
-    const char *field[BL_MSG_MAX_FIELDS];
-    size_t n;
-    int fds[BL_MSG_MAX_FDS]; /* received (O_CLOEXEC), owned until taken with TAKE_FD */
-    size_t n_fds;
-};
-
-/* A message buffer with no fds; NULL on OOM. Free with bl_msg_free (closes fds it holds). */
+/* A heap message with no fds; NULL on OOM. Free with bl_msg_free (closes fds it holds). */
 struct bl_msg *bl_msg_new(void);
 void bl_msg_free(struct bl_msg *m);
 BL_DEFINE_CLEANUP_FUNC(struct bl_msg *, bl_msg_free)
-/* Close the fds the last received message carried (bl_msg_recv does it before receiving). */
-void bl_msg_close_fds(struct bl_msg *m);
 
-/* Send fields as one datagram with fds attached (nfds may be 0). */
-int bl_msg_send(int sock, const char *const *fields, size_t n, const int *fds, int nfds);
-/* Receive one datagram and the fds sent with it; 0 on success, -ECONNRESET on EOF. */
-int bl_msg_recv(int sock, struct bl_msg *m);
+/* Send fields as one datagram with nfds fds attached (nfds may be 0); blocks. */
+static inline int bl_msg_send(int sock, const char *const *fields, size_t n, const int *fds,
+                              int nfds)
+{
+    return bl_wire_send(sock, fields, n, fds, nfds > 0 ? (size_t) nfds : 0, /* flags= */ 0);
+}
+/* Receive one datagram (blocking) and the fds sent with it, as bl_wire_recv: 0, -EPIPE at the
+ * end, -EMSGSIZE for one that does not fit. */
+static inline int bl_msg_recv(int sock, struct bl_msg *m)
+{
+    return bl_wire_recv(sock, m, /* flags= */ 0);
+}
 /* One request on a new connection to the box's shim.sock, one reply (fds kept in *reply). */
 int bl_msg_call(int dir_fd, const char *const *fields, size_t n, struct bl_msg *reply,
                 bl_error **err);

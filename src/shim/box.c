@@ -542,7 +542,7 @@ static void hand_over_namespaces(int sock, int errfd)
 {
     static const char *const names[SHIM_BOX_NS] = {"user", "mnt", "pid", "net",
                                                    "uts",  "ipc", "cgroup"};
-    _Static_assert(1 + SHIM_BOX_NS <= PROTO_MAX_FDS, "the namespaces do not fit one message");
+    _Static_assert(1 + SHIM_BOX_NS <= BL_WIRE_MAX_FDS, "the namespaces do not fit one message");
     int fds[1 + SHIM_BOX_NS];
     fds[0] = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fds[0] < 0)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* BOX_DIR/shim.conf: `key\0value\0` records; repeated keys form lists, in order. */
+/* BOX_DIR/shim.conf: `key\0value\0` records; repeated keys form lists, in order. The keys and
+ * the record format are src/basic/wire.h's; this file gives each key its meaning. */
 #include <errno.h>
 #include <string.h>
 
@@ -44,144 +45,158 @@ static int parse_u16(const char *s, unsigned short *ret)
     return 0;
 }
 
-/* Plain lists of values: each record appends its value. */
-#define LIST_KEYS(X) X(ports, "port") X(allow, "allow") X(allow_host, "allow_host") \
-    X(allow_hostlo, "allow_hostlo") X(allow_dns, "allow_dns")
-
-static bool walk_list(struct shim_conf *c, const char *key, char *val, bool fill)
+/* The list a LIST key appends to, with its count; NULL for `layer`, `arg`, `env` and `volume`,
+ * which walk() handles itself. */
+static char ***list_of(struct shim_conf *c, enum bl_conf_key k, size_t **ret_n)
 {
-#define X(field, name)                                                                             \
-    if (!strcmp(key, name)) {                                                                      \
-        if (fill)                                                                                  \
-            c->field[c->n_##field] = val;                                                          \
-        c->n_##field++;                                                                            \
-        return true;                                                                               \
+#define LIST(key, field)                                                                           \
+    if (k == BL_CONF_##key) {                                                                      \
+        *ret_n = &c->n_##field;                                                                    \
+        return &c->field;                                                                          \
     }
-    LIST_KEYS(X)
-#undef X
-    return false;
+    LIST(port, ports)
+    LIST(allow, allow)
+    LIST(allow_host, allow_host)
+    LIST(allow_hostlo, allow_hostlo)
+    LIST(allow_dns, allow_dns)
+#undef LIST
+    return NULL;
 }
 
-/* Pass 1 (fill = false) counts the list items; pass 2 stores pointers into buf. Returns the
- * number of records or -EINVAL (*bad names the key). */
-static int walk(char *buf, size_t len, struct shim_conf *c, bool fill, const char **bad)
+/* One record of pass 2 (the lists are allocated to the counts of pass 1). -EINVAL: a bad value. */
+static int fill(struct shim_conf *c, enum bl_conf_key k, char *val)
 {
-    size_t n_layers = 0, argc = 0, n_env = 0, n_vol = 0;
-    int n = 0;
-    char *p = buf, *end = buf + len;
-    while (p < end) {
-        char *key = p;
-        char *kend = memchr(p, 0, (size_t) (end - p));
-        if (!kend || kend + 1 > end)
+    switch (k) {
+    case BL_CONF_layer:
+        c->layers[c->n_layers++] = val;
+        return 0;
+    case BL_CONF_arg:
+        c->argv[c->argc++] = val;
+        return 0;
+    case BL_CONF_env:
+        c->env[c->n_env++] = val;
+        return 0;
+    case BL_CONF_volume:
+        c->volumes[c->n_volumes++] = (struct conf_volume){.source = val, .target = ""};
+        return 0;
+    case BL_CONF_port:
+    case BL_CONF_allow:
+    case BL_CONF_allow_host:
+    case BL_CONF_allow_hostlo:
+    case BL_CONF_allow_dns: {
+        size_t *n;
+        char ***list = list_of(c, k, &n);
+        (*list)[(*n)++] = val;
+        return 0;
+    }
+    case BL_CONF_volume_target:
+    case BL_CONF_volume_ro:
+        /* these describe the `volume` before them */
+        if (c->n_volumes == 0)
             return -EINVAL;
-        char *val = kend + 1;
-        char *vend = val < end ? memchr(val, 0, (size_t) (end - val)) : NULL;
-        if (!vend)
-            vend = end; /* the last value may lack its NUL; buf[len] is 0 */
-        p = vend + 1;
-        n++;
-        if (walk_list(c, key, val, fill)) {
+        if (k == BL_CONF_volume_target)
+            c->volumes[c->n_volumes - 1].target = val;
+        else
+            c->volumes[c->n_volumes - 1].ro = !strcmp(val, "1");
+        return 0;
+    case BL_CONF_id:
+        c->id = val;
+        return 0;
+    case BL_CONF_hostname:
+        c->hostname = val;
+        return 0;
+    case BL_CONF_upper:
+        c->upper = val;
+        return 0;
+    case BL_CONF_work:
+        c->work = val;
+        return 0;
+    case BL_CONF_merged:
+        c->merged = val;
+        return 0;
+    case BL_CONF_cwd:
+        c->cwd = val;
+        return 0;
+    case BL_CONF_user:
+        c->user = val;
+        return 0;
+    case BL_CONF_seccomp:
+        c->seccomp = val;
+        return 0;
+    case BL_CONF_cgroup:
+        c->cgroup = val;
+        return 0;
+    case BL_CONF_caps:
+        return parse_hex64(val, &c->caps) < 0 ? -EINVAL : 0;
+    case BL_CONF_memory:
+        return parse_limit(val, &c->memory);
+    case BL_CONF_cpus:
+        return parse_limit(val, &c->cpus);
+    case BL_CONF_pids:
+        return parse_limit(val, &c->pids);
+    case BL_CONF_tty:
+        c->tty = !strcmp(val, "1");
+        return 0;
+    case BL_CONF_tty_rows:
+        return parse_u16(val, &c->tty_rows);
+    case BL_CONF_tty_cols:
+        return parse_u16(val, &c->tty_cols);
+    case BL_CONF_log_max:
+        return parse_u64(val, &c->log_max) < 0 ? -EINVAL : 0;
+    case BL_CONF_init:
+        c->init = !strcmp(val, "1");
+        return 0;
+    case BL_CONF_detach:
+        c->detach = !strcmp(val, "1");
+        return 0;
+    case BL_CONF_net:
+        c->net = !strcmp(val, "1") || !strcmp(val, "~1");
+        c->net_soft = !strcmp(val, "~1");
+        return 0;
+    case BL_CONF_idmap:
+        return idmap_parse(val, &c->idmap) < 0 ? -EINVAL : 0;
+    case BL_CONF_newuidmap:
+        c->idmap.newuidmap = val;
+        return 0;
+    case BL_CONF_newgidmap:
+        c->idmap.newgidmap = val;
+        return 0;
+    case BL_CONF_slirp:
+        c->slirp = val;
+        return 0;
+    case BL_CONF_nft:
+        c->nft = val;
+        return 0;
+    case BL_CONF__N:
+        break;
+    }
+    return -EINVAL;
+}
+
+/* Pass 1 (count != NULL) counts the records of each key; pass 2 stores values (pointers into
+ * buf). Returns 0 or -EINVAL (*bad names the key). */
+static int walk(char *buf, size_t len, struct shim_conf *c, size_t *count, const char **bad)
+{
+    size_t off = 0;
+    char *key, *val;
+    int r;
+    while ((r = bl_conf_next(buf, len, &off, &key, &val)) > 0) {
+        int k = bl_conf_key_lookup(key);
+        if (k < 0) {
+            if (!count)
+                shim_log("shim.conf: ignoring unknown key '%s'", key);
             continue;
-        } else if (!strcmp(key, "layer")) {
-            if (fill)
-                c->layers[n_layers] = val;
-            n_layers++;
-        } else if (!strcmp(key, "arg")) {
-            if (fill)
-                c->argv[argc] = val;
-            argc++;
-        } else if (!strcmp(key, "env")) {
-            if (fill)
-                c->env[n_env] = val;
-            n_env++;
-        } else if (!strcmp(key, "volume")) {
-            if (fill)
-                c->volumes[n_vol] = (struct conf_volume){.source = val, .target = ""};
-            n_vol++;
-        } else if (!fill) {
+        }
+        if (count) {
+            count[k]++;
             continue;
-        } else if (!strcmp(key, "volume_target") || !strcmp(key, "volume_ro")) {
-            /* these describe the `volume` before them */
-            if (n_vol == 0) {
-                *bad = key;
-                return -EINVAL;
-            }
-            if (key[7] == 't')
-                c->volumes[n_vol - 1].target = val;
-            else
-                c->volumes[n_vol - 1].ro = !strcmp(val, "1");
-        } else if (!strcmp(key, "id")) {
-            c->id = val;
-        } else if (!strcmp(key, "hostname")) {
-            c->hostname = val;
-        } else if (!strcmp(key, "upper")) {
-            c->upper = val;
-        } else if (!strcmp(key, "work")) {
-            c->work = val;
-        } else if (!strcmp(key, "merged")) {
-            c->merged = val;
-        } else if (!strcmp(key, "cwd")) {
-            c->cwd = val;
-        } else if (!strcmp(key, "user")) {
-            c->user = val;
-        } else if (!strcmp(key, "seccomp")) {
-            c->seccomp = val;
-        } else if (!strcmp(key, "cgroup")) {
-            c->cgroup = val;
-        } else if (!strcmp(key, "caps")) {
-            if (parse_hex64(val, &c->caps) < 0) {
-                *bad = key;
-                return -EINVAL;
-            }
-        } else if (!strcmp(key, "memory") || !strcmp(key, "cpus") || !strcmp(key, "pids")) {
-            struct conf_limit *l = key[0] == 'm' ? &c->memory : key[0] == 'c' ? &c->cpus : &c->pids;
-            if (parse_limit(val, l) < 0) {
-                *bad = key;
-                return -EINVAL;
-            }
-        } else if (!strcmp(key, "tty")) {
-            c->tty = !strcmp(val, "1");
-        } else if (!strcmp(key, "tty_rows") || !strcmp(key, "tty_cols")) {
-            if (parse_u16(val, key[4] == 'r' ? &c->tty_rows : &c->tty_cols) < 0) {
-                *bad = key;
-                return -EINVAL;
-            }
-        } else if (!strcmp(key, "log_max")) {
-            if (parse_u64(val, &c->log_max) < 0) {
-                *bad = key;
-                return -EINVAL;
-            }
-        } else if (!strcmp(key, "init")) {
-            c->init = !strcmp(val, "1");
-        } else if (!strcmp(key, "detach")) {
-            c->detach = !strcmp(val, "1");
-        } else if (!strcmp(key, "net")) {
-            c->net = !strcmp(val, "1") || !strcmp(val, "~1");
-            c->net_soft = !strcmp(val, "~1");
-        } else if (!strcmp(key, "idmap")) {
-            if (idmap_parse(val, &c->idmap) < 0) {
-                *bad = key;
-                return -EINVAL;
-            }
-        } else if (!strcmp(key, "newuidmap")) {
-            c->idmap.newuidmap = val;
-        } else if (!strcmp(key, "newgidmap")) {
-            c->idmap.newgidmap = val;
-        } else if (!strcmp(key, "slirp")) {
-            c->slirp = val;
-        } else if (!strcmp(key, "nft")) {
-            c->nft = val;
-        } else {
-            shim_log("shim.conf: ignoring unknown key '%s'", key);
+        }
+        if (fill(c, (enum bl_conf_key) k, val) < 0) {
+            *bad = key;
+            return -EINVAL;
         }
     }
-    if (!fill) {
-        c->n_layers = n_layers;
-        c->argc = argc;
-        c->n_env = n_env;
-        c->n_volumes = n_vol;
-    }
-    return n;
+    return r;
 }
 
 static bool valid_leaf(const char *s)
@@ -198,26 +213,29 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
     if (r < 0)
         return r;
     const char *bad = NULL;
-    if (walk(t.buf, len, &t, false, &bad) < 0) {
+    size_t count[BL_CONF__N] = {0};
+    if (walk(t.buf, len, &t, count, &bad) < 0) {
         conf_free(&t);
         return bl_err(err, -EINVAL, "%s: malformed record", name);
     }
-    t.layers = bl_calloc(t.n_layers + 1, sizeof(char *));
-    t.argv = bl_calloc(t.argc + 1, sizeof(char *));
-    t.env = bl_calloc(t.n_env + 1, sizeof(char *));
-    t.volumes = bl_calloc(t.n_volumes + 1, sizeof(struct conf_volume));
+    t.layers = bl_calloc(count[BL_CONF_layer] + 1, sizeof(char *));
+    t.argv = bl_calloc(count[BL_CONF_arg] + 1, sizeof(char *));
+    t.env = bl_calloc(count[BL_CONF_env] + 1, sizeof(char *));
+    t.volumes = bl_calloc(count[BL_CONF_volume] + 1, sizeof(struct conf_volume));
     bool lists_ok = true;
-#define X(field, name)                                                                             \
-    t.field = bl_calloc(t.n_##field + 1, sizeof(char *));                                          \
-    lists_ok = lists_ok && t.field;                                                                \
-    t.n_##field = 0; /* pass 2 counts again */
-    LIST_KEYS(X)
-#undef X
+    for (int k = 0; k < BL_CONF__N; k++) {
+        size_t *n;
+        char ***list = list_of(&t, (enum bl_conf_key) k, &n);
+        if (list) {
+            *list = bl_calloc(count[k] + 1, sizeof(char *));
+            lists_ok = lists_ok && *list;
+        }
+    }
     if (!t.layers || !t.argv || !t.env || !t.volumes || !lists_ok) {
         conf_free(&t);
         return bl_oom(err);
     }
-    if (walk(t.buf, len, &t, true, &bad) < 0) {
+    if (walk(t.buf, len, &t, NULL, &bad) < 0) {
         /* `bad` points into t.buf: format the message before releasing it */
         r = bl_err(err, -EINVAL, "%s: bad value of '%s'", name, bad ? bad : "?");
         conf_free(&t);

@@ -570,18 +570,18 @@ static int in_box_netns(int (*fn)(void *arg), void *arg, bool want_fd)
     int st;
     while (waitpid(p, &st, 0) < 0 && errno == EINTR)
         ;
-    _cleanup_(proto_msg_free) struct proto_msg m = PROTO_MSG_NULL;
+    _cleanup_(bl_msg_done) struct bl_msg m = BL_MSG_NULL;
     int q = proto_recv(mine, &m);
     if (q < 0 || m.n < 1)
         return q < 0 ? q : -EIO;
-    if (!strcmp(m.f[0], "fd") && m.n_fds == 1) {
+    if (!strcmp(m.field[0], "fd") && m.n_fds == 1) {
         int fd = m.fds[0];
         m.fds[0] = -1;
         m.n_fds = 0;
         return fd;
     }
     int v = -EIO;
-    if (!strcmp(m.f[0], "r") && m.n > 1 && parse_int(m.f[1], -4095, 0x7fffffff, &v) < 0)
+    if (!strcmp(m.field[0], "r") && m.n > 1 && parse_int(m.field[1], -4095, 0x7fffffff, &v) < 0)
         v = -EIO;
     return v;
 }

@@ -15,10 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "error.h"
 #include "macro.h"
+#include "wire.h"
 
 /* Statuses of design §6. */
 #define ST_BOXLITE_FAILED 125
@@ -136,31 +138,19 @@ static inline bool conf_net_filtered(const struct shim_conf *c)
 int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err);
 void conf_free(struct shim_conf *c);
 
-/* ---- proto.c: NUL-separated SOCK_SEQPACKET datagrams ------------------------------------ */
+/* ---- proto.c: the datagrams of src/basic/wire.h, never blocking --------------------------- */
 
-#define PROTO_MAX_MSG (1024 * 1024)
-#define PROTO_MAX_FDS 8
-
-struct proto_msg {
-    char *buf; /* owned */
-    char **f;  /* owned array of pointers into buf */
-    size_t n;
-    int fds[PROTO_MAX_FDS]; /* received with SCM_RIGHTS, O_CLOEXEC; -1 when unused */
-    size_t n_fds;
-};
-#define PROTO_MSG_NULL                                                                             \
-    {                                                                                              \
-        .buf = NULL, .f = NULL, .n = 0, .fds = {-1, -1, -1, -1, -1, -1, -1, -1}, .n_fds = 0        \
-    }
-
-/* Receive one datagram. 0 on success, -EPIPE on EOF, -EAGAIN if nothing is queued. */
-int proto_recv(int fd, struct proto_msg *m);
-void proto_msg_free(struct proto_msg *m);
-/* Send one datagram of n fields (NUL-separated, no trailing NUL). Never raises SIGPIPE. */
+/* Receive one queued datagram (bl_wire_recv with MSG_DONTWAIT): 0, -EPIPE at the end, -EAGAIN
+ * if nothing is queued, -EMSGSIZE for one that does not fit. */
+static inline int proto_recv(int fd, struct bl_msg *m)
+{
+    return bl_wire_recv(fd, m, MSG_DONTWAIT);
+}
+/* Send one datagram of n fields (bl_wire_send with MSG_DONTWAIT). Never raises SIGPIPE. */
 int proto_send(int fd, size_t n, ...);
 /* Same with one fd attached (SCM_RIGHTS; fd < 0: none). */
 int proto_send_fd(int sock, int fd, size_t n, ...);
-/* The same with up to two fds. */
+/* The same with up to BL_WIRE_MAX_FDS fds. */
 int proto_send_fds(int sock, const int *fds, size_t nfds, size_t n, ...);
 int proto_send_int(int fd, const char *verb, int value);
 int proto_send_error(int fd, int status, const char *msg);

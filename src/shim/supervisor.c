@@ -256,19 +256,19 @@ static char **merge_env(char **base, char **extra, size_t n_extra)
 
 /* exec\0argc\0arg...\0envc\0env...\0cwd\0user\0detach[\0tty\0rows\0cols], three fds
  * attached (none with tty 1: the process gets a pty, whose master goes back with `pid`). */
-static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char *why, size_t whysz)
+static int start_exec(struct shim *s, struct conn *c, struct bl_msg *m, char *why, size_t whysz)
 {
     int argc, envc;
-    if (m->n < 2 || parse_int(m->f[1], 1, 1 << 20, &argc) < 0 || m->n < 3 + (size_t) argc ||
-        parse_int(m->f[2 + argc], 0, 1 << 20, &envc) < 0 || m->n < 5 + (size_t) (argc + envc)) {
+    if (m->n < 2 || parse_int(m->field[1], 1, 1 << 20, &argc) < 0 || m->n < 3 + (size_t) argc ||
+        parse_int(m->field[2 + argc], 0, 1 << 20, &envc) < 0 || m->n < 5 + (size_t) (argc + envc)) {
         (void) snprintf(why, whysz, "malformed exec request");
         return -EINVAL;
     }
     size_t base = 6 + (size_t) (argc + envc); /* index of the field after `detach` */
-    bool tty = m->n > base && !strcmp(m->f[base], "1");
+    bool tty = m->n > base && !strcmp(m->field[base], "1");
     int rows = 0, cols = 0;
-    if (tty && (m->n < base + 3 || parse_int(m->f[base + 1], 0, 0xffff, &rows) < 0 ||
-                parse_int(m->f[base + 2], 0, 0xffff, &cols) < 0)) {
+    if (tty && (m->n < base + 3 || parse_int(m->field[base + 1], 0, 0xffff, &rows) < 0 ||
+                parse_int(m->field[base + 2], 0, 0xffff, &cols) < 0)) {
         (void) snprintf(why, whysz, "malformed exec request");
         return -EINVAL;
     }
@@ -280,11 +280,11 @@ static int start_exec(struct shim *s, struct conn *c, struct proto_msg *m, char 
         (void) snprintf(why, whysz, "box is not running");
         return -ESRCH;
     }
-    char **argv = m->f + 2;
-    char **extra_env = m->f + 3 + argc;
-    const char *cwd = m->f[3 + argc + envc];
-    const char *user = m->f[4 + argc + envc];
-    bool detach = m->n > 5 + (size_t) (argc + envc) && !strcmp(m->f[5 + argc + envc], "1");
+    char **argv = m->field + 2;
+    char **extra_env = m->field + 3 + argc;
+    const char *cwd = m->field[3 + argc + envc];
+    const char *user = m->field[4 + argc + envc];
+    bool detach = m->n > 5 + (size_t) (argc + envc) && !strcmp(m->field[5 + argc + envc], "1");
     /* argv must be NULL-terminated for execve: cut the list there (fields are copied). */
     _cleanup_free_ char **args = bl_calloc((size_t) argc + 1, sizeof(char *));
     _cleanup_free_ char **env = merge_env(s->conf.env, extra_env, (size_t) envc);
@@ -531,15 +531,15 @@ static void send_root(struct shim *s, struct conn *c)
     (void) proto_send_fds(c->fd, fds, userns >= 0 ? 2 : 1, 1, "root");
 }
 
-static void handle_request(struct shim *s, struct conn *c, struct proto_msg *m)
+static void handle_request(struct shim *s, struct conn *c, struct bl_msg *m)
 {
-    const char *verb = m->f[0];
+    const char *verb = m->field[0];
     char why[256];
     int n;
     if (!strcmp(verb, "ping")) {
         (void) proto_send_int(c->fd, "pong", (int) s->pid1);
     } else if (!strcmp(verb, "signal")) {
-        if (m->n < 2 || parse_int(m->f[1], 1, 64, &n) < 0)
+        if (m->n < 2 || parse_int(m->field[1], 1, 64, &n) < 0)
             (void) proto_send_error(c->fd, ST_BOXLITE_FAILED, "bad signal number");
         else if (s->pid1_exited || pidfd_send_signal(s->pid1fd, n, NULL, 0) < 0)
             (void) proto_send_error(c->fd, ST_BOXLITE_FAILED,
@@ -550,7 +550,7 @@ static void handle_request(struct shim *s, struct conn *c, struct proto_msg *m)
         c->state = CONN_WAIT;
         return;
     } else if (!strcmp(verb, "stop")) {
-        if (m->n < 2 || parse_int(m->f[1], 0, 0x7fffffff, &n) < 0)
+        if (m->n < 2 || parse_int(m->field[1], 0, 0x7fffffff, &n) < 0)
             n = 10000;
         shim_log("stop requested (grace %d ms)", n);
         c->state = CONN_WAIT;
@@ -561,7 +561,7 @@ static void handle_request(struct shim *s, struct conn *c, struct proto_msg *m)
     } else if (!strcmp(verb, "root")) {
         send_root(s, c);
     } else if (!strcmp(verb, "resize")) {
-        int r = m->n < 3 ? -EINVAL : set_winsize(s->tty_master, m->f[1], m->f[2]);
+        int r = m->n < 3 ? -EINVAL : set_winsize(s->tty_master, m->field[1], m->field[2]);
         if (r < 0)
             (void) proto_send_error(c->fd, ST_BOXLITE_FAILED,
                                     r == -ENOTTY ? "the box has no terminal" : strerror(-r));
@@ -585,16 +585,16 @@ static void on_conn(struct shim *s, struct conn *c, uint32_t events)
     for (;;) {
         if (c->fd < 0)
             return;
-        struct proto_msg m = PROTO_MSG_NULL;
+        struct bl_msg m = BL_MSG_NULL;
         int r = proto_recv(c->fd, &m);
         if (r == -EAGAIN) {
-            proto_msg_free(&m);
+            bl_msg_done(&m);
             if (events & (EPOLLHUP | EPOLLERR))
                 conn_close(s, c);
             return;
         }
         if (r < 0) { /* EOF, error or a datagram too big */
-            proto_msg_free(&m);
+            bl_msg_done(&m);
             conn_close(s, c);
             return;
         }
@@ -602,23 +602,23 @@ static void on_conn(struct shim *s, struct conn *c, uint32_t events)
         if (c->state == CONN_REQUEST) {
             handle_request(s, c, &m);
         } else if (c->state == CONN_EXEC && c->proc && !c->proc->exited &&
-                   !strcmp(m.f[0], "signal") && m.n >= 2 && parse_int(m.f[1], 1, 64, &sig) == 0) {
+                   !strcmp(m.field[0], "signal") && m.n >= 2 && parse_int(m.field[1], 1, 64, &sig) == 0) {
             /* `signal` on an exec connection goes to that process (the client forwards its
              * own signals); no reply, so that the stream stays `pid`, `exit`. */
             if (pidfd_send_signal(c->proc->pidfd, sig, NULL, 0) < 0)
                 shim_log("cannot signal exec'd pid %d: %m", (int) c->proc->pid);
-        } else if (c->state == CONN_EXEC && c->proc && !strcmp(m.f[0], "hangup")) {
+        } else if (c->state == CONN_EXEC && c->proc && !strcmp(m.field[0], "hangup")) {
             /* the client's terminal hung up: so does the process's (no reply) */
             c->proc->tty_master = bl_close(c->proc->tty_master);
-        } else if (c->state == CONN_EXEC && c->proc && !strcmp(m.f[0], "resize") && m.n >= 3) {
+        } else if (c->state == CONN_EXEC && c->proc && !strcmp(m.field[0], "resize") && m.n >= 3) {
             /* likewise, no reply */
-            int q = set_winsize(c->proc->tty_master, m.f[1], m.f[2]);
+            int q = set_winsize(c->proc->tty_master, m.field[1], m.field[2]);
             if (q < 0)
                 shim_log("cannot resize the pty of pid %d: %s", (int) c->proc->pid,
                          strerror(-q));
         }
         /* Anything else a client sends after its request is ignored. */
-        proto_msg_free(&m);
+        bl_msg_done(&m);
     }
 }
 
@@ -703,20 +703,20 @@ static void on_started(struct shim *s)
          * exec'd or closed its error pipe: both are queued by now */
         (void) fcntl(s->tty_sock, F_SETFL, O_NONBLOCK);
         for (;;) {
-            struct proto_msg m = PROTO_MSG_NULL;
+            struct bl_msg m = BL_MSG_NULL;
             if (proto_recv(s->tty_sock, &m) < 0) {
-                proto_msg_free(&m);
+                bl_msg_done(&m);
                 break;
             }
-            if (m.n >= 1 && !strcmp(m.f[0], "pty") && m.n_fds == 1 && s->tty_master < 0)
+            if (m.n >= 1 && !strcmp(m.field[0], "pty") && m.n_fds == 1 && s->tty_master < 0)
                 s->tty_master = TAKE_FD(m.fds[0]);
-            else if (m.n >= 1 && !strcmp(m.f[0], "ns") && m.n_fds == 1 + SHIM_BOX_NS &&
+            else if (m.n >= 1 && !strcmp(m.field[0], "ns") && m.n_fds == 1 + SHIM_BOX_NS &&
                      s->box_root_fd < 0) {
                 s->box_root_fd = TAKE_FD(m.fds[0]);
                 for (size_t i = 0; i < SHIM_BOX_NS; i++)
                     s->box_ns_fd[i] = TAKE_FD(m.fds[1 + i]);
             }
-            proto_msg_free(&m);
+            bl_msg_done(&m);
         }
         s->tty_sock = bl_close(s->tty_sock);
         if (s->conf.tty && !s->conf.detach && s->tty_master < 0) {
@@ -827,14 +827,14 @@ static void on_signal(struct shim *s)
 static void on_spawn(struct shim *s, uint32_t events)
 {
     for (;;) {
-        struct proto_msg m = PROTO_MSG_NULL;
+        struct bl_msg m = BL_MSG_NULL;
         int r = proto_recv(s->spawnfd, &m);
         if (r == -EAGAIN && !(events & (EPOLLHUP | EPOLLERR))) {
-            proto_msg_free(&m);
+            bl_msg_done(&m);
             return;
         }
         if (r < 0) {
-            proto_msg_free(&m);
+            bl_msg_done(&m);
             ep_del(s, s->spawnfd);
             s->spawn_open = false;
             if (!s->conf.detach) {
@@ -844,15 +844,15 @@ static void on_spawn(struct shim *s, uint32_t events)
             return;
         }
         int sig;
-        if (!strcmp(m.f[0], "signal") && m.n >= 2 && parse_int(m.f[1], 1, 64, &sig) == 0)
+        if (!strcmp(m.field[0], "signal") && m.n >= 2 && parse_int(m.field[1], 1, 64, &sig) == 0)
             kill_box(s, sig);
-        else if (!strcmp(m.f[0], "resize") && m.n >= 3)
-            (void) set_winsize(s->tty_master, m.f[1], m.f[2]);
-        else if (!strcmp(m.f[0], "hangup")) /* the client's terminal hung up: so does PID 1's */
+        else if (!strcmp(m.field[0], "resize") && m.n >= 3)
+            (void) set_winsize(s->tty_master, m.field[1], m.field[2]);
+        else if (!strcmp(m.field[0], "hangup")) /* the client's terminal hung up: so does PID 1's */
             s->tty_master = bl_close(s->tty_master);
         else
-            shim_log("spawn channel: ignoring '%.32s'", m.f[0]);
-        proto_msg_free(&m);
+            shim_log("spawn channel: ignoring '%.32s'", m.field[0]);
+        bl_msg_done(&m);
     }
 }
 

@@ -58,26 +58,26 @@ struct zyg_clone_args {
 /* ---- in the zygote ------------------------------------------------------------------------ */
 
 /* Fork an exec child as a sibling (its parent is the shim) and send back its pidfd. */
-static void zygote_serve(struct shim *s, int sock, struct proto_msg *m)
+static void zygote_serve(struct shim *s, int sock, struct bl_msg *m)
 {
     int argc, envc;
     size_t i = 2;
-    if (m->n < 3 || m->n_fds != ZYG_FDS || strcmp(m->f[0], "exec") ||
-        parse_int(m->f[i++], 1, 1 << 20, &argc) < 0 || m->n < i + (size_t) argc + 1) {
+    if (m->n < 3 || m->n_fds != ZYG_FDS || strcmp(m->field[0], "exec") ||
+        parse_int(m->field[i++], 1, 1 << 20, &argc) < 0 || m->n < i + (size_t) argc + 1) {
         (void) proto_send(sock, 2, "error", "malformed request");
         return;
     }
-    char **argv = m->f + i;
+    char **argv = m->field + i;
     i += (size_t) argc;
-    if (parse_int(m->f[i++], 0, 1 << 20, &envc) < 0 || m->n != i + (size_t) envc + 2) {
+    if (parse_int(m->field[i++], 0, 1 << 20, &envc) < 0 || m->n != i + (size_t) envc + 2) {
         (void) proto_send(sock, 2, "error", "malformed request");
         return;
     }
-    char **envp = m->f + i;
+    char **envp = m->field + i;
     i += (size_t) envc;
     /* argv and envp end where the next field starts: NUL-terminate the lists in place, their
      * terminators overwrite the envc and cwd pointers, which are read first. */
-    const char *cwd = m->f[i], *user = m->f[i + 1];
+    const char *cwd = m->field[i], *user = m->field[i + 1];
     argv[argc] = NULL;
     envp[envc] = NULL;
     struct proc_spec spec = {
@@ -87,7 +87,7 @@ static void zygote_serve(struct shim *s, int sock, struct proto_msg *m)
         .user = user,
         .caps = s->conf.caps,
         .seccomp = s->seccomp.len ? &s->seccomp : NULL,
-        .tty = !strcmp(m->f[1], "1"),
+        .tty = !strcmp(m->field[1], "1"),
     };
     struct zyg_clone_args a = {
         .flags = CLONE_PARENT,
@@ -145,11 +145,11 @@ static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, boo
                 continue;
             _exit(1);
         }
-        struct proto_msg m = PROTO_MSG_NULL;
+        struct bl_msg m = BL_MSG_NULL;
         int r = proto_recv(sock, &m);
         if (r == 0)
             zygote_serve(s, sock, &m);
-        proto_msg_free(&m);
+        bl_msg_done(&m);
         if (r < 0 && r != -EAGAIN && r != -EINTR)
             _exit(0); /* the shim closed its end (or is gone) */
     }
@@ -232,7 +232,7 @@ void zygote_reap(struct shim *s)
 }
 
 /* Wait up to the timeout for one datagram from the zygote. */
-static int zyg_recv(struct shim *s, struct proto_msg *m)
+static int zyg_recv(struct shim *s, struct bl_msg *m)
 {
     struct pollfd pfd = {.fd = s->zyg_fd, .events = POLLIN};
     int r;
@@ -252,10 +252,10 @@ bool zygote_ready(struct shim *s)
         return false;
     if (s->zyg_ready)
         return true;
-    struct proto_msg m = PROTO_MSG_NULL;
+    struct bl_msg m = BL_MSG_NULL;
     int r = zyg_recv(s, &m);
-    s->zyg_ready = r == 0 && m.n >= 1 && !strcmp(m.f[0], "ready");
-    proto_msg_free(&m);
+    s->zyg_ready = r == 0 && m.n >= 1 && !strcmp(m.field[0], "ready");
+    bl_msg_done(&m);
     if (!s->zyg_ready) {
         shim_log("exec zygote did not come up (%s)",
                  r < 0 ? strerror(-r) : "unexpected message");
@@ -296,59 +296,22 @@ static int send_request(int sock, const struct proc_spec *spec, const int *fds)
     char nargs[24], nenv[24];
     (void) snprintf(nargs, sizeof(nargs), "%zu", argc);
     (void) snprintf(nenv, sizeof(nenv), "%zu", envc);
-    const char *head[] = {"exec", spec->tty ? "1" : "0", nargs};
-    size_t len = 0;
-    for (size_t i = 0; i < ELEMENTSOF(head); i++)
-        len += strlen(head[i]) + 1;
-    for (size_t i = 0; i < argc; i++)
-        len += strlen(spec->argv[i]) + 1;
-    len += strlen(nenv) + 1;
-    for (size_t i = 0; i < envc; i++)
-        len += strlen(spec->envp[i]) + 1;
-    len += strlen(spec->cwd) + 1 + strlen(spec->user) + 1;
-    if (len > PROTO_MAX_MSG)
-        return -E2BIG;
-    _cleanup_free_ char *buf = bl_malloc(len);
-    if (!buf)
+    _cleanup_free_ const char **f = bl_calloc(3 + argc + 1 + envc + 2, sizeof(char *));
+    if (!f)
         return -ENOMEM;
-    char *p = buf;
-#define PUT(str)                                                                                   \
-    do {                                                                                           \
-        size_t k_ = strlen(str) + 1;                                                               \
-        memcpy(p, (str), k_);                                                                      \
-        p += k_;                                                                                   \
-    } while (0)
-    for (size_t i = 0; i < ELEMENTSOF(head); i++)
-        PUT(head[i]);
+    size_t n = 0;
+    f[n++] = "exec";
+    f[n++] = spec->tty ? "1" : "0";
+    f[n++] = nargs;
     for (size_t i = 0; i < argc; i++)
-        PUT(spec->argv[i]);
-    PUT(nenv);
+        f[n++] = spec->argv[i];
+    f[n++] = nenv;
     for (size_t i = 0; i < envc; i++)
-        PUT(spec->envp[i]);
-    PUT(spec->cwd);
-    PUT(spec->user);
-#undef PUT
-    /* with its last NUL: split() drops one, and the last field (user) may be empty */
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * ZYG_FDS)];
-    } cbuf;
-    memset(&cbuf, 0, sizeof(cbuf));
-    struct msghdr mh = {.msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = cbuf.buf,
-                        .msg_controllen = sizeof(cbuf.buf)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * ZYG_FDS);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * ZYG_FDS);
-    ssize_t r;
-    do
-        r = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : 0;
+        f[n++] = spec->envp[i];
+    f[n++] = spec->cwd;
+    f[n++] = spec->user; /* may be empty: every field is terminated, the last one too */
+    /* blocking: the zygote reads it at once (-E2BIG past BL_WIRE_MAX_MSG) */
+    return bl_wire_send(sock, f, n, fds, ZYG_FDS, /* flags= */ 0);
 }
 
 int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio, int errfd,
@@ -368,29 +331,29 @@ int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio,
     /* A child reports itself; the zygote only reports a fork that failed. EOF means the zygote
      * is gone and no child of this request lives (one that did would hold the socket): nothing
      * of the command ran, and a new zygote may be asked. */
-    struct proto_msg m = PROTO_MSG_NULL;
+    struct bl_msg m = BL_MSG_NULL;
     r = zyg_recv(s, &m);
     if (r == -EPIPE) {
-        proto_msg_free(&m);
+        bl_msg_done(&m);
         shim_log("exec zygote died with the request: a new one is started");
         zygote_stop(s);
         return -ENOENT;
     }
-    if (r == 0 && m.n >= 1 && !strcmp(m.f[0], "error")) {
+    if (r == 0 && m.n >= 1 && !strcmp(m.field[0], "error")) {
         int e = EIO;
         if (m.n >= 2)
-            (void) parse_int(m.f[1], 1, 4095, &e);
-        proto_msg_free(&m);
+            (void) parse_int(m.field[1], 1, 4095, &e);
+        bl_msg_done(&m);
         return e == ENOENT ? -EIO : -e; /* nothing was created (-ENOENT means "no zygote") */
     }
-    if (r < 0 || m.n < 1 || strcmp(m.f[0], "child") || m.n_fds != 1) {
-        proto_msg_free(&m);
+    if (r < 0 || m.n < 1 || strcmp(m.field[0], "child") || m.n_fds != 1) {
+        bl_msg_done(&m);
         shim_log("exec zygote failed: %s", r < 0 ? strerror(-r) : "bad reply");
         zygote_stop(s);
         return r < 0 ? r : -EPROTO;
     }
     _cleanup_close_ int pidfd = TAKE_FD(m.fds[0]);
-    proto_msg_free(&m);
+    bl_msg_done(&m);
     pid_t pid = pidfd_pid(pidfd);
     if (pid <= 0) {
         (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);

@@ -21,6 +21,9 @@ import subprocess
 import sys
 import time
 
+# the largest message of the protocol (BL_WIRE_MAX_MSG of src/basic/wire.h)
+MAX_MSG = 1024 * 1024
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -36,7 +39,8 @@ def fields(data):
 
 
 def encode(parts):
-    return b"\0".join(p.encode() if isinstance(p, str) else p for p in parts)
+    # every field NUL-terminated, the last one too (src/basic/wire.h)
+    return b"".join((p.encode() if isinstance(p, str) else p) + b"\0" for p in parts)
 
 
 def status_of(msg):
@@ -93,7 +97,7 @@ def cmd_run(a):
     try:
         while True:
             try:
-                data = parent.recv(65536)
+                data = parent.recv(MAX_MSG)
             except socket.timeout:
                 log("timeout after %.1f s: killing the shim" % a.timeout)
                 proc.kill()
@@ -144,7 +148,7 @@ def cmd_bench(a):
                                 close_fds=False, stdin=devnull, stdout=devnull, stderr=devnull)
         child.close()
         while True:
-            data = parent.recv(65536)
+            data = parent.recv(MAX_MSG)
             t = (time.perf_counter() - t0) * 1000
             if not data:
                 break
@@ -199,7 +203,7 @@ def cmd_exec(a):
     signal.signal(signal.SIGTERM, relay)
     rc = 255
     while True:
-        data = s.recv(65536)
+        data = s.recv(MAX_MSG)
         if not data:
             log("EOF")
             break
@@ -225,7 +229,7 @@ def cmd_ctl(a):
     s = connect(a.box_dir)
     s.send(encode([a.verb] + a.args))
     while True:
-        data = s.recv(65536)
+        data = s.recv(MAX_MSG)
         if not data:
             break
         print(" ".join(fields(data)), flush=True)

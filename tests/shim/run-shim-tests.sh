@@ -11,10 +11,12 @@ set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-release}
 SHIM=${SHIM:-$TOP/build/$BUILD/boxlite-shim}
+SHIMCONF=${SHIMCONF:-$TOP/build/$BUILD/fixtures/shimconf} # the library's shim.conf encoder
 DRIVE=(python3 "$TOP/tests/shim/drive.py")
 CAPS=00000000a80425fb # docker's default set
 [ "$(id -u)" -eq 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 [ -x "$SHIM" ] || { echo "Bail out! $SHIM not built"; exit 1; }
+[ -x "$SHIMCONF" ] || { echo "Bail out! $SHIMCONF not built"; exit 1; }
 [ -x /bin/busybox ] || { echo "1..0 # SKIP needs /bin/busybox (busybox-static)"; exit 0; }
 
 WORK=$(mktemp -d /tmp/bl-shim-XXXXXX)
@@ -83,8 +85,19 @@ new_box() {
     CONF=(id "box$N" hostname "box$N" layer "$L" upper "$BOX/upper" work "$BOX/work"
         merged "$BOX/merged" cwd / user "" caps "$CAPS" seccomp "" init 0 detach 0
         cgroup "$CG" env PATH=/usr/local/bin:/usr/bin:/bin "$@")
-    printf '%s\0' "${CONF[@]}" >"$BOX/shim.conf"
+    write_conf "${CONF[@]}"
     PID1=""
+}
+
+# write_conf [KEY VALUE]...: $BOX/shim.conf with these records, in order, written by the
+# library's encoder (tests/fixtures/shimconf).
+write_conf() {
+    local args=()
+    while [ $# -ge 2 ]; do
+        args+=("$1=$2")
+        shift 2
+    done
+    "$SHIMCONF" "$BOX/shim.conf" "${args[@]}" || fail "cannot write $BOX/shim.conf"
 }
 
 # run_box [drive options]: run the box in the foreground; sets RC, OUT (box stdout), ERR (box
@@ -299,7 +312,7 @@ t_bad_layer() {
 
 t_bad_conf() {
     new_box
-    printf '%s\0' id x layer "$L" upper "$BOX/upper" work "$BOX/work" >"$BOX/shim.conf"
+    write_conf id x layer "$L" upper "$BOX/upper" work "$BOX/work"
     run_box
     assert_rc 125
     assert_contains "$MSGS" "missing 'merged'"
