@@ -516,17 +516,25 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
         json_object_set_new(cfg, "detach", json_boolean(o->detach)) < 0 ||
         json_object_set_new(cfg, "auto_remove", json_boolean(o->auto_remove && !o->detach)) < 0)
         return bl_oom(err);
-    /* the directory first, locked, so recovery never takes it for debris */
-    if (mkdirat(rt->boxes_fd, id, 0700) < 0)
+    /* The directory is made in a locked staging directory and enters boxes/ only inside the
+     * transaction that inserts its row: a process killed while it creates the box leaves a
+     * staging directory that the next open sweeps, never a box directory without a row, which
+     * nothing would look at again (found by the soak). The window between the rename and the
+     * commit is a few syscalls. */
+    _cleanup_stage_ struct bl_stage stage = BL_STAGE_NULL;
+    r = bl_stage_new(rt, "box", &stage, err);
+    if (r < 0)
+        return r;
+    if (mkdirat(stage.fd, id, 0700) < 0)
         return bl_err_errno(err, "cannot create box directory");
     _cleanup_(undo_box_dir) struct undo_box_dir undo = {.boxes_fd = rt->boxes_fd};
-    memcpy(undo.id, id, sizeof(id));
     _cleanup_(bl_box_freep) struct boxlite_box *b = bl_calloc(1, sizeof(*b));
     if (!b)
         return bl_oom(err);
     b->lock_fd = b->chan_fd = b->tty_master = b->io_in = b->io_out = -1;
     b->shim = BL_PROC_NULL;
-    b->dir_fd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* (the fd stays the box's directory when it moves into boxes/) */
+    b->dir_fd = openat(stage.fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (b->dir_fd < 0)
         return bl_err_errno(err, "cannot open box directory");
     b->lock_fd = openat(b->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -586,6 +594,9 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
             return bl_store_err(rt->store, err, "insert box layers");
         sqlite3_reset(insl);
     }
+    if (renameat(stage.fd, id, rt->boxes_fd, id) < 0)
+        return bl_err_errno(err, "cannot create box directory");
+    memcpy(undo.id, id, sizeof(id)); /* in boxes/ now: removed from there if the commit fails */
     r = bl_txn_commit(&txn, err);
     if (r < 0)
         return r;
