@@ -73,8 +73,41 @@ static int open_dir(const char *home, const char *sub, int *ret, bl_error **err)
     return 0;
 }
 
-/* Remove staging directories no live process holds. A directory being created is named ".new-*"
- * until its owner holds the lock, and is only removed once it is an hour old. */
+/* The start time of process pid (field 22 of /proc/PID/stat, clock ticks since boot): with the
+ * pid, it names a process for good (a pid alone may be reused). 0 when there is no such process. */
+static unsigned long long starttime_of(pid_t pid)
+{
+    char path[64];
+    (void) snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    _cleanup_free_ char *buf = NULL;
+    if (bl_read_file_at(AT_FDCWD, path, 4096, &buf, NULL, NULL) < 0)
+        return 0;
+    const char *p = strrchr(buf, ')');
+    for (int i = 0; p && i < 20; i++) /* from ')' to field 22 */
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return 0;
+    char *end;
+    unsigned long long v = strtoull(p + 1, &end, 10); /* NOLINT: kernel-written number */
+    return end == p + 1 ? 0 : v;
+}
+
+/* Whether a ".new-<pid>-<start>-XXXXXX" staging directory's creator is gone: then it never got
+ * to lock it, and nobody will. A name of another form goes after an hour. */
+static bool new_stage_abandoned(int tmp_fd, const char *name, time_t now)
+{
+    int pid;
+    unsigned long long start;
+    if (sscanf(name, ".new-%d-%llu-", &pid, &start) == 2 && pid > 0)
+        return starttime_of((pid_t) pid) != start;
+    struct stat st;
+    return fstatat(tmp_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > 3600;
+}
+
+/* Remove staging directories no live process holds. A directory being created is named
+ * ".new-<pid>-<start>-*" until its owner holds the lock; it is removed once its owner is gone (a
+ * process of another pid namespace sharing the home would lose one being made: its creation
+ * then fails, nothing else does). */
 static void recover_tmp(struct boxlite_runtime *rt)
 {
     int tmp_fd = rt->tmp_fd;
@@ -91,9 +124,7 @@ static void recover_tmp(struct boxlite_runtime *rt)
         if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
             continue;
         if (!strncmp(de->d_name, ".new-", 5)) {
-            struct stat st;
-            if (fstatat(tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                now - st.st_mtime > 3600)
+            if (new_stage_abandoned(tmp_fd, de->d_name, now))
                 (void) bl_rm_tree(rt, tmp_fd, de->d_name);
             continue;
         }
@@ -115,15 +146,17 @@ static void recover_tmp(struct boxlite_runtime *rt)
 int bl_stage_new(struct boxlite_runtime *rt, const char *prefix, struct bl_stage *ret,
                  bl_error **err)
 {
-    /* Born as ".new-*" (ignored by recovery), locked, then renamed to its working name. */
-    _cleanup_free_ char *path = bl_asprintf("%s/tmp/.new-XXXXXX", rt->home);
+    /* Born as ".new-<our pid>-<our start time>-*" (recovery leaves it alone while we live),
+     * locked, then renamed to its working name. */
+    _cleanup_free_ char *path = bl_asprintf("%s/tmp/.new-%d-%llu-XXXXXX", rt->home, (int) getpid(),
+                                            starttime_of(getpid()));
     if (!path)
         return bl_oom(err);
     if (!mkdtemp(path))
         return bl_err_errno(err, "cannot create staging directory");
     const char *tmpl = strrchr(path, '/') + 1;
     _cleanup_close_ int fd = openat(rt->tmp_fd, tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    _cleanup_free_ char *name = bl_asprintf("%s-%s", prefix, tmpl + 5);
+    _cleanup_free_ char *name = bl_asprintf("%s-%s", prefix, tmpl + strlen(tmpl) - 6);
     int r = 0;
     if (fd < 0)
         r = bl_err_errno(err, "cannot open staging directory");

@@ -19,6 +19,23 @@
 #include "fault.h"
 #include "runtime.h"
 
+
+/* Our start time (field 22 of /proc/self/stat), as bl_stage_new names a stage being made. */
+static unsigned long long self_starttime(void)
+{
+    char buf[1024] = {0};
+    FILE *f = fopen("/proc/self/stat", "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    for (int i = 0; p && i < 20; i++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
 static char *tmp_path(const char *name)
 {
     char *p = NULL;
@@ -358,23 +375,32 @@ TEST(recovery_on_open)
     ASSERT_OK(symlink(outside, link));
     make_dir(tmp, ".new-young");
     make_dir(tmp, ".new-old");
+    /* named after their creator: a live one (us) is kept, a gone one removed at once (one left
+     * by a process killed before it could lock it; on 96718d8 it stayed an hour) */
+    char self_new[128];
+    (void) snprintf(self_new, sizeof(self_new), ".new-%d-%llu-aaaaaa", (int) getpid(),
+                    self_starttime());
+    make_dir(tmp, self_new);
+    make_dir(tmp, ".new-999999999-5-bbbbbb");
     char old[4200];
     (void) snprintf(old, sizeof(old), "%s/.new-old", tmp);
     struct timespec ts[2] = {{.tv_sec = time(NULL) - 7200}, {.tv_sec = time(NULL) - 7200}};
     ASSERT_OK(utimensat(AT_FDCWD, old, ts, AT_SYMLINK_NOFOLLOW));
-    ASSERT_EQ(count_entries(tmp), 8);
+    ASSERT_EQ(count_entries(tmp), 10);
 
     /* another open of the home recovers */
     boxlite_runtime *rt2 = open_home(home);
     ASSERT_TRUE(is_dir(tmp, mine.name));
     ASSERT_TRUE(exists_at(tmp, ".new-young"));
     ASSERT_TRUE(!exists_at(tmp, ".new-old"));
+    ASSERT_TRUE(exists_at(tmp, self_new));
+    ASSERT_TRUE(!exists_at(tmp, ".new-999999999-5-bbbbbb"));
     ASSERT_TRUE(!exists_at(tmp, "gc-stale"));
     ASSERT_TRUE(!exists_at(tmp, "stray-file"));
     ASSERT_TRUE(!exists_at(tmp, "evil-link"));
     ASSERT_TRUE(exists_at(outside, "precious"));
-    /* left: mine, the live child's, .new-young */
-    ASSERT_EQ(count_entries(tmp), 3);
+    /* left: mine, the live child's, .new-young, ours being made */
+    ASSERT_EQ(count_entries(tmp), 4);
     DIR *d = opendir(tmp);
     ASSERT_NOT_NULL(d);
     struct dirent *de;
@@ -393,7 +419,7 @@ TEST(recovery_on_open)
     ASSERT_EQ(waitpid(live, &status, 0), live);
     close(p[0]);
     rt2 = open_home(home);
-    ASSERT_EQ(count_entries(tmp), 2); /* mine and .new-young */
+    ASSERT_EQ(count_entries(tmp), 3); /* mine, .new-young and ours being made */
     boxlite_runtime_free(rt2);
     bl_stage_done(&mine);
     boxlite_runtime_free(rt);
