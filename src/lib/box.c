@@ -519,10 +519,13 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_box_opts *
     /* The directory is made in a locked staging directory and enters boxes/ only inside the
      * transaction that inserts its row: a process killed while it creates the box leaves a
      * staging directory that the next open sweeps, never a box directory without a row, which
-     * nothing would look at again (found by the soak). The window between the rename and the
-     * commit is a few syscalls. */
+     * nothing would look at again (found by the soak). A kill between the rename and the commit
+     * leaves the stage, named after the box and no longer locked: recovery then removes the
+     * directory if no row came of it (recover_box_stages). */
     _cleanup_stage_ struct bl_stage stage = BL_STAGE_NULL;
-    r = bl_stage_new(rt, "box", &stage, err);
+    char stage_prefix[32];
+    (void) snprintf(stage_prefix, sizeof(stage_prefix), "box-%s", id);
+    r = bl_stage_new(rt, stage_prefix, &stage, err);
     if (r < 0)
         return r;
     if (mkdirat(stage.fd, id, 0700) < 0)
@@ -820,8 +823,52 @@ static int cgroup_cleanup_path(const char *path)
     return 1;
 }
 
+static bool box_row_exists(struct boxlite_runtime *rt, const char *id)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = NULL;
+    if (bl_store_prepare(rt->store, "SELECT 1 FROM boxes WHERE id = ?", &st, NULL) < 0)
+        return true; /* cannot tell: keep */
+    bl_stmt_bind_text(st, 1, id);
+    return sqlite3_step(st) != SQLITE_DONE;
+}
+
+/* The staging directories of box creations ("box-<id>-*", see boxlite_box_create) whose creator
+ * is gone: a creator killed after it moved the box's directory into boxes/ but before its row
+ * was committed left a directory no row names; it goes, through the stage, with the stage. */
+static void recover_box_stages(struct boxlite_runtime *rt)
+{
+    _cleanup_close_ int fd = fcntl(rt->tmp_fd, F_DUPFD_CLOEXEC, 3);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d)
+        return;
+    TAKE_FD(fd);
+    rewinddir(d); /* (a dup shares the offset that recover_tmp's listing left at the end) */
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        if (strncmp(n, "box-", 4) != 0 || strlen(n) < 4 + 12 + 1 || n[4 + 12] != '-')
+            continue;
+        _cleanup_close_ int sfd =
+            openat(rt->tmp_fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0 || flock(sfd, LOCK_EX | LOCK_NB) < 0)
+            continue; /* (not a directory, or its creator lives) */
+        char id[13];
+        memcpy(id, n + 4, 12);
+        id[12] = 0;
+        _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0 && !bl_lock_held(dfd, "shim.lock") && !bl_lock_held(dfd, "lock") &&
+            !box_row_exists(rt, id)) {
+            bl_debug("recovery: removing the directory of box %s, never created", id);
+            (void) renameat(rt->boxes_fd, id, sfd, id);
+        }
+        (void) bl_rm_tree(rt, rt->tmp_fd, n);
+    }
+    closedir(d);
+}
+
 void bl_box_recover(struct boxlite_runtime *rt)
 {
+    recover_box_stages(rt);
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
     if (bl_store_prepare(rt->store,
                          "SELECT id, status, json_extract(config, '$.auto_remove') FROM boxes "

@@ -123,6 +123,8 @@ static void recover_tmp(struct boxlite_runtime *rt)
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
             continue;
+        if (!strncmp(de->d_name, "box-", 4))
+            continue; /* a box creation's: bl_box_recover() looks at what it left */
         if (!strncmp(de->d_name, ".new-", 5)) {
             if (new_stage_abandoned(tmp_fd, de->d_name, now))
                 (void) bl_rm_tree(rt, tmp_fd, de->d_name);
