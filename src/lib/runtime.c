@@ -150,8 +150,11 @@ int bl_stage_new(struct boxlite_runtime *rt, const char *prefix, struct bl_stage
 {
     /* Born as ".new-<our pid>-<our start time>-*" (recovery leaves it alone while we live),
      * locked, then renamed to its working name. */
-    _cleanup_free_ char *path = bl_asprintf("%s/tmp/.new-%d-%llu-XXXXXX", rt->home, (int) getpid(),
-                                            starttime_of(getpid()));
+    unsigned long long start = starttime_of(getpid());
+    if (!start) /* (a name recovery would take for a dead creator's) */
+        return bl_err(err, -EIO, "cannot create staging directory: cannot read /proc/self/stat");
+    _cleanup_free_ char *path =
+        bl_asprintf("%s/tmp/.new-%d-%llu-XXXXXX", rt->home, (int) getpid(), start);
     if (!path)
         return bl_oom(err);
     if (!mkdtemp(path))
