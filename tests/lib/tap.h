@@ -28,6 +28,9 @@ void tap_fail(const char *file, int line, const char *fmt, ...) __attribute__((n
 void tap_skip(const char *why) __attribute__((noreturn));
 /* A fresh directory for this test, removed when the test ends. Borrowed. */
 const char *tap_tmpdir(void);
+/* How many fds this process has open (for fault-injection children that check they leak none;
+ * -1 if /proc cannot be read). */
+int tap_open_fds(void);
 /* The last error set through tap_err (printed by failing assertions). */
 extern bl_error *tap_last_err;
 

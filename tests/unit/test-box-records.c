@@ -301,23 +301,10 @@ TEST(ambiguous_prefix)
 }
 
 #ifdef BL_FAULT_INJECTION
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += de->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* In a child with BL_FAULT=n: 0 when no fault point was reached, 2 when one failed cleanly. */
 static int oom_run(const char *home, unsigned long n)
 {
-    int fds = count_fds();
+    int fds = tap_open_fds();
     boxlite_runtime_opts o;
     boxlite_runtime_opts_init(&o);
     o.home = home;
@@ -348,7 +335,7 @@ static int oom_run(const char *home, unsigned long n)
     if (rt)
         rt->warm_started = false; /* no thread to join */
     boxlite_runtime_free(rt);
-    return count_fds() == fds ? res : 5;
+    return tap_open_fds() == fds ? res : 5;
 }
 
 /* Without faults: every record has its directory and the reverse, tmp/ is empty; then the

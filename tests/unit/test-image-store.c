@@ -718,19 +718,6 @@ TEST(commit_debris_and_eagain)
 }
 
 #ifdef BL_FAULT_INJECTION
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += de->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 static boxlite_runtime *child_open(const char *home, bl_error **err)
 {
     boxlite_runtime_opts o;
@@ -748,7 +735,7 @@ enum { OP_PREPARE, OP_COMMIT, OP_REMOVE, OP_CHECK_BEFORE, OP_CHECK_COMMITTED, OP
  * one failed cleanly. The others: 0 when all is well. */
 static int child_run(const char *home, int op, unsigned long n)
 {
-    int fds = count_fds();
+    int fds = tap_open_fds();
     bl_error *e = NULL;
     boxlite_runtime *rt = child_open(home, &e);
     int r = rt ? 0 : -1;
@@ -793,7 +780,7 @@ static int child_run(const char *home, int op, unsigned long n)
 out:
     bl_error_free(e);
     boxlite_runtime_free(rt);
-    if (count_fds() != fds)
+    if (tap_open_fds() != fds)
         return 1;
     return res;
 }

@@ -426,23 +426,10 @@ TEST(recovery_on_open)
 }
 
 #ifdef BL_FAULT_INJECTION
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += de->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* In a child with BL_FAULT=n: 0 when no fault point was reached, 2 when one failed cleanly. */
 static int oom_run(const char *home, unsigned long n)
 {
-    int fds = count_fds();
+    int fds = tap_open_fds();
     boxlite_runtime_opts o;
     boxlite_runtime_opts_init(&o);
     o.home = home;
@@ -450,7 +437,7 @@ static int oom_run(const char *home, unsigned long n)
     bl_error *e = NULL;
     int r = boxlite_runtime_open(&o, &rt, &e);
     if (r < 0) {
-        int res = e && e->code == r && !rt && count_fds() == fds ? 2 : 1;
+        int res = e && e->code == r && !rt && tap_open_fds() == fds ? 2 : 1;
         bl_error_free(e);
         return res;
     }
@@ -465,7 +452,7 @@ static int oom_run(const char *home, unsigned long n)
     }
     bl_error_free(e);
     boxlite_runtime_free(rt);
-    if (count_fds() != fds)
+    if (tap_open_fds() != fds)
         return 1;
     if (res == 0 && bl_fault_count() >= n)
         return 1;

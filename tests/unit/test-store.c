@@ -307,28 +307,15 @@ TEST(concurrent_first_open)
 }
 
 #ifdef BL_FAULT_INJECTION
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += de->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* In a child with BL_FAULT=n: 0 when no fault point was reached, 2 when one failed cleanly. */
 static int oom_run(const char *path, unsigned long n)
 {
-    int fds = count_fds();
+    int fds = tap_open_fds();
     struct bl_store *s = NULL;
     bl_error *e = NULL;
     int r = bl_store_open(path, &s, &e);
     if (r < 0) {
-        int res = e && e->code == r && !s && count_fds() == fds ? 2 : 1;
+        int res = e && e->code == r && !s && tap_open_fds() == fds ? 2 : 1;
         bl_error_free(e);
         return res;
     }
@@ -340,7 +327,7 @@ static int oom_run(const char *path, unsigned long n)
     bl_error_free(e);
     if (r < 0)
         return 1;
-    return bl_fault_count() < n && count_fds() == fds ? 0 : 1;
+    return bl_fault_count() < n && tap_open_fds() == fds ? 0 : 1;
 }
 #endif
 
