@@ -25,7 +25,7 @@ EXE_LIBS := -Wl,--as-needed -Wl,-Bstatic -larchive -lsqlite3 -ljansson -Wl,-Bdyn
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wformat-nonliteral -Wvla -Wpointer-arith -Wundef -Wwrite-strings -Wimplicit-fallthrough \
 	-Wswitch-enum -Wno-missing-field-initializers
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -fPIC $(WARN) -Iinclude -Isrc -Isrc/basic -Isrc/lib -Itests/lib \
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -fPIC $(WARN) -Iinclude -Isrc -Isrc/basic -Isrc/lib $(patsubst %,-I%,$(wildcard src/lib/*/)) -Itests/lib \
 	-fvisibility=hidden -fstack-protector-strong $(PKG_CFLAGS)
 OPT_release := -O2 -D_FORTIFY_SOURCE=2
 OPT_clang := -O2 -D_FORTIFY_SOURCE=2
@@ -48,7 +48,7 @@ LIBEXECDIR := $(PREFIX)/libexec
 VERSION := 0.1.0
 
 BASIC_SRC := $(wildcard src/basic/*.c)
-LIB_SRC := $(wildcard src/lib/*.c)
+LIB_SRC := $(wildcard src/lib/*.c src/lib/*/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 SHIM_SRC := $(wildcard src/shim/*.c)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
