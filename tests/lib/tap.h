@@ -64,7 +64,7 @@ struct tap_torture {
     void (*before)(void *userdata);
     void (*after)(int result, void *userdata);
     void *userdata;
-    unsigned long max_faults; /* fail if the operation still fails after this many */
+    unsigned long max_faults; /* fail if it still fails after this many (0: 1000) */
     unsigned long min_faults; /* fail if fewer fault points were reached (at least 1) */
 };
 

@@ -118,13 +118,13 @@ unsigned long tap_torture(const struct tap_torture *t)
 {
     const char *name = name_of(t);
     unsigned long min = t->min_faults ? t->min_faults : 1;
+    unsigned long max = t->max_faults ? t->max_faults : 1000;
     /* made here, once: each child would otherwise make its own and leave it behind */
     (void) tap_tmpdir();
     unsigned long base = t->child_setup ? setup_fault_points(t) : 0;
     for (unsigned long n = 1;; n++) {
-        if (n > t->max_faults + 1)
-            tap_fail(__FILE__, __LINE__, "%s: still failing after %lu fault points", name,
-                     t->max_faults);
+        if (n > max + 1)
+            tap_fail(__FILE__, __LINE__, "%s: still failing after %lu fault points", name, max);
         if (t->before)
             t->before(t->userdata);
         /* a fault point reached here would fix BL_FAULT (unset) for every child */
