@@ -11,12 +11,10 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
 #include "box.h"
-#include "fault.h"
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
@@ -160,7 +158,8 @@ TEST(network_config)
     _cleanup_free_ char *f = config_json(NULL, NULL, publish);
     /* ports make the choice explicit, but ask for no network: without one they still work */
     ASSERT_STREQ(f, "{\"network\":{\"allow_net\":[],\"mode\":\"enabled\"},\"network_asked\":false,"
-                    "\"network_explicit\":true,\"ports\":[{\"box_port\":80,\"host_ip\":\"127.0.0.1\",\"host_port\":8080,"
+                    "\"network_explicit\":true,\"ports\":[{\"box_port\":80,\"host_ip\":\"127.0.0."
+                    "1\",\"host_port\":8080,"
                     "\"proto\":\"tcp\"},{\"box_port\":81,\"host_ip\":\"10.1.2.3\",\"host_port\":0,"
                     "\"proto\":\"tcp\"}]}");
     /* §10: disabled + allow-net names allow_net; bridge names network.mode */
@@ -530,25 +529,25 @@ TEST(inspect_and_list)
     close(dfd);
 }
 
-#ifdef BL_FAULT_INJECTION
-/* In a child with BL_FAULT=n: 0 when no fault point was reached, 2 when one failed cleanly. */
-static int oom_run(unsigned long n)
+/* In a child with BL_FAULT=n: the ports and a helper's path, or a clean -ENOMEM. */
+static int oom_run(unsigned long n, void *userdata)
 {
     static const char *const publish[] = {"8080:80", "81", NULL};
+    (void) n;
+    (void) userdata;
+    (void) setenv("PATH", "/nonexistent:/bin", 1); /* a bounded number of fault points */
     json_t *cfg = json_object();
     if (!cfg || bl_box_net_config(NULL, NULL, publish, cfg, NULL) < 0)
-        return 1;
+        return TAP_RUN_BUG;
     int dfd = open(tap_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct boxlite_box b = {.config = cfg, .dir_fd = dfd};
     char *s = (char *) &b, *h = (char *) &b;
     bl_error *e = NULL;
-    int res = 0;
+    int res = TAP_RUN_OK;
     if (boxlite_box_ports(&b, &s, &e) < 0)
-        res = e && e->code == -ENOMEM && s == (char *) &b ? 2 : 1;
+        res = e && e->code == -ENOMEM && s == (char *) &b ? TAP_RUN_FAILED : TAP_RUN_BUG;
     else if (bl_net_find_helper("sh", NULL, &h, &e) < 0)
-        res = e && e->code == -ENOMEM && h == (char *) &b ? 2 : 1;
-    else
-        res = bl_fault_count() < n ? 0 : 1;
+        res = e && e->code == -ENOMEM && h == (char *) &b ? TAP_RUN_FAILED : TAP_RUN_BUG;
     if (s != (char *) &b)
         free(s);
     if (h != (char *) &b)
@@ -558,36 +557,11 @@ static int oom_run(unsigned long n)
     close(dfd);
     return res;
 }
-#endif
 
 TEST(oom_torture)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
-    /* made here, once: each forked child would otherwise make its own and exit without the
-     * harness's clean-up (seven bl-unit-* left in TMPDIR per run) */
-    (void) tap_tmpdir();
-    for (unsigned long n = 1;; n++) {
-        ASSERT_TRUE(n < 50);
-        fflush(stdout);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-            char num[32];
-            (void) snprintf(num, sizeof(num), "%lu", n);
-            (void) setenv("BL_FAULT", num, 1);
-            (void) setenv("PATH", "/nonexistent:/bin", 1); /* a bounded number of fault points */
-            exit(oom_run(n)); /* exit, not _exit: LeakSanitizer runs at exit */
-        }
-        int status = 0;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        ASSERT_TRUE(WIFEXITED(status));
-        ASSERT_TRUE(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 2);
-        if (WEXITSTATUS(status) == 0)
-            break;
-    }
-#endif
+    tap_torture(
+        &(struct tap_torture){.name = "ports and helper", .run = oom_run, .max_faults = 50});
 }
 
 TAP_MAIN(T(publish_forms), T(publish_errors), T(network_mode), T(network_config), T(allow_kinds),

@@ -12,12 +12,10 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
 #include "boxlite/box.h"
-#include "fault.h"
 #include "runtime.h"
 
 static char *tmp_path(const char *name)
@@ -300,11 +298,10 @@ TEST(ambiguous_prefix)
     boxlite_runtime_free(rt);
 }
 
-#ifdef BL_FAULT_INJECTION
-/* In a child with BL_FAULT=n: 0 when no fault point was reached, 2 when one failed cleanly. */
-static int oom_run(const char *home, unsigned long n)
+/* In a child with BL_FAULT=n: create, look up and remove a box, or fail with a message. */
+static int oom_run(unsigned long n, void *userdata)
 {
-    int fds = tap_open_fds();
+    const char *home = userdata;
     boxlite_runtime_opts o;
     boxlite_runtime_opts_init(&o);
     o.home = home;
@@ -325,23 +322,24 @@ static int oom_run(const char *home, unsigned long n)
         r = boxlite_box_lookup(rt, "t", &l, &e);
     if (r == 0)
         r = boxlite_box_remove(rt, l, 0, &e);
-    /* 3: an error without its message; 4: a fault point failed unnoticed; 5: an fd leaked */
-    int res = r < 0 ? (e && e->code == r ? 2 : 3) : bl_fault_count() < n ? 0 : 4;
-    if (res == 3 || res == 4)
-        fprintf(stderr, "BL_FAULT=%lu: r=%d err=%s\n", n, r, e ? bl_error_msg(e) : "(none)");
+    /* an error must come with its message */
+    int res = r == 0 ? TAP_RUN_OK : e && e->code == r ? TAP_RUN_FAILED : TAP_RUN_BUG;
+    if (res == TAP_RUN_BUG)
+        printf("# BL_FAULT=%lu: r=%d err=%s\n", n, r, e ? bl_error_msg(e) : "(none)");
     bl_error_free(e);
     boxlite_box_free(l);
     boxlite_box_free(b);
     if (rt)
         rt->warm_started = false; /* no thread to join */
     boxlite_runtime_free(rt);
-    return tap_open_fds() == fds ? res : 5;
+    return res;
 }
 
 /* Without faults: every record has its directory and the reverse, tmp/ is empty; then the
  * boxes are removed for the next round. 0 if all held. */
-static int check_and_reset(const char *home)
+static int check_and_reset(void *userdata)
 {
+    const char *home = userdata;
     boxlite_runtime_opts o;
     boxlite_runtime_opts_init(&o);
     o.home = home;
@@ -361,45 +359,24 @@ static int check_and_reset(const char *home)
     boxlite_runtime_free(rt);
     return bad;
 }
-#endif
+
+/* whatever failed, the records and directories agree */
+static void oom_check(int result, void *userdata)
+{
+    (void) result;
+    ASSERT_EQ(tap_in_child(check_and_reset, userdata), 0);
+}
 
 TEST(oom_torture)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
+    tap_require_fault_injection();
     _cleanup_free_ char *home = tmp_path("home");
     (void) rootfs();
-    for (unsigned long n = 1;; n++) {
-        ASSERT_TRUE(n < 1000);
-        fflush(stdout);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-            char num[32];
-            (void) snprintf(num, sizeof(num), "%lu", n);
-            (void) setenv("BL_FAULT", num, 1);
-            exit(oom_run(home, n)); /* exit, not _exit: LeakSanitizer runs at exit */
-        }
-        int status = 0;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        ASSERT_TRUE(WIFEXITED(status));
-        if (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 2)
-            tap_fail(__FILE__, __LINE__, "BL_FAULT=%lu: exit status %d", n, WEXITSTATUS(status));
-        /* whatever failed, the records and directories agree */
-        pid_t chk = fork();
-        ASSERT_TRUE(chk >= 0);
-        if (chk == 0)
-            exit(check_and_reset(home));
-        int cst = 0;
-        ASSERT_EQ(waitpid(chk, &cst, 0), chk);
-        ASSERT_TRUE(WIFEXITED(cst) && WEXITSTATUS(cst) == 0);
-        if (WEXITSTATUS(status) == 0) {
-            printf("# %lu fault points failed cleanly\n", n - 1);
-            break;
-        }
-    }
-#endif
+    tap_torture(&(struct tap_torture){.name = "create, lookup, remove",
+                                      .run = oom_run,
+                                      .after = oom_check,
+                                      .userdata = home,
+                                      .max_faults = 1000});
 }
 
 TAP_MAIN(T(create_lookup_remove), T(unnamed_and_command), T(name_unique), T(create_errors),

@@ -8,12 +8,10 @@
  */
 #include <limits.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
 #include "box.h"
-#include "fault.h"
 
 static char sentinel;
 
@@ -181,52 +179,41 @@ TEST(errors)
                                   "hostPath:boxPath[:options] or boxPath[:ro|rw]");
 }
 
-#ifdef BL_FAULT_INJECTION
-/* In a child with BL_FAULT=n: 0 when no fault point was reached, 2 when one failed cleanly. */
-static int oom_run(const char *spec, unsigned long n)
+struct oom_case {
+    const char *spec;
+    int code; /* the spec's own error without faults (0: it parses) */
+};
+
+/* In a child with BL_FAULT=n: the parse, or a clean -ENOMEM with the output untouched. */
+static int oom_run(unsigned long n, void *userdata)
 {
+    const struct oom_case *c = userdata;
     struct bl_volume v = {.source = &sentinel, .target = &sentinel};
     bl_error *e = NULL;
-    if (bl_volume_parse(spec, &v, &e) < 0) {
-        int res = e && e->code == -ENOMEM && v.source == &sentinel ? 2 : 1;
+    (void) n;
+    if (bl_volume_parse(c->spec, &v, &e) < 0) {
+        int untouched = v.source == &sentinel && v.target == &sentinel;
+        int res = !e || !untouched     ? TAP_RUN_BUG
+                  : e->code == -ENOMEM ? TAP_RUN_FAILED
+                  : e->code == c->code ? TAP_RUN_OK
+                                       : TAP_RUN_BUG;
         bl_error_free(e);
         return res;
     }
     bl_volume_done(&v);
-    return bl_fault_count() < n ? 0 : 1;
+    return c->code ? TAP_RUN_BUG : TAP_RUN_OK;
 }
-#endif
 
 TEST(oom_torture)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
-    static const char *const specs[] = {"/tmp:/x:ro", "/data:ro", "C:\\d:/x:ro",
-                                        "/tmp:/a//./b:z,ro"};
-    for (size_t i = 0; i < ELEMENTSOF(specs); i++) {
-        for (unsigned long n = 1;; n++) {
-            ASSERT_TRUE(n < 50);
-            fflush(stdout);
-            pid_t pid = fork();
-            ASSERT_TRUE(pid >= 0);
-            if (pid == 0) {
-                char num[32];
-                (void) snprintf(num, sizeof(num), "%lu", n);
-                (void) setenv("BL_FAULT", num, 1);
-                exit(oom_run(specs[i], n)); /* exit, not _exit: LeakSanitizer runs at exit */
-            }
-            int status = 0;
-            ASSERT_EQ(waitpid(pid, &status, 0), pid);
-            ASSERT_TRUE(WIFEXITED(status));
-            /* a non-existent Windows path fails with its message, not ENOMEM: also clean */
-            ASSERT_TRUE(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 2 ||
-                        (i == 2 && WEXITSTATUS(status) == 1));
-            if (WEXITSTATUS(status) != 2)
-                break;
-        }
-    }
-#endif
+    /* a non-existent Windows path fails with its message, not ENOMEM: also clean */
+    static const struct oom_case cases[] = {
+        {"/tmp:/x:ro", 0}, {"/data:ro", 0}, {"C:\\d:/x:ro", -ENOENT}, {"/tmp:/a//./b:z,ro", 0}};
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+        tap_torture(&(struct tap_torture){.name = cases[i].spec,
+                                          .run = oom_run,
+                                          .userdata = (void *) &cases[i],
+                                          .max_faults = 50});
 }
 
 TAP_MAIN(T(forms), T(relative_host_path), T(errors), T(oom_torture))

@@ -17,7 +17,6 @@
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
-#include "fault.h"
 #include "fs-util.h"
 
 static const enum bl_resolve_mode all_modes[] = {BL_RESOLVE_KERNEL, BL_RESOLVE_USERSPACE,
@@ -390,101 +389,67 @@ TEST(write_file_atomic)
     assert_outside_untouched();
 }
 
-#ifdef BL_FAULT_INJECTION
-enum { RUN_CLEAN, RUN_FAILED_CLEANLY, RUN_BUG };
+/* The tree of the torture runs (made and removed in each child). */
+static int torture_root = -1;
 
-static int count_open_fds(void)
+static void torture_setup(void *userdata)
 {
-    int n = 0;
-    for (int fd = 0; fd < 1024; fd++)
-        n += fcntl(fd, F_GETFD) >= 0;
-    return n;
+    (void) userdata;
+    torture_root = make_tree();
 }
 
-/* The helpers' allocating paths, each with a hostile path; tree made already. */
-static int torture_run(int root, unsigned long target)
+static void torture_teardown(void *userdata)
 {
-    int before = count_open_fds();
-    int failed = 0, r;
+    (void) userdata;
+    torture_root = bl_close(torture_root);
+    _cleanup_close_ int t = open(tap_tmpdir(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    (void) bl_rm_rf_at(t, "root");
+    (void) bl_rm_rf_at(t, "outside");
+}
+
+/* The helpers' allocating paths, each with a hostile path: each succeeds or fails cleanly. */
+static int torture_run(unsigned long n, void *userdata)
+{
+    int root = torture_root, failed = 0, r;
+    (void) n;
+    (void) userdata;
     r = bl_open_in_root(root, "up/dir/../to_slash/last_link", O_RDONLY, BL_RESOLVE_USERSPACE);
     if (r >= 0)
         (void) close(r);
     else if (r != -ENOMEM)
-        return RUN_BUG;
+        return TAP_RUN_BUG;
     failed |= r < 0;
     r = bl_mkdir_in_root(root, "dir/../to_slash/t/u/v", 0755, BL_RESOLVE_USERSPACE);
     if (r >= 0)
         (void) close(r);
     else if (r != -ENOMEM)
-        return RUN_BUG;
+        return TAP_RUN_BUG;
     failed |= r < 0;
     bl_error *e = NULL;
     r = bl_write_file_atomic_at(root, "dir/w", "w", 1, 0644, &e);
     if (r < 0 && (!e || (r != -ENOMEM && r != -EIO)))
-        return RUN_BUG;
+        return TAP_RUN_BUG;
     bl_error_free(e);
     failed |= r < 0;
     struct stat st;
     char tmp[64]; /* not bl_asprintf: that is a fault point too */
     (void) snprintf(tmp, sizeof(tmp), "dir/w.tmp-%d", (int) getpid());
     if (fstatat(root, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        return RUN_BUG; /* a temporary file was left behind */
-    if (count_open_fds() != before)
-        return RUN_BUG;
-    if (failed)
-        return RUN_FAILED_CLEANLY;
-    return bl_fault_count() < target ? RUN_CLEAN : RUN_BUG;
+        return TAP_RUN_BUG; /* a temporary file was left behind */
+    return failed ? TAP_RUN_FAILED : TAP_RUN_OK;
 }
-#endif
 
 /* Fail the Nth fault point (allocations, writes) for N = 1, 2, ... until a run reaches none:
- * every failure must be a clean -ENOMEM/-EIO, with no fd or temporary file left. */
+ * every failure must be a clean -ENOMEM/-EIO, with no fd or temporary file left. Building the
+ * tree takes fault points too: the faults start after them. */
 TEST(fault_torture)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
-    /* How many fault points building the tree takes: the faults are counted after it. */
-    unsigned long base = 0;
-    for (unsigned long n = 1;; n++) {
-        int status = 0;
-        ASSERT_TRUE(n < 2000);
-        fflush(stdout);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-            if (n == 1) {
-                int root = make_tree();
-                unsigned long count = bl_fault_count();
-                (void) close(root);
-                (void) bl_rm_rf_at(AT_FDCWD, tap_tmpdir());
-                exit((int) count); /* exit, not _exit: LeakSanitizer runs at exit */
-            }
-            char num[32];
-            (void) snprintf(num, sizeof(num), "%lu", base + n - 1);
-            (void) setenv("BL_FAULT", num, 1);
-            int root = make_tree();
-            int res = torture_run(root, base + n - 1);
-            (void) close(root);
-            (void) bl_rm_rf_at(AT_FDCWD, tap_tmpdir());
-            exit(res);
-        }
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        ASSERT_TRUE(WIFEXITED(status));
-        if (n == 1) {
-            base = (unsigned long) WEXITSTATUS(status);
-            ASSERT_TRUE(base > 0 && base < 200);
-            continue;
-        }
-        if (WEXITSTATUS(status) != RUN_CLEAN && WEXITSTATUS(status) != RUN_FAILED_CLEANLY)
-            tap_fail(__FILE__, __LINE__, "BL_FAULT=%lu: status 0x%x", base + n - 1,
-                     (unsigned) status);
-        if (WEXITSTATUS(status) == RUN_CLEAN) {
-            ASSERT_TRUE(n > 5); /* the fault points were exercised */
-            break;
-        }
-    }
-#endif
+    tap_torture(&(struct tap_torture){.name = "open, mkdir, write in root",
+                                      .run = torture_run,
+                                      .child_setup = torture_setup,
+                                      .child_teardown = torture_teardown,
+                                      .max_faults = 2000,
+                                      .min_faults = 4});
 }
 
 #define PATH_TESTS                                                                                 \

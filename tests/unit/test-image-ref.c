@@ -4,11 +4,8 @@
  * their round trip, rejection of malformed references with an untouched output, the wording of
  * the messages, and (in fault-injection builds) clean failure at every allocation.
  */
-#include <sys/wait.h>
-
 #include "../lib/tap.h"
 #include "alloc-util.h"
-#include "fault.h"
 #include "image-ref.h"
 
 #define HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -389,74 +386,43 @@ TEST(done)
     bl_image_ref_done(&r); /* twice is harmless */
 }
 
-#ifdef BL_FAULT_INJECTION
-enum { RUN_CLEAN = 0, RUN_BUG = 1, RUN_OOM = 2 };
-
-/*
- * In a child with BL_FAULT=n: parse, format and familiarise. Returns RUN_OOM when the fault made
- * one of them fail cleanly, RUN_CLEAN when no fault point was reached, RUN_BUG otherwise.
- */
-static int oom_run(const char *in, unsigned long n)
+/* In a child with BL_FAULT=n: parse, format and familiarise; or one of them fails cleanly. */
+static int oom_run(unsigned long n, void *userdata)
 {
+    const char *in = userdata;
     struct bl_image_ref r = SENTINEL_REF;
     bl_error *e = NULL;
     int res;
 
+    (void) n;
     if (bl_image_ref_parse(in, &r, &e) < 0) {
-        res = e && e->code == -ENOMEM && r.registry == &sentinel && r.digest == &sentinel ? RUN_OOM
-                                                                                          : RUN_BUG;
+        res = e && e->code == -ENOMEM && r.registry == &sentinel && r.digest == &sentinel
+                  ? TAP_RUN_FAILED
+                  : TAP_RUN_BUG;
         bl_error_free(e);
         return res;
     }
     char *f = bl_image_ref_format(&r);
     char *fam = f ? bl_image_ref_familiar(&r) : NULL;
     if (!f || !fam)
-        res = RUN_OOM;
+        res = TAP_RUN_FAILED;
     else
-        res = bl_fault_count() < n && !e ? RUN_CLEAN : RUN_BUG;
+        res = !e ? TAP_RUN_OK : TAP_RUN_BUG;
     free(f);
     free(fam);
     bl_image_ref_done(&r);
     return res;
 }
-#endif
 
 /* Fail the Nth allocation for N = 1, 2, ... until a run reaches no fault point. */
 TEST(oom_torture)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
     static const char *const inputs[] = {"busybox", "r/x:t@" DG, "localhost:5000/foo@" DG,
                                          "ghcr.io/org/app:v1"};
 
-    for (size_t i = 0; i < ELEMENTSOF(inputs); i++) {
-        for (unsigned long n = 1;; n++) {
-            int status = 0;
-            pid_t pid;
-
-            ASSERT_TRUE(n < 50);
-            fflush(stdout);
-            pid = fork();
-            ASSERT_TRUE(pid >= 0);
-            if (pid == 0) {
-                char num[32];
-                (void) snprintf(num, sizeof(num), "%lu", n);
-                (void) setenv("BL_FAULT", num, 1);
-                exit(oom_run(inputs[i], n)); /* exit, not _exit: LeakSanitizer runs at exit */
-            }
-            ASSERT_EQ(waitpid(pid, &status, 0), pid);
-            if (!WIFEXITED(status) ||
-                (WEXITSTATUS(status) != RUN_CLEAN && WEXITSTATUS(status) != RUN_OOM))
-                tap_fail(__FILE__, __LINE__, "'%s' with BL_FAULT=%lu: status 0x%x", inputs[i], n,
-                         (unsigned) status);
-            if (WEXITSTATUS(status) == RUN_CLEAN) {
-                ASSERT_TRUE(n > 1); /* at least one allocation was exercised */
-                break;
-            }
-        }
-    }
-#endif
+    for (size_t i = 0; i < ELEMENTSOF(inputs); i++)
+        tap_torture(&(struct tap_torture){
+            .name = inputs[i], .run = oom_run, .userdata = (void *) inputs[i], .max_faults = 50});
 }
 
 TAP_MAIN(T(fields_default), T(fields_host_port), T(fields_digest_only_has_no_tag),

@@ -16,12 +16,10 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
 #include "boxlite/image.h"
-#include "fault.h"
 #include "image-store.h"
 #include "strv.h"
 
@@ -717,7 +715,6 @@ TEST(commit_debris_and_eagain)
     boxlite_runtime_free(rt);
 }
 
-#ifdef BL_FAULT_INJECTION
 static boxlite_runtime *child_open(const char *home, bl_error **err)
 {
     boxlite_runtime_opts o;
@@ -731,9 +728,9 @@ static boxlite_runtime *child_open(const char *home, bl_error **err)
 
 enum { OP_PREPARE, OP_COMMIT, OP_REMOVE, OP_CHECK_BEFORE, OP_CHECK_COMMITTED, OP_CHECK_REMOVED };
 
-/* In a child. OP_COMMIT/OP_REMOVE with BL_FAULT=n: 0 when no fault point was reached, 2 when
- * one failed cleanly. The others: 0 when all is well. */
-static int child_run(const char *home, int op, unsigned long n)
+/* In a child. OP_COMMIT/OP_REMOVE with BL_FAULT=n: TAP_RUN_OK, or TAP_RUN_FAILED when a fault
+ * point failed cleanly. The others: 0 when all is well. */
+static int child_run(const char *home, int op)
 {
     int fds = tap_open_fds();
     bl_error *e = NULL;
@@ -741,7 +738,7 @@ static int child_run(const char *home, int op, unsigned long n)
     int r = rt ? 0 : -1;
     int res = 1;
     if (!rt) {
-        res = e && e->code < 0 ? 2 : 1;
+        res = e && e->code < 0 ? TAP_RUN_FAILED : TAP_RUN_BUG;
         goto out;
     }
     switch (op) {
@@ -760,10 +757,7 @@ static int child_run(const char *home, int op, unsigned long n)
                              REFS("example.com/c:1", "example.com/c:2"), NULL, &e);
         else /* b's only reference: b is deleted, l3 and b's manifest collected */
             r = boxlite_image_remove(rt, "example.com/b:1", 0, NULL, NULL, &e);
-        if (r < 0)
-            res = e && e->code < 0 ? 2 : 1;
-        else
-            res = bl_fault_count() < n ? 0 : 1;
+        res = r == 0 ? TAP_RUN_OK : e && e->code < 0 ? TAP_RUN_FAILED : TAP_RUN_BUG;
         break;
     default: {
         int images = count_sql(rt, "SELECT COUNT(*) FROM images", NULL);
@@ -785,63 +779,63 @@ out:
     return res;
 }
 
-static int in_child(const char *home, int op, unsigned long n)
+struct torture_ctx {
+    const char *home;
+    int op;
+};
+
+static int op_in_child(void *userdata)
 {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        if (n) {
-            char num[32];
-            (void) snprintf(num, sizeof(num), "%lu", n);
-            (void) setenv("BL_FAULT", num, 1);
-        }
-        exit(child_run(home, op, n)); /* exit, not _exit: LeakSanitizer runs at exit */
-    }
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-        return -1;
-    return WEXITSTATUS(status);
+    const struct torture_ctx *c = userdata;
+    return child_run(c->home, c->op);
+}
+
+/* One of the checks (or the preparation) in a child, without faults. */
+static int in_child(const char *home, int op)
+{
+    struct torture_ctx c = {home, op};
+    return tap_in_child(op_in_child, &c);
+}
+
+static int torture_run(unsigned long n, void *userdata)
+{
+    const struct torture_ctx *c = userdata;
+    (void) n;
+    return child_run(c->home, c->op);
+}
+
+/* a failure leaves the store as it was */
+static void torture_check(int result, void *userdata)
+{
+    const struct torture_ctx *c = userdata;
+    if (result == TAP_RUN_FAILED)
+        ASSERT_EQ(in_child(c->home, OP_CHECK_BEFORE), 0);
 }
 
 /* The test process itself never reaches a fault point (its children read BL_FAULT). */
 static void torture(int op, int check_after)
 {
+    tap_require_fault_injection();
     _cleanup_free_ char *home = tmp_path("home");
-    ASSERT_EQ(in_child(home, OP_PREPARE, 0), 0);
-    ASSERT_EQ(in_child(home, OP_CHECK_BEFORE, 0), 0);
-    for (unsigned long n = 1;; n++) {
-        ASSERT_TRUE(n < 2000);
-        int res = in_child(home, op, n);
-        ASSERT_TRUE(res == 0 || res == 2);
-        if (res == 0) {
-            printf("# %lu fault points failed cleanly\n", n - 1);
-            break;
-        }
-        /* a failure leaves the store as it was */
-        ASSERT_EQ(in_child(home, OP_CHECK_BEFORE, 0), 0);
-    }
-    ASSERT_EQ(in_child(home, check_after, 0), 0);
+    ASSERT_EQ(in_child(home, OP_PREPARE), 0);
+    ASSERT_EQ(in_child(home, OP_CHECK_BEFORE), 0);
+    struct torture_ctx c = {home, op};
+    tap_torture(&(struct tap_torture){.name = op == OP_COMMIT ? "commit" : "remove",
+                                      .run = torture_run,
+                                      .after = torture_check,
+                                      .userdata = &c,
+                                      .max_faults = 2000});
+    ASSERT_EQ(in_child(home, check_after), 0);
 }
-#endif
 
 TEST(oom_torture_commit)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
     torture(OP_COMMIT, OP_CHECK_COMMITTED);
-#endif
 }
 
 TEST(oom_torture_remove)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
     torture(OP_REMOVE, OP_CHECK_REMOVED);
-#endif
 }
 
 TAP_MAIN(T(commit_moves_files_and_lists), T(list_untagged_and_empty), T(resolve), T(inspect),

@@ -25,7 +25,6 @@
 
 #include "../lib/tap.h"
 #include "digest.h"
-#include "fault.h"
 #include "fs-util.h"
 #include "layer-unpack.h"
 
@@ -1374,51 +1373,44 @@ TEST(outputs_untouched_on_failure)
     ASSERT_TRUE(stats.tar_size == 7 && stats.entries == 7);
 }
 
-#ifdef BL_FAULT_INJECTION
-enum { RUN_CLEAN = 0, RUN_BUG = 1, RUN_OOM = 2 };
+struct oom_ctx {
+    struct world *w;
+    const struct buf *b;
+};
 
-static int count_open_fds(void)
+static void oom_before(void *userdata)
 {
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
+    struct oom_ctx *c = userdata;
+    fresh_root(c->w);
 }
 
-/* In a child with BL_FAULT=n: unpack, and classify the result. */
-static int oom_run(const struct buf *b, int root_fd, unsigned long n)
+/* In a child with BL_FAULT=n: unpack, or fail cleanly with -ENOMEM and the digest untouched. */
+static int oom_run(unsigned long n, void *userdata)
 {
+    const struct oom_ctx *c = userdata;
     char diff[BL_DIGEST_STR_LEN + 1] = "untouched";
     bl_error *e = NULL;
+    (void) n;
     int fd = memfd_create("layer", MFD_CLOEXEC);
-    if (fd < 0 || write(fd, b->data, b->len) != (ssize_t) b->len || lseek(fd, 0, SEEK_SET) != 0)
-        return RUN_BUG;
-    int before = count_open_fds();
-    int r = bl_layer_unpack(fd, root_fd, diff, NULL, -1, &e);
+    if (fd < 0 || write(fd, c->b->data, c->b->len) != (ssize_t) c->b->len ||
+        lseek(fd, 0, SEEK_SET) != 0)
+        return TAP_RUN_BUG;
+    int r = bl_layer_unpack(fd, c->w->root_fd, diff, NULL, -1, &e);
     int res;
-    if (count_open_fds() != before)
-        res = RUN_BUG;
-    else if (r < 0)
-        res = r == -ENOMEM && e && e->code == -ENOMEM && !strcmp(diff, "untouched") ? RUN_OOM
-                                                                                    : RUN_BUG;
+    if (r < 0)
+        res = r == -ENOMEM && e && e->code == -ENOMEM && !strcmp(diff, "untouched") ? TAP_RUN_FAILED
+                                                                                    : TAP_RUN_BUG;
     else
-        res = bl_fault_count() < n && !e ? RUN_CLEAN : RUN_BUG;
+        res = !e ? TAP_RUN_OK : TAP_RUN_BUG;
     bl_error_free(e);
     (void) close(fd);
     return res;
 }
-#endif
 
 /* Fail the Nth allocation for N = 1, 2, ... until a run reaches no fault point. */
 TEST(oom_torture)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
+    tap_require_fault_injection();
     _cleanup_(world_done) struct world w = WORLD_NULL;
     _cleanup_(buf_done) struct buf b = {0};
     world_init(&w);
@@ -1428,30 +1420,14 @@ TEST(oom_torture)
           {.name = "x/y/z", .data = "z"}, {.name = "l", .type = AE_IFLNK, .link = "/q/r"},
           {.name = "l/m", .data = "m"}, {.name = "h", .hardlink = "d/f"}, {.name = "d/.wh.gone"},
           {.name = "p", .type = AE_IFIFO});
-    for (unsigned long n = 1;; n++) {
-        int status = 0;
-        ASSERT_TRUE(n < 500);
-        fresh_root(&w);
-        fflush(stdout);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-            char num[32];
-            (void) snprintf(num, sizeof(num), "%lu", n);
-            (void) setenv("BL_FAULT", num, 1);
-            exit(oom_run(&b, w.root_fd, n)); /* exit, not _exit: LeakSanitizer runs at exit */
-        }
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) ||
-            (WEXITSTATUS(status) != RUN_CLEAN && WEXITSTATUS(status) != RUN_OOM))
-            tap_fail(__FILE__, __LINE__, "BL_FAULT=%lu: status 0x%x", n, (unsigned) status);
-        if (WEXITSTATUS(status) == RUN_CLEAN) {
-            ASSERT_TRUE(n > 10); /* the allocations were exercised */
-            break;
-        }
-    }
+    struct oom_ctx c = {&w, &b};
+    tap_torture(&(struct tap_torture){.name = "unpack",
+                                      .run = oom_run,
+                                      .before = oom_before,
+                                      .userdata = &c,
+                                      .max_faults = 500,
+                                      .min_faults = 10});
     ASSERT_OUTSIDE_UNTOUCHED(&w);
-#endif
 }
 
 /*

@@ -5,11 +5,8 @@
  * a docker config.json, base64, the messages registry error replies turn into, and (in
  * fault-injection builds) clean failure at every allocation of the parsers.
  */
-#include <sys/wait.h>
-
 #include "../lib/tap.h"
 #include "alloc-util.h"
-#include "fault.h"
 #include "registry.h"
 #include "strv.h"
 
@@ -242,16 +239,17 @@ TEST(candidates)
                                   "\"localhost:5000\", \"search\": true}]}",
                                   hosts, &two, &tap_last_err));
     /* no search registry: docker.io */
-    expect_candidates(&none, "busybox", (const char *const[]){
-                                            "docker.io/library/busybox:latest", NULL});
+    expect_candidates(&none, "busybox",
+                      (const char *const[]){"docker.io/library/busybox:latest", NULL});
     expect_candidates(NULL, "org/app:1", (const char *const[]){"docker.io/org/app:1", NULL});
     /* search registries in order, each once; library/ only on docker.io */
     expect_candidates(&two, "busybox",
                       (const char *const[]){"localhost:5000/busybox:latest",
                                             "docker.io/library/busybox:latest",
                                             "quay.io/busybox:latest", NULL});
-    expect_candidates(&two, "org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef"
-                            "0123456789abcdef",
+    expect_candidates(&two,
+                      "org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef"
+                      "0123456789abcdef",
                       (const char *const[]){
                           "localhost:5000/org/app@sha256:0123456789abcdef0123456789abcdef01234567"
                           "89abcdef0123456789abcdef",
@@ -313,8 +311,8 @@ TEST(docker_config)
 TEST(base64)
 {
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                      "Zm9vYmFy"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (size_t i = 0; i < ELEMENTSOF(plain); i++) {
         _cleanup_free_ char *e = bl_base64_encode(plain[i], strlen(plain[i]));
         ASSERT_STREQ(e, enc[i]);
@@ -352,16 +350,19 @@ TEST(http_errors)
         int code;
         const char *msg;
     } cases[] = {
-        {404, "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\","
-              "\"detail\":{\"Tag\":\"x\"}}]}",
+        {404,
+         "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\","
+         "\"detail\":{\"Tag\":\"x\"}}]}",
          -ENOENT, "manifest unknown"},
-        {404, "{\"errors\":[{\"code\":\"NAME_UNKNOWN\",\"message\":\"repository name not known "
-              "to registry\"}]}",
+        {404,
+         "{\"errors\":[{\"code\":\"NAME_UNKNOWN\",\"message\":\"repository name not known "
+         "to registry\"}]}",
          -ENOENT, "name unknown: repository name not known to registry"},
         {401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}",
          -EACCES, "unauthorized: authentication required"},
-        {403, "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to the resource "
-              "is denied\"}]}",
+        {403,
+         "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to the resource "
+         "is denied\"}]}",
          -EACCES, "denied: requested access to the resource is denied"},
         {401, "", -EACCES, "unauthorized (HTTP 401)"},
         {404, "<html>nope</html>", -ENOENT, "not found (HTTP 404)"},
@@ -378,22 +379,21 @@ TEST(http_errors)
 
 /* ---- torture ---- */
 
-#ifdef BL_FAULT_INJECTION
-enum { RUN_CLEAN = 0, RUN_BUG = 1, RUN_OOM = 2 };
-
-/* Every parser once; RUN_OOM when one failed with -ENOMEM and nothing else went wrong. */
-static int oom_run(unsigned long n)
+/* Every parser once; TAP_RUN_FAILED when one failed with -ENOMEM and nothing else went wrong. */
+static int oom_run(unsigned long n, void *userdata)
 {
     static const char *const hosts[] = {"a.io", NULL};
     struct bl_registries r = {.n = 7};
     bl_error *e = NULL;
-    int res = RUN_CLEAN, q;
+    int res, q;
+    (void) n;
+    (void) userdata;
     q = bl_registries_parse("{\"home_dir\":\"/h\",\"image_registries\":[{\"host\":\"b.io\","
                             "\"search\":true,\"auth\":{\"type\":\"basic\",\"username\":\"u\","
                             "\"password\":\"p\"},\"ca\":\"/c\"}]}",
                             hosts, &r, &e);
     if (q < 0) {
-        res = q == -ENOMEM && e && e->code == -ENOMEM && r.n == 7 ? RUN_OOM : RUN_BUG;
+        res = q == -ENOMEM && e && e->code == -ENOMEM && r.n == 7 ? TAP_RUN_FAILED : TAP_RUN_BUG;
         bl_error_free(e);
         return res;
     }
@@ -402,7 +402,7 @@ static int oom_run(unsigned long n)
     bl_strv_free(c);
     bl_registries_done(&r);
     if (q < 0) {
-        res = q == -ENOMEM && e && e->code == -ENOMEM ? RUN_OOM : RUN_BUG;
+        res = q == -ENOMEM && e && e->code == -ENOMEM ? TAP_RUN_FAILED : TAP_RUN_BUG;
         bl_error_free(e);
         return res;
     }
@@ -411,7 +411,7 @@ static int oom_run(unsigned long n)
                                 &e);
     bl_auth_challenge_done(&ch);
     if (q < 0) {
-        res = q == -ENOMEM && e && e->code == -ENOMEM ? RUN_OOM : RUN_BUG;
+        res = q == -ENOMEM && e && e->code == -ENOMEM ? TAP_RUN_FAILED : TAP_RUN_BUG;
         bl_error_free(e);
         return res;
     }
@@ -420,42 +420,18 @@ static int oom_run(unsigned long n)
     free(u);
     free(p);
     if (q < 0) {
-        res = q == -ENOMEM && e && e->code == -ENOMEM ? RUN_OOM : RUN_BUG;
+        res = q == -ENOMEM && e && e->code == -ENOMEM ? TAP_RUN_FAILED : TAP_RUN_BUG;
         bl_error_free(e);
         return res;
     }
-    return bl_fault_count() < n && !e ? RUN_CLEAN : RUN_BUG;
+    return !e ? TAP_RUN_OK : TAP_RUN_BUG;
 }
-#endif
 
 /* Fail the Nth allocation for N = 1, 2, ... until a run reaches no fault point. */
 TEST(oom_torture)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
-    for (unsigned long n = 1;; n++) {
-        int status = 0;
-        ASSERT_TRUE(n < 200);
-        fflush(stdout);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-            char num[32];
-            (void) snprintf(num, sizeof(num), "%lu", n);
-            (void) setenv("BL_FAULT", num, 1);
-            exit(oom_run(n)); /* exit, not _exit: LeakSanitizer runs at exit */
-        }
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) ||
-            (WEXITSTATUS(status) != RUN_CLEAN && WEXITSTATUS(status) != RUN_OOM))
-            tap_fail(__FILE__, __LINE__, "BL_FAULT=%lu: status 0x%x", n, (unsigned) status);
-        if (WEXITSTATUS(status) == RUN_CLEAN) {
-            ASSERT_TRUE(n > 10); /* the parsers did allocate */
-            break;
-        }
-    }
-#endif
+    tap_torture(&(struct tap_torture){
+        .name = "parsers", .run = oom_run, .max_faults = 200, .min_faults = 10});
 }
 
 TAP_MAIN(T(challenge_bearer), T(challenge_basic), T(challenge_syntax), T(challenge_several),

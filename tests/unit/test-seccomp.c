@@ -24,7 +24,6 @@
 #include "../lib/tap.h"
 #include "alloc-util.h"
 #include "caps.h"
-#include "fault.h"
 #include "fs-util.h"
 #include "seccomp-profile.h"
 
@@ -623,64 +622,40 @@ TEST(timing)
     (void) fflush(stdout);
 }
 
-#ifdef BL_FAULT_INJECTION
-enum { RUN_CLEAN = 0, RUN_BUG = 1, RUN_FAILED = 2 };
-
-/* In a child with BL_FAULT=n: a miss must succeed, or fail cleanly and leave no temporary file. */
-static int torture_run(const char *dir, unsigned long n)
+/* In a child with BL_FAULT=n: a miss (a new cache directory per run) must succeed, or fail
+ * cleanly and leave no temporary file. */
+static int torture_run(unsigned long n, void *userdata)
 {
+    char dir[4200];
     char *sentinel = (char *) "untouched", *path = sentinel;
     bl_error *e = NULL;
-    int r = bl_seccomp_profile(dir, bl_caps_default(), &path, &e), res, bpf = 0, tmp = 0;
+    int res, bpf = 0, tmp = 0;
 
+    (void) userdata;
+    (void) snprintf(dir, sizeof(dir), "%s/cache-%lu", tap_tmpdir(), n);
+    int r = bl_seccomp_profile(dir, bl_caps_default(), &path, &e);
     if (r < 0) {
         DIR *d = opendir(dir);
         if (d) {
             closedir(d);
             count_entries(dir, &bpf, &tmp);
         }
-        res = e && e->code == r && path == sentinel && bpf == 0 && tmp == 0 ? RUN_FAILED : RUN_BUG;
+        res = e && e->code == r && path == sentinel && bpf == 0 && tmp == 0 ? TAP_RUN_FAILED
+                                                                            : TAP_RUN_BUG;
         bl_error_free(e);
         return res;
     }
-    res = bl_fault_count() < n && !e && path != sentinel ? RUN_CLEAN : RUN_BUG;
+    res = !e && path != sentinel ? TAP_RUN_OK : TAP_RUN_BUG;
     free(path);
     return res;
 }
-#endif
 
-/* Fail the Nth fault point for N = 1, 2, ... until a run reaches none. */
+/* Fail the Nth fault point for N = 1, 2, ... until a run reaches none: path, directory,
+ * temporary name and export are exercised. */
 TEST(torture)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
-    for (unsigned long n = 1;; n++) {
-        char dir[4200];
-        int status = 0;
-
-        ASSERT_TRUE(n < 50);
-        /* no bl_* call before the fork: the fault counter and BL_FAULT are read once per process */
-        (void) snprintf(dir, sizeof(dir), "%s/cache-%lu", tap_tmpdir(), n);
-        (void) fflush(stdout);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-            char num[32];
-            (void) snprintf(num, sizeof(num), "%lu", n);
-            (void) setenv("BL_FAULT", num, 1);
-            exit(torture_run(dir, n)); /* exit, not _exit: LeakSanitizer runs at exit */
-        }
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) ||
-            (WEXITSTATUS(status) != RUN_CLEAN && WEXITSTATUS(status) != RUN_FAILED))
-            tap_fail(__FILE__, __LINE__, "BL_FAULT=%lu: status 0x%x", n, (unsigned) status);
-        if (WEXITSTATUS(status) == RUN_CLEAN) {
-            ASSERT_TRUE(n > 3); /* path, directory, temporary name and export were exercised */
-            break;
-        }
-    }
-#endif
+    tap_torture(&(struct tap_torture){
+        .name = "profile miss", .run = torture_run, .max_faults = 50, .min_faults = 3});
 }
 
 TAP_MAIN(T(profile_created), T(profile_cached), T(relevant_caps), T(profile_keyed_by_caps),

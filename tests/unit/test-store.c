@@ -14,7 +14,6 @@
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
-#include "fault.h"
 #include "store.h"
 
 static char *db_path(const char *name)
@@ -306,16 +305,16 @@ TEST(concurrent_first_open)
     ASSERT_EQ(pragma_int(s, "PRAGMA user_version"), BL_STORE_SCHEMA_VERSION);
 }
 
-#ifdef BL_FAULT_INJECTION
-/* In a child with BL_FAULT=n: 0 when no fault point was reached, 2 when one failed cleanly. */
-static int oom_run(const char *path, unsigned long n)
+/* In a child with BL_FAULT=n: open the database and run a transaction, or fail cleanly. */
+static int oom_run(unsigned long n, void *userdata)
 {
-    int fds = tap_open_fds();
+    const char *path = userdata;
     struct bl_store *s = NULL;
     bl_error *e = NULL;
+    (void) n;
     int r = bl_store_open(path, &s, &e);
     if (r < 0) {
-        int res = e && e->code == r && !s && tap_open_fds() == fds ? 2 : 1;
+        int res = e && e->code == r && !s ? TAP_RUN_FAILED : TAP_RUN_BUG;
         bl_error_free(e);
         return res;
     }
@@ -325,58 +324,31 @@ static int oom_run(const char *path, unsigned long n)
         r = bl_txn_commit(&t, &e);
     bl_store_free(s);
     bl_error_free(e);
-    if (r < 0)
-        return 1;
-    return bl_fault_count() < n && tap_open_fds() == fds ? 0 : 1;
+    return r < 0 ? TAP_RUN_BUG : TAP_RUN_OK;
 }
-#endif
+
+/* Without faults: the database opens. */
+static int store_opens(void *userdata)
+{
+    struct bl_store *s = NULL;
+    int r = bl_store_open(userdata, &s, NULL);
+    bl_store_free(s);
+    return r < 0 ? 1 : 0;
+}
 
 TEST(oom_torture)
 {
-#ifndef BL_FAULT_INJECTION
-    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
-#else
     /* a new database, then an existing one (the lock-free path) */
     for (int round = 0; round < 2; round++) {
         _cleanup_free_ char *path = db_path("t.db");
-        for (unsigned long n = 1;; n++) {
-            ASSERT_TRUE(n < 100);
-            fflush(stdout);
-            pid_t pid = fork();
-            ASSERT_TRUE(pid >= 0);
-            if (pid == 0) {
-                char num[32];
-                (void) snprintf(num, sizeof(num), "%lu", n);
-                (void) setenv("BL_FAULT", num, 1);
-                exit(oom_run(path, n)); /* exit, not _exit: LeakSanitizer runs at exit */
-            }
-            int status = 0;
-            ASSERT_EQ(waitpid(pid, &status, 0), pid);
-            ASSERT_TRUE(WIFEXITED(status));
-            ASSERT_TRUE(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 2);
-            if (WEXITSTATUS(status) == 0) {
-                printf("# open %s: %lu fault points failed cleanly\n", round ? "existing" : "new",
-                       n - 1);
-                break;
-            }
-        }
-        if (round == 0) {
-            /* a database left by the faulty opens is still a good one */
-            fflush(stdout);
-            pid_t pid = fork();
-            ASSERT_TRUE(pid >= 0);
-            if (pid == 0) {
-                struct bl_store *s = NULL;
-                int r = bl_store_open(path, &s, NULL);
-                bl_store_free(s);
-                exit(r < 0 ? 1 : 0);
-            }
-            int status = 0;
-            ASSERT_EQ(waitpid(pid, &status, 0), pid);
-            ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        }
+        tap_torture(&(struct tap_torture){.name = round ? "open existing" : "open new",
+                                          .run = oom_run,
+                                          .userdata = path,
+                                          .max_faults = 100});
+        /* a database left by the faulty opens is still a good one */
+        if (round == 0)
+            ASSERT_EQ(tap_in_child(store_opens, path), 0);
     }
-#endif
 }
 
 TAP_MAIN(T(open_creates_schema), T(reopen_keeps_rows), T(newer_schema_refused), T(open_errors),
