@@ -64,6 +64,11 @@ enum cli_global_id {
 };
 extern const struct cli_option cli_global_options[];
 
+/* Columns where --help starts option descriptions: most commands', and the image commands' and
+ * the global options' narrower one. */
+#define CLI_HELP_WIDTH 28
+#define CLI_HELP_WIDTH_NARROW 25
+
 /* ---- commands ---------------------------------------------------------------------------------
  */
 
@@ -78,10 +83,10 @@ struct cli_command {
     const char *summary;
     const char *usage;                /* after "Usage: boxlite " */
     const struct cli_option *options; /* NULL: only the global ones */
-    int help_width;                   /* column of option descriptions in --help; 0: 28 */
-    const char *subcommands;          /* a family's "Commands:" block for --help, or NULL */
-    enum cli_complete operands;       /* what the shell offers for operands (default: files) */
-    unsigned flags;                   /* CLI_CMD_* */
+    int help_width;          /* column of option descriptions in --help; 0: 28 (CLI_HELP_WIDTH) */
+    const char *subcommands; /* a family's "Commands:" block for --help, or NULL */
+    enum cli_complete operands; /* what the shell offers for operands (default: files) */
+    unsigned flags;             /* CLI_CMD_* */
     int (*run)(const struct cli_command *cmd, int argc, char **argv);
 };
 

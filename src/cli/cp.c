@@ -58,9 +58,9 @@ static int endpoint(char *arg, char **ret_box, char **ret_path)
 
 int cmd_cp(const struct cli_command *cmd, int argc, char **argv)
 {
-    struct cp_opts d = {0};
+    struct cp_opts o = {0};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, parse_opt, &d, &rc);
+    int ind = cli_parse(cmd, argc, argv, parse_opt, &o, &rc);
     if (ind < 0)
         return rc;
     if (argc - ind < 2)
@@ -90,8 +90,8 @@ int cmd_cp(const struct cli_command *cmd, int argc, char **argv)
             return cli_errorf("box '%s' not found", name);
         return cli_errorf("%s", boxlite_error_message(err));
     }
-    int flags = (d.follow_symlinks ? BOXLITE_COPY_FOLLOW_SYMLINKS : 0) |
-                (d.no_overwrite ? BOXLITE_COPY_NO_OVERWRITE : 0);
+    int flags = (o.follow_symlinks ? BOXLITE_COPY_FOLLOW_SYMLINKS : 0) |
+                (o.no_overwrite ? BOXLITE_COPY_NO_OVERWRITE : 0);
     int r = in_src ? boxlite_box_copy_out(rt, box, src_path, dst_path, flags, &err)
                    : boxlite_box_copy_in(rt, box, src_path, dst_path, flags, &err);
     if (r < 0)

@@ -308,11 +308,13 @@ static int image_inspect(const struct cli_command *cmd, int argc, char **argv)
 
 static const struct cli_command image_commands[] = {
     {"inspect", NULL, "Display detailed information on one or more images",
-     "image inspect <IMAGE>...", NULL, 25, .run = image_inspect},
-    {"ls", "list", "List images", "image ls [OPTIONS]", image_ls_options, 25, .run = cmd_images},
-    {"rm", NULL, "Remove one or more images", "image rm [OPTIONS] <IMAGE>...", image_rm_options, 25,
-     .run = cmd_rmi},
-    {"load", NULL, "Load images", "image load [OPTIONS]", image_load_options, 25, .run = cmd_load},
+     "image inspect <IMAGE>...", NULL, CLI_HELP_WIDTH_NARROW, .run = image_inspect},
+    {"ls", "list", "List images", "image ls [OPTIONS]", image_ls_options, CLI_HELP_WIDTH_NARROW,
+     .run = cmd_images},
+    {"rm", NULL, "Remove one or more images", "image rm [OPTIONS] <IMAGE>...", image_rm_options,
+     CLI_HELP_WIDTH_NARROW, .run = cmd_rmi},
+    {"load", NULL, "Load images", "image load [OPTIONS]", image_load_options, CLI_HELP_WIDTH_NARROW,
+     .run = cmd_load},
 };
 
 int cmd_image(const struct cli_command *cmd, int argc, char **argv)

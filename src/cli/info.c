@@ -46,14 +46,14 @@ static const char *cgroup_mode(void)
 
 int cmd_info(const struct cli_command *cmd, int argc, char **argv)
 {
-    struct info_opts d = {0};
+    struct info_opts opts = {0};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, parse_opt, &d, &rc);
+    int ind = cli_parse(cmd, argc, argv, parse_opt, &opts, &rc);
     if (ind < 0)
         return rc;
     if (ind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s' found", argv[ind]);
-    const char *f = d.format ? d.format : "yaml";
+    const char *f = opts.format ? opts.format : "yaml";
     int json = !strcmp(f, "json");
     if (!json && strcmp(f, "yaml") != 0)
         return cli_usage_invalid(cmd, f, "--format <FORMAT>", "yaml, json");

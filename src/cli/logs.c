@@ -58,9 +58,9 @@ static int parse_opt(int id, const char *arg, void *userdata)
 
 int cmd_logs(const struct cli_command *cmd, int argc, char **argv)
 {
-    struct logs_opts d = {.tail = -1};
+    struct logs_opts o = {.tail = -1};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, parse_opt, &d, &rc);
+    int ind = cli_parse(cmd, argc, argv, parse_opt, &o, &rc);
     if (ind < 0)
         return rc;
     if (ind >= argc)
@@ -77,10 +77,10 @@ int cmd_logs(const struct cli_command *cmd, int argc, char **argv)
         return cli_errorf("%s", boxlite_error_message(err));
     boxlite_logs_opts lo;
     boxlite_logs_opts_init(&lo);
-    lo.tail = d.tail;
-    lo.timestamps = d.timestamps;
+    lo.tail = o.tail;
+    lo.timestamps = o.timestamps;
     int running = !strcmp(boxlite_box_status(box), "running");
-    if (d.follow && running) {
+    if (o.follow && running) {
         if (signals_catch_stop() < 0)
             return cli_errorf("cannot catch signals");
         lo.follow = 1;

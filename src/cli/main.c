@@ -14,9 +14,6 @@
 
 #include "cli.h"
 
-/* The image commands' help is narrower than the others'. */
-#define IMAGE_HELP_WIDTH 25
-
 static const struct cli_command commands[] = {
     {"run", NULL, "Run a command in a new box", "run [OPTIONS] <IMAGE> [COMMAND]...",
      cli_run_options, .flags = CLI_CMD_STOP_AT_OPERAND, .run = cmd_run},
@@ -46,12 +43,12 @@ static const struct cli_command commands[] = {
      .operands = CLI_COMPLETE_BOX, .run = cmd_logs},
     {"stats", NULL, "Display resource usage statistics for a box", "stats [OPTIONS] <BOX>",
      cli_stats_options, .operands = CLI_COMPLETE_BOX, .run = cmd_stats},
-    {"images", NULL, "List images", "images [OPTIONS]", cli_images_options, IMAGE_HELP_WIDTH,
+    {"images", NULL, "List images", "images [OPTIONS]", cli_images_options, CLI_HELP_WIDTH_NARROW,
      .run = cmd_images},
     {"load", NULL, "Load images from a docker-archive or OCI archive or layout", "load [OPTIONS]",
-     cli_load_options, IMAGE_HELP_WIDTH, .run = cmd_load},
+     cli_load_options, CLI_HELP_WIDTH_NARROW, .run = cmd_load},
     {"rmi", NULL, "Remove one or more images", "rmi [OPTIONS] <IMAGE>...", cli_rmi_options,
-     IMAGE_HELP_WIDTH, .run = cmd_rmi},
+     CLI_HELP_WIDTH_NARROW, .run = cmd_rmi},
     {"image", NULL, "Manage images (inspect, ls, rm, load)", "image <COMMAND> [ARGS]...",
      .subcommands = "Commands:\n"
                     "  inspect   Display detailed information on one or more images (JSON)\n"
@@ -110,7 +107,7 @@ static void print_main_help(FILE *f)
     fprintf(f, "  %-10s %s\n", "help", "Print this message or the help of the given subcommand(s)");
     fprintf(f, "\nOptions:\n");
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-        cli_print_option(f, &cli_global_options[order[i]], 25);
+        cli_print_option(f, &cli_global_options[order[i]], CLI_HELP_WIDTH_NARROW);
 }
 
 int main(int argc, char **argv)

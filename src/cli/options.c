@@ -11,10 +11,6 @@
 
 #include "cli.h"
 
-/* Column of the descriptions: a command's own options (unless it says otherwise), the global
- * ones. */
-#define HELP_WIDTH 28
-#define GLOBAL_HELP_WIDTH 25
 /* Most options one command takes, global ones included. */
 #define MAX_OPTIONS 64
 /* getopt_long's value for the long option at index i: above every short option letter. */
@@ -64,10 +60,10 @@ void cli_print_help(const struct cli_command *cmd)
     printf("Options:\n");
     for (const struct cli_option *o = cmd->options; o && o->name; o++)
         if (o->help)
-            cli_print_option(stdout, o, cmd->help_width ? cmd->help_width : HELP_WIDTH);
+            cli_print_option(stdout, o, cmd->help_width ? cmd->help_width : CLI_HELP_WIDTH);
     for (const struct cli_option *o = cli_global_options; o->name; o++)
         if (!(o->flags & (CLI_OPT_MAIN_HELP | CLI_OPT_TOP_LEVEL)))
-            cli_print_option(stdout, o, GLOBAL_HELP_WIDTH);
+            cli_print_option(stdout, o, CLI_HELP_WIDTH_NARROW);
 }
 
 const struct cli_option *cli_global_find(const char *arg, const char **ret_value)
@@ -99,13 +95,17 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, cli_opt_fn o
     struct option longopts[MAX_OPTIONS + 1];
     char shortopts[2 * MAX_OPTIONS + 3];
     size_t n = 0, n_own, k = 0;
-    for (const struct cli_option *o = cmd->options; o && o->name; o++)
+    /* MAX_OPTIONS bounds every table: a longer one is a programming error */
+    for (const struct cli_option *o = cmd->options; o && o->name; o++) {
+        assert(n < MAX_OPTIONS);
         opts[n++] = o;
+    }
     n_own = n;
     for (const struct cli_option *o = cli_global_options; o->name; o++)
-        if (!(o->flags & CLI_OPT_TOP_LEVEL))
+        if (!(o->flags & CLI_OPT_TOP_LEVEL)) {
+            assert(n < MAX_OPTIONS);
             opts[n++] = o;
-    assert(n < MAX_OPTIONS);
+        }
     /* "+" (stop at the first operand: run's trailing COMMAND) must lead the option string; ":"
      * reports a missing value apart from an unknown option */
     if (cmd->flags & CLI_CMD_STOP_AT_OPERAND)

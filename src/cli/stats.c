@@ -123,9 +123,9 @@ static int nap(int ms)
 
 int cmd_stats(const struct cli_command *cmd, int argc, char **argv)
 {
-    struct stats_opts d = {0};
+    struct stats_opts o = {0};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, parse_opt, &d, &rc);
+    int ind = cli_parse(cmd, argc, argv, parse_opt, &o, &rc);
     if (ind < 0)
         return rc;
     if (ind >= argc)
@@ -133,7 +133,7 @@ int cmd_stats(const struct cli_command *cmd, int argc, char **argv)
     if (argc - ind > 1)
         return cli_usage_error(cmd, "unexpected argument '%s' found", argv[ind + 1]);
     enum out_format fmt = OUT_TABLE;
-    if (d.format && out_format_parse(d.format, &fmt) < 0)
+    if (o.format && out_format_parse(o.format, &fmt) < 0)
         return EXIT_ERROR;
     _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
     if ((rc = cli_open_runtime(&rt)) != 0)
@@ -156,10 +156,10 @@ int cmd_stats(const struct cli_command *cmd, int argc, char **argv)
                 return EXIT_OK; /* the box stopped while we watched */
             return cli_errorf("%s", boxlite_error_message(err));
         }
-        if (d.stream)
+        if (o.stream)
             fputs("\033[2J\033[1;1H", stdout);
         print_stats(&prev, &cur, fmt);
-        if (!d.stream)
+        if (!o.stream)
             return EXIT_OK;
         prev = cur;
         if (nap(1000))
