@@ -19,8 +19,7 @@ BL_DEFINE_CLEANUP_FUNC(boxlite_box *, boxlite_box_free)
 BL_DEFINE_CLEANUP_FUNC(boxlite_error *, boxlite_error_free)
 BL_DEFINE_CLEANUP_FUNC(boxlite_image *, boxlite_image_free)
 
-/* ---- option tables ----------------------------------------------------------------------------
- */
+/* ---- option tables --------------------------------------------------------------------------- */
 
 /* What the shell may offer for an option's value or a command's operands. */
 enum cli_complete {
@@ -48,10 +47,9 @@ struct cli_option {
     const char *env;            /* environment variable shown in help as "[env: NAME=]" */
     unsigned flags;             /* CLI_OPT_* (global options only) */
 };
-#define CLI_OPTIONS_END                                                                            \
-    {                                                                                              \
-        0                                                                                          \
-    }
+/* clang-format off */
+#define CLI_OPTIONS_END {0}
+/* clang-format on */
 
 /* Options every command takes (--home, --debug, --help, ...): one table, options.c. */
 enum cli_global_id {
@@ -69,8 +67,7 @@ extern const struct cli_option cli_global_options[];
 #define CLI_HELP_WIDTH 28
 #define CLI_HELP_WIDTH_NARROW 25
 
-/* ---- commands ---------------------------------------------------------------------------------
- */
+/* ---- commands -------------------------------------------------------------------------------- */
 
 enum {
     CLI_CMD_HIDDEN = 1,          /* not in `boxlite --help` nor in completion */
@@ -127,8 +124,7 @@ extern const struct cli_option cli_run_options[], cli_create_options[], cli_exec
 const struct cli_command *cli_find_command(const struct cli_command *table, size_t n,
                                            const char *name);
 
-/* ---- parsing and help (options.c) -------------------------------------------------------------
- */
+/* ---- parsing and help (options.c) ------------------------------------------------------------ */
 
 /* A command's option callback: `id` from its table, `arg` the value (NULL for a flag). Returns 0,
  * or an exit code to stop with (after printing). */
@@ -149,18 +145,8 @@ void cli_print_option(FILE *f, const struct cli_option *opt, int width);
 /* The global option `arg` names (exact "--name" or "-x", or "--name=value" for one that takes
  * a value), with *ret_value set to the "=value" part or NULL; NULL if none. */
 const struct cli_option *cli_global_find(const char *arg, const char **ret_value);
-/* Applies a global option other than --help/--version; 0, or EXIT_USAGE after printing. */
-int cli_global_apply(const struct cli_option *opt, const char *value,
-                     const struct cli_command *cmd);
 
-/* Global state the global options set. */
-extern int arg_debug;
-/* Release-candidate features BOXLITE_EXPERIMENTAL enables (spec/cli.md §1.2), once parsed. */
-enum { CLI_FEATURE_CUSTOM_KERNEL = 1, CLI_FEATURE_NESTED_VIRT = 2 };
-extern unsigned arg_experimental;
-
-/* ---- errors (errors.c), the runtime and the global state (global.c)
- * ----------------------------------------------------------- */
+/* ---- errors (errors.c) ---------------------------------------------------------------------- */
 
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -178,6 +164,16 @@ int cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* One line on stderr, formatted, with every control character escaped (bl_escape_text): for
  * messages that quote what a user or a box chose (names, paths, library errors). */
 void cli_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the global state and the runtime (global.c) --------------------------------------------- */
+
+/* Applies a global option other than --help/--version; 0, or EXIT_USAGE after printing. */
+int cli_global_apply(const struct cli_option *opt, const char *value,
+                     const struct cli_command *cmd);
+/* Release-candidate features BOXLITE_EXPERIMENTAL enables (spec/cli.md §1.2), once parsed. */
+enum { CLI_FEATURE_CUSTOM_KERNEL = 1, CLI_FEATURE_NESTED_VIRT = 2 };
+extern unsigned arg_experimental;
+/* The runtime the global options describe; 0, or the exit code after printing. */
 int cli_open_runtime(boxlite_runtime **ret);
 /* BOXLITE_EXPERIMENTAL into arg_experimental; 0, or EXIT_ERROR with upstream's message. */
 int cli_parse_experimental(void);

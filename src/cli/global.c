@@ -10,8 +10,8 @@
 
 #include "cli.h"
 
-int arg_debug;
 unsigned arg_experimental;
+static int arg_debug;
 static const char *arg_home;
 static const char *arg_config; /* --config PATH */
 #define MAX_REGISTRIES 32
