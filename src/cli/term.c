@@ -58,9 +58,8 @@ int term_make_raw(int fd)
     raw.c_cc[VMIN] = 1;
     raw.c_cc[VTIME] = 0;
     term_fd = fd;
-    static const int fatal[] = {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU,
-                                SIGXFSZ, SIGSEGV, SIGBUS,  SIGFPE,    SIGILL,  SIGABRT,
-                                SIGSYS,  SIGTRAP};
+    static const int fatal[] = {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ,
+                                SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,    SIGABRT, SIGSYS,  SIGTRAP};
     struct sigaction sa = {.sa_handler = on_fatal, .sa_flags = SA_RESETHAND | SA_NODEFER};
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
@@ -79,4 +78,20 @@ int term_make_raw(int fd)
         return -errno;
     is_raw = 1;
     return 0;
+}
+
+void term_raw_or_warn(void)
+{
+    int r = term_make_raw(STDIN_FILENO);
+    if (r < 0)
+        fprintf(stderr,
+                "Warning: Failed to enable raw mode: %s\n"
+                "Continuing in cooked mode. Some features may not work correctly.\n",
+                strerror(-r));
+}
+
+void term_restore_if(int *armed)
+{
+    if (*armed)
+        term_restore();
 }

@@ -9,3 +9,7 @@
 int term_make_raw(int fd);
 /* Back to the saved mode; idempotent and async-signal-safe. */
 void term_restore(void);
+/* Raw mode on standard input for -t; a failure is a warning (spec/cli.md §6), not an error. */
+void term_raw_or_warn(void);
+/* For `_cleanup_(term_restore_if) int raw = tty;`: term_restore() when *armed. */
+void term_restore_if(int *armed);

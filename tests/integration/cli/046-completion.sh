@@ -25,6 +25,24 @@ t_scripts_cover_everything() {
     done
 }
 
+# Help and completion come from the same option tables: every flag a command's --help lists is
+# among that command's completion words, and the other way round.
+t_help_and_completion_agree() {
+    local c script line help_flags comp_flags
+    bl completion bash; script=$OUT
+    for c in $(visible_commands); do
+        [ "$c" = help ] && continue
+        bl "$c" --help; assert_rc 0
+        help_flags=$(sed -n 's/^ *\(-[a-zA-Z], \)\?--\([a-z-]*\).*/--\2/p' <<<"$OUT" | sort -u)
+        line=$(grep -E "^        $c(\|[a-z|]+)?\) words=" <<<"$script") \
+            || { fail "$c: no completion case"; continue; }
+        # --config and --registry are listed by `boxlite --help` only
+        comp_flags=$(grep -o -- '--[a-z-]*' <<<"${line#*words=}" |
+            grep -v -x -e --config -e --registry | sort -u)
+        assert_eq "$comp_flags" "$help_flags" "$c: completion words vs --help"
+    done
+}
+
 t_hidden_and_errors() {
     bl --help; assert_rc 0; assert_not_contains "$OUT" completion
     local c
@@ -53,4 +71,5 @@ t_shells_accept_them() {
     fi
 }
 
-run_tests t_scripts_cover_everything t_hidden_and_errors t_shells_accept_them
+run_tests t_scripts_cover_everything t_help_and_completion_agree t_hidden_and_errors \
+    t_shells_accept_them

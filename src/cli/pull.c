@@ -12,26 +12,36 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "macro.h"
 
-BL_DEFINE_CLEANUP_FUNC(boxlite_runtime *, boxlite_runtime_free)
-BL_DEFINE_CLEANUP_FUNC(boxlite_image *, boxlite_image_free)
+enum pull_opt_id {
+    PULL_OPT_QUIET,
+    PULL_OPT_PLATFORM,
+};
 
-static int opt_quiet;
-static const char *opt_platform;
+const struct cli_option cli_pull_options[] = {
+    {PULL_OPT_QUIET, "quiet", 'q', NULL, "Print only the image's config digest"},
+    {PULL_OPT_PLATFORM, "platform", 0, "PLATFORM",
+     "os/arch[/variant] to take from a multi-platform image\n[default: the host's]"},
+    CLI_OPTIONS_END,
+};
 
-static int pull_opt(int c, const char *arg)
+struct pull_opts {
+    int quiet;
+    const char *platform;
+};
+
+static int parse_opt(int id, const char *arg, void *userdata)
 {
-    switch (c) {
-    case 'q':
-        opt_quiet = 1;
+    struct pull_opts *o = userdata;
+    switch ((enum pull_opt_id) id) {
+    case PULL_OPT_QUIET:
+        o->quiet = 1;
         return 0;
-    case 1200:
-        opt_platform = arg;
+    case PULL_OPT_PLATFORM:
+        o->platform = arg;
         return 0;
-    default:
-        return EXIT_USAGE;
     }
+    return EXIT_USAGE;
 }
 
 /* ---- the live display ---- */
@@ -138,14 +148,11 @@ static void on_progress(const boxlite_pull_progress *p, void *userdata)
         draw(d);
 }
 
-CMD(pull)
+int cmd_pull(const struct cli_command *cmd, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"quiet", no_argument, NULL, 'q'},
-                                             {"platform", required_argument, NULL, 1200},
-                                             CLI_GLOBAL_LONGOPTS,
-                                             {0}};
+    struct pull_opts po = {0};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "q", longopts, pull_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, parse_opt, &po, &rc);
     if (ind < 0)
         return rc;
     if (ind >= argc)
@@ -159,8 +166,8 @@ CMD(pull)
     struct display d = {0};
     boxlite_pull_opts o;
     boxlite_pull_opts_init(&o);
-    o.platform = opt_platform;
-    if (!opt_quiet && isatty(STDOUT_FILENO)) {
+    o.platform = po.platform;
+    if (!po.quiet && isatty(STDOUT_FILENO)) {
         o.progress = on_progress;
         o.userdata = &d;
     }
@@ -172,7 +179,7 @@ CMD(pull)
     free(d.lines);
     if (r < 0)
         return cli_error(err);
-    if (opt_quiet) {
+    if (po.quiet) {
         printf("%s\n", boxlite_image_config_digest(img));
         return EXIT_OK;
     }

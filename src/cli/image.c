@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Image commands: load, images, rmi, image inspect|ls|rm|load. */
+/* Image commands: load, images, rmi, and the family image inspect|ls|rm|load. */
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -7,58 +7,66 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "macro.h"
 #include "output.h"
 
-BL_DEFINE_CLEANUP_FUNC(boxlite_runtime *, boxlite_runtime_free)
-BL_DEFINE_CLEANUP_FUNC(boxlite_error *, boxlite_error_free)
+/* ---- load ------------------------------------------------------------------------------------ */
 
-static const char *opt_input;
-static int opt_quiet, opt_force;
-static const char *opt_format;
+enum load_opt_id {
+    LOAD_OPT_INPUT,
+    LOAD_OPT_QUIET,
+};
 
-static int image_opt(int c, const char *arg)
+const struct cli_option cli_load_options[] = {
+    {LOAD_OPT_INPUT, "input", 'i', "PATH",
+     "Archive file or OCI layout directory; standard input if omitted", CLI_COMPLETE_FILE},
+    {LOAD_OPT_QUIET, "quiet", 'q', NULL, "Print nothing on success"},
+    CLI_OPTIONS_END,
+};
+
+/* `image load --help`: the same options, shorter words */
+static const struct cli_option image_load_options[] = {
+    {LOAD_OPT_INPUT, "input", 'i', "PATH", "Archive or layout", CLI_COMPLETE_FILE},
+    {LOAD_OPT_QUIET, "quiet", 'q', NULL, NULL},
+    CLI_OPTIONS_END,
+};
+
+struct load_opts {
+    const char *input;
+    int quiet;
+};
+
+static int parse_load_opt(int id, const char *arg, void *userdata)
 {
-    switch (c) {
-    case 'i':
-        opt_input = arg;
+    struct load_opts *o = userdata;
+    switch ((enum load_opt_id) id) {
+    case LOAD_OPT_INPUT:
+        o->input = arg;
         return 0;
-    case 'q':
-        opt_quiet = 1;
+    case LOAD_OPT_QUIET:
+        o->quiet = 1;
         return 0;
-    case 'f':
-        opt_force = 1;
-        return 0;
-    case 'a':
-        return 0;
-    case 1100:
-        opt_format = arg;
-        return 0;
-    default:
-        return EXIT_USAGE;
     }
+    return EXIT_USAGE;
 }
 
 static void on_loaded(const char *ref, void *userdata)
 {
-    (void) userdata;
-    if (!opt_quiet)
+    const struct load_opts *o = userdata;
+    if (!o->quiet)
         printf("Loaded image%s: %s\n", strncmp(ref, "sha256:", 7) ? "" : " ID", ref);
 }
 
-CMD(load)
+int cmd_load(const struct cli_command *cmd, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"input", required_argument, NULL, 'i'}, {"quiet", no_argument, NULL, 'q'},
-        CLI_GLOBAL_LONGOPTS, {0}};
+    struct load_opts o = {0};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "i:q", longopts, image_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, parse_load_opt, &o, &rc);
     if (ind < 0)
         return rc;
     if (ind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s' found", argv[ind]);
     int fd = -1;
-    const char *path = opt_input;
+    const char *path = o.input;
     if (!path || !strcmp(path, "-")) {
         if (isatty(STDIN_FILENO))
             return cli_errorf("requested load from stdin, but stdin is empty (use -i FILE)");
@@ -74,9 +82,54 @@ CMD(load)
         return rc;
     }
     boxlite_error *err = NULL;
-    if (boxlite_image_load(rt, path, fd, on_loaded, NULL, &err) < 0)
+    if (boxlite_image_load(rt, path, fd, on_loaded, &o, &err) < 0)
         return cli_error(err);
     return EXIT_OK;
+}
+
+/* ---- images ---------------------------------------------------------------------------------- */
+
+enum images_opt_id {
+    IMAGES_OPT_ALL,
+    IMAGES_OPT_QUIET,
+    IMAGES_OPT_FORMAT,
+};
+
+const struct cli_option cli_images_options[] = {
+    {IMAGES_OPT_ALL, "all", 'a', NULL, "Show all images (accepted for docker compatibility)"},
+    {IMAGES_OPT_QUIET, "quiet", 'q', NULL, "Only show image IDs (full manifest digests)"},
+    {IMAGES_OPT_FORMAT, "format", 0, "FORMAT",
+     "Output format: table, json or yaml [default: table]"},
+    CLI_OPTIONS_END,
+};
+
+/* `image ls --help` */
+static const struct cli_option image_ls_options[] = {
+    {IMAGES_OPT_ALL, "all", 'a', NULL, NULL},
+    {IMAGES_OPT_QUIET, "quiet", 'q', NULL, "Only show image IDs"},
+    {IMAGES_OPT_FORMAT, "format", 0, "FORMAT", "table, json or yaml"},
+    CLI_OPTIONS_END,
+};
+
+struct images_opts {
+    int quiet;
+    const char *format;
+};
+
+static int parse_images_opt(int id, const char *arg, void *userdata)
+{
+    struct images_opts *o = userdata;
+    switch ((enum images_opt_id) id) {
+    case IMAGES_OPT_ALL:
+        return 0;
+    case IMAGES_OPT_QUIET:
+        o->quiet = 1;
+        return 0;
+    case IMAGES_OPT_FORMAT:
+        o->format = arg;
+        return 0;
+    }
+    return EXIT_USAGE;
 }
 
 /* "docker.io/library/busybox:latest" -> repository "library/busybox", tag "latest". */
@@ -100,19 +153,17 @@ static void split_ref(const char *ref, char *repo, size_t rlen, char *tag, size_
     }
 }
 
-CMD(images)
+int cmd_images(const struct cli_command *cmd, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"all", no_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
-        {"format", required_argument, NULL, 1100}, CLI_GLOBAL_LONGOPTS, {0}};
+    struct images_opts o = {0};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "aq", longopts, image_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, parse_images_opt, &o, &rc);
     if (ind < 0)
         return rc;
     if (ind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s' found", argv[ind]);
     enum out_format fmt = OUT_TABLE;
-    if (!opt_quiet && opt_format && out_format_parse(opt_format, &fmt) < 0)
+    if (!o.quiet && o.format && out_format_parse(o.format, &fmt) < 0)
         return EXIT_ERROR;
     _cleanup_(boxlite_runtime_freep) boxlite_runtime *rt = NULL;
     if ((rc = cli_open_runtime(&rt)) != 0)
@@ -122,7 +173,7 @@ CMD(images)
     boxlite_error *err = NULL;
     if (boxlite_image_list(rt, &list, &n, &err) < 0)
         return cli_error(err);
-    if (opt_quiet) {
+    if (o.quiet) {
         for (size_t i = 0; i < n; i++) {
             int seen = 0;
             for (size_t k = 0; k < i && !seen; k++)
@@ -150,10 +201,46 @@ CMD(images)
             cells[i * 4 + c] = b + c * 256;
     }
     struct out_table t = {.headers = fmt == OUT_TABLE ? headers_table : headers_obj,
-                          .cols = 4, .cells = cells, .rows = n};
+                          .cols = 4,
+                          .cells = cells,
+                          .rows = n};
     out_print(stdout, fmt, &t);
     boxlite_image_list_free(list, n);
     return EXIT_OK;
+}
+
+/* ---- rmi ------------------------------------------------------------------------------------- */
+
+enum rmi_opt_id {
+    RMI_OPT_FORCE,
+};
+
+const struct cli_option cli_rmi_options[] = {
+    {RMI_OPT_FORCE, "force", 'f', NULL,
+     "Remove even an image a box uses, or an id with several tags"},
+    CLI_OPTIONS_END,
+};
+
+/* `image rm --help` */
+static const struct cli_option image_rm_options[] = {
+    {RMI_OPT_FORCE, "force", 'f', NULL, "Force removal"},
+    CLI_OPTIONS_END,
+};
+
+struct rmi_opts {
+    int force;
+};
+
+static int parse_rmi_opt(int id, const char *arg, void *userdata)
+{
+    struct rmi_opts *o = userdata;
+    (void) arg;
+    switch ((enum rmi_opt_id) id) {
+    case RMI_OPT_FORCE:
+        o->force = 1;
+        return 0;
+    }
+    return EXIT_USAGE;
 }
 
 static void on_removed(int what, const char *value, void *userdata)
@@ -162,12 +249,11 @@ static void on_removed(int what, const char *value, void *userdata)
     printf("%s: %s\n", what == BOXLITE_IMAGE_UNTAGGED ? "Untagged" : "Deleted", value);
 }
 
-CMD(rmi)
+int cmd_rmi(const struct cli_command *cmd, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"force", no_argument, NULL, 'f'},
-                                             CLI_GLOBAL_LONGOPTS, {0}};
+    struct rmi_opts o = {0};
     int rc = 0;
-    int ind = cli_parse(cmd, argc, argv, "f", longopts, image_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, parse_rmi_opt, &o, &rc);
     if (ind < 0)
         return rc;
     if (ind >= argc)
@@ -178,8 +264,8 @@ CMD(rmi)
     int failed = 0;
     for (int i = ind; i < argc; i++) {
         _cleanup_(boxlite_error_freep) boxlite_error *err = NULL;
-        if (boxlite_image_remove(rt, argv[i], opt_force ? BOXLITE_IMAGE_REMOVE_FORCE : 0,
-                                 on_removed, NULL, &err) < 0) {
+        if (boxlite_image_remove(rt, argv[i], o.force ? BOXLITE_IMAGE_REMOVE_FORCE : 0, on_removed,
+                                 NULL, &err) < 0) {
             cli_eprintf("Error: %s", boxlite_error_message(err));
             failed = 1;
         }
@@ -187,11 +273,12 @@ CMD(rmi)
     return failed ? EXIT_ERROR : EXIT_OK;
 }
 
-static int image_inspect(const struct command *cmd, int argc, char **argv)
+/* ---- image inspect|ls|rm|load ---------------------------------------------------------------- */
+
+static int image_inspect(const struct cli_command *cmd, int argc, char **argv)
 {
     int rc = 0;
-    static const struct option longopts[] = {CLI_GLOBAL_LONGOPTS, {0}};
-    int ind = cli_parse(cmd, argc, argv, "", longopts, image_opt, &rc);
+    int ind = cli_parse(cmd, argc, argv, NULL, NULL, &rc);
     if (ind < 0)
         return rc;
     if (ind >= argc)
@@ -219,21 +306,19 @@ static int image_inspect(const struct command *cmd, int argc, char **argv)
     return failed ? EXIT_ERROR : EXIT_OK;
 }
 
-CMD(image)
+static const struct cli_command image_commands[] = {
+    {"inspect", NULL, "Display detailed information on one or more images",
+     "image inspect <IMAGE>...", NULL, CLI_HELP_WIDTH_NARROW, .run = image_inspect},
+    {"ls", "list", "List images", "image ls [OPTIONS]", image_ls_options, CLI_HELP_WIDTH_NARROW,
+     .run = cmd_images},
+    {"rm", NULL, "Remove one or more images", "image rm [OPTIONS] <IMAGE>...", image_rm_options,
+     CLI_HELP_WIDTH_NARROW, .run = cmd_rmi},
+    {"load", NULL, "Load images", "image load [OPTIONS]", image_load_options, CLI_HELP_WIDTH_NARROW,
+     .run = cmd_load},
+};
+
+int cmd_image(const struct cli_command *cmd, int argc, char **argv)
 {
-    static const struct command sub_inspect = {
-        "inspect", NULL, "Display detailed information on one or more images",
-        "image inspect <IMAGE>...", "", NULL, 0};
-    static const struct command sub_ls = {"ls", NULL, "List images", "image ls [OPTIONS]",
-                                          "  -q, --quiet            Only show image IDs\n"
-                                          "      --format <FORMAT>  table, json or yaml\n",
-                                          NULL, 0};
-    static const struct command sub_rm = {"rm", NULL, "Remove one or more images",
-                                          "image rm [OPTIONS] <IMAGE>...",
-                                          "  -f, --force            Force removal\n", NULL, 0};
-    static const struct command sub_load = {"load", NULL, "Load images", "image load [OPTIONS]",
-                                            "  -i, --input <PATH>     Archive or layout\n", NULL,
-                                            0};
     if (argc < 2)
         return cli_usage_error(cmd, "a subcommand is required");
     const char *s = argv[1];
@@ -241,13 +326,9 @@ CMD(image)
         cli_print_help(cmd);
         return EXIT_OK;
     }
-    if (!strcmp(s, "inspect"))
-        return image_inspect(&sub_inspect, argc - 1, argv + 1);
-    if (!strcmp(s, "ls") || !strcmp(s, "list"))
-        return cmd_images(&sub_ls, argc - 1, argv + 1);
-    if (!strcmp(s, "rm"))
-        return cmd_rmi(&sub_rm, argc - 1, argv + 1);
-    if (!strcmp(s, "load"))
-        return cmd_load(&sub_load, argc - 1, argv + 1);
+    const struct cli_command *sub =
+        cli_find_command(image_commands, sizeof(image_commands) / sizeof(image_commands[0]), s);
+    if (sub)
+        return sub->run(sub, argc - 1, argv + 1);
     return cli_usage_error(cmd, "unrecognized subcommand '%s'", s);
 }
