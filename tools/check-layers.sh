@@ -27,6 +27,8 @@ calls() {
     [ -d "$objdir" ] || return 0
     tmp=$(mktemp -d) || return 1
     for o in $(find "$objdir" -name '*.o' | sort); do
+        src=${o#build/"${BUILD:-release}"/}
+        [ -f "${src%.o}.c" ] || continue # a stale object of a source that moved
         m=$(basename "$o" .o)
         echo "$m $m"
         nm --defined-only "$o" | awk -v m="$m" '$2 ~ /^[TDBR]$/ {print $3, m}' >>"$tmp/defs"

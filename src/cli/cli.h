@@ -87,7 +87,8 @@ struct cli_command {
     int (*run)(const struct cli_command *cmd, int argc, char **argv);
 };
 
-/* The command table (main.c), for `completion`. */
+/* The command table (main.c's, registered at start; options.c), for `completion`. */
+void cli_register_commands(const struct cli_command *table, size_t n);
 const struct cli_command *cli_commands(size_t *ret_n);
 
 /* The commands (one file each, or one per small family). */

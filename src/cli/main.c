@@ -73,27 +73,6 @@ static const struct cli_command commands[] = {
      .flags = CLI_CMD_HIDDEN, .run = cmd_completion},
 };
 
-const struct cli_command *cli_commands(size_t *ret_n)
-{
-    *ret_n = sizeof(commands) / sizeof(commands[0]);
-    return commands;
-}
-
-const struct cli_command *cli_find_command(const struct cli_command *table, size_t n,
-                                           const char *name)
-{
-    size_t nl = strlen(name);
-    for (size_t k = 0; k < n; k++) {
-        const struct cli_command *c = &table[k];
-        if (!strcmp(c->name, name))
-            return c;
-        for (const char *a = c->aliases; a && *a; a += strcspn(a, " "), a += *a == ' ')
-            if (!strncmp(a, name, nl) && (a[nl] == ' ' || a[nl] == 0))
-                return c;
-    }
-    return NULL;
-}
-
 static void print_main_help(FILE *f)
 {
     /* the global options in the order `boxlite --help` has always listed them */
@@ -113,6 +92,7 @@ static void print_main_help(FILE *f)
 int main(int argc, char **argv)
 {
     int i = 1;
+    cli_register_commands(commands, sizeof(commands) / sizeof(commands[0]));
     /* A closed 0, 1 or 2 would be taken by the next file we open (the database, a box's
      * directory) and handed to a box as its stdio: make them /dev/null first. */
     for (int fd = 0; fd < 3; fd++)

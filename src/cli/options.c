@@ -168,3 +168,35 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, cli_opt_fn o
     }
     return optind;
 }
+
+/* The command table is main.c's; it hands it here at start so that the commands that list
+ * commands (completion) need not call up into main.c. */
+static const struct cli_command *registered;
+static size_t n_registered;
+
+void cli_register_commands(const struct cli_command *table, size_t n)
+{
+    registered = table;
+    n_registered = n;
+}
+
+const struct cli_command *cli_commands(size_t *ret_n)
+{
+    *ret_n = n_registered;
+    return registered;
+}
+
+const struct cli_command *cli_find_command(const struct cli_command *table, size_t n,
+                                           const char *name)
+{
+    size_t nl = strlen(name);
+    for (size_t k = 0; k < n; k++) {
+        const struct cli_command *c = &table[k];
+        if (!strcmp(c->name, name))
+            return c;
+        for (const char *a = c->aliases; a && *a; a += strcspn(a, " "), a += *a == ' ')
+            if (!strncmp(a, name, nl) && (a[nl] == ' ' || a[nl] == 0))
+                return c;
+    }
+    return NULL;
+}
