@@ -2,6 +2,7 @@
 /* BOX_DIR/shim.conf: `key\0value\0` records; repeated keys form lists, in order. The keys and
  * the record format are src/basic/wire.h's; this file gives each key its meaning. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc-util.h"
@@ -23,6 +24,29 @@ void conf_free(struct shim_conf *c)
     free(c->allow_dns);
     free(c->buf);
     *c = (struct shim_conf){0};
+}
+
+/* `idmap` "UID:SUB:N:GID:SUB:N": a subordinate range of ids (src/lib/idmap.h). */
+int idmap_parse(const char *spec, struct conf_idmap *m)
+{
+    unsigned long v[6];
+    char tail;
+    if (sscanf(spec, "%lu:%lu:%lu:%lu:%lu:%lu%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &tail) != 6)
+        return -EINVAL;
+    for (int i = 0; i < 6; i++)
+        if (v[i] > 0xfffffffeUL)
+            return -EINVAL;
+    if (v[2] == 0 || v[5] == 0 || v[1] + v[2] - 1 > 0xfffffffeUL || v[4] + v[5] - 1 > 0xfffffffeUL)
+        return -EINVAL;
+    m->range = true;
+    m->uid = (uint32_t) v[0];
+    m->sub_uid = (uint32_t) v[1];
+    m->n_uid = (uint32_t) v[2];
+    m->gid = (uint32_t) v[3];
+    m->sub_gid = (uint32_t) v[4];
+    m->n_gid = (uint32_t) v[5];
+    return 0;
 }
 
 /* "N" (required) or "~N" (best effort). */

@@ -228,7 +228,7 @@ static int start_box(struct shim *s, bl_error **err)
             n += (size_t) snprintf(list + n, sizeof(list) - n, "%s\n", s->cg.v2_path);
         for (size_t i = 0; i < s->cg.n_v1 && n < sizeof(list); i++)
             n += (size_t) snprintf(list + n, sizeof(list) - n, "%s\n", s->cg.v1_path[i]);
-        if (n < sizeof(list) && write_file_atomic(s->boxfd, "cgroups", list, n) < 0)
+        if (n < sizeof(list) && bl_write_file_atomic_at(s->boxfd, "cgroups", list, n, 0644, NULL) < 0)
             shim_log("cannot record the box's cgroups: %m");
     }
 

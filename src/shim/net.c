@@ -750,7 +750,7 @@ static int net_ports_up(struct shim *s, bl_error **err)
             return bl_err_errno(err, "network: cannot watch a published port");
     }
     if (net.n_listeners) {
-        r = write_file_atomic(s->boxfd, "ports", buf, len);
+        r = bl_write_file_atomic_at(s->boxfd, "ports", buf, len, 0644, NULL);
         if (r < 0)
             return bl_err_code(err, r, "cannot write %s/ports", s->box_dir);
     }

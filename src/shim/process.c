@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,64 @@
 #include "alloc-util.h"
 #include "fs-util.h"
 #include "shim.h"
+
+/* ---- clone3 ------------------------------------------------------------------------- */
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* struct clone_args of <linux/sched.h> (that header clashes with glibc's <sched.h>). */
+struct shim_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
+pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgroup)
+{
+    int pidfd = -1;
+    struct shim_clone_args a = {
+        .flags = flags | CLONE_PIDFD,
+        .pidfd = (uint64_t) (uintptr_t) &pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    if (cgroup_fd >= 0) {
+        a.flags |= CLONE_INTO_CGROUP;
+        a.cgroup = (uint64_t) cgroup_fd;
+    }
+    long r = syscall(SYS_clone3, &a, sizeof(a));
+    if (r < 0 && cgroup_fd >= 0 && errno != ENOSYS && errno != ENOMEM && errno != EAGAIN) {
+        /* CLONE_INTO_CGROUP refused (e.g. an older kernel): the child joins by itself. */
+        a.flags &= ~(uint64_t) CLONE_INTO_CGROUP;
+        a.cgroup = 0;
+        cgroup_fd = -1;
+        r = syscall(SYS_clone3, &a, sizeof(a));
+    }
+    if (r < 0 && errno == ENOSYS) {
+        cgroup_fd = -1;
+        /* x86-64 order: flags, stack, parent_tid (receives the pidfd), child_tid, tls. */
+        r = syscall(SYS_clone, (unsigned long) (flags | CLONE_PIDFD) | SIGCHLD, NULL, &pidfd, NULL,
+                    0);
+    }
+    if (r < 0)
+        return -errno;
+    *ret_in_cgroup = cgroup_fd >= 0; /* both sides need it: the rest is joined by hand */
+    if (r == 0) {
+        /* Non-dumpable until it execs (execve decides afresh): the box's root, once it can see
+         * us, may neither ptrace us nor open our /proc/PID/{fd,cwd,root,exe,mem}, which lead to
+         * the host (CVE-2016-9962). A child in a new user namespace is the exception until it
+         * has been mapped: without root, the map helpers and the shim need its /proc entries
+         * (PID 1, which runs nothing of the box's before it execs; the built-in init makes
+         * itself non-dumpable before it runs anything: box_pid1_main). */
+        if (!(flags & CLONE_NEWUSER))
+            (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        return 0;
+    }
+    *ret_pidfd = pidfd;
+    return (pid_t) r;
+}
+
+/* ---- errors of a child --------------------------------------------------------------- */
 
 void child_fail(int errfd, int status, const char *fmt, ...)
 {

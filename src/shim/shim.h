@@ -69,8 +69,6 @@ int idmap_parse(const char *spec, struct conf_idmap *m);
 int map_userns(pid_t pid, const struct conf_idmap *m, char *why, size_t why_len);
 /* boxlite-shim --userns rm|chown SPEC NEWUIDMAP NEWGIDMAP [NAME] (src/lib/idmap.h). */
 int userns_main(int argc, char **argv);
-/* Write a file (mode 0644) atomically in dirfd: bl_write_file_atomic_at() without a message. */
-int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
 
 /* Our argv area, so that the built-in init can rename itself (its cmdline would show host
  * paths inside the box otherwise). */

@@ -675,7 +675,7 @@ static int write_pid_file(struct shim *s)
         return r;
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "%d\n%llu\n", (int) getpid(), start);
-    return write_file_atomic(s->boxfd, "shim.pid", buf, (size_t) n);
+    return bl_write_file_atomic_at(s->boxfd, "shim.pid", buf, (size_t) n, 0644, NULL);
 }
 
 /* PID 1 exec'd (its error pipe reached EOF with nothing in it). */
@@ -889,7 +889,7 @@ static void teardown(struct shim *s, int status)
     cg_destroy(&s->cg);
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "{\"exit_code\": %d}\n", status);
-    int r = write_file_atomic(s->boxfd, "exit.json", buf, (size_t) n);
+    int r = bl_write_file_atomic_at(s->boxfd, "exit.json", buf, (size_t) n, 0644, NULL);
     if (r < 0)
         shim_log("cannot write exit.json: %s", strerror(-r));
     (void) unlinkat(s->boxfd, "shim.pid", 0);

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,28 +20,6 @@
 #include "alloc-util.h"
 #include "fs-util.h"
 #include "shim.h"
-
-int idmap_parse(const char *spec, struct conf_idmap *m)
-{
-    unsigned long v[6];
-    char tail;
-    if (sscanf(spec, "%lu:%lu:%lu:%lu:%lu:%lu%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-               &tail) != 6)
-        return -EINVAL;
-    for (int i = 0; i < 6; i++)
-        if (v[i] > 0xfffffffeUL)
-            return -EINVAL;
-    if (v[2] == 0 || v[5] == 0 || v[1] + v[2] - 1 > 0xfffffffeUL || v[4] + v[5] - 1 > 0xfffffffeUL)
-        return -EINVAL;
-    m->range = true;
-    m->uid = (uint32_t) v[0];
-    m->sub_uid = (uint32_t) v[1];
-    m->n_uid = (uint32_t) v[2];
-    m->gid = (uint32_t) v[3];
-    m->sub_gid = (uint32_t) v[4];
-    m->n_gid = (uint32_t) v[5];
-    return 0;
-}
 
 /* helper PID 0 ID 1 1 SUB N, its stderr (first line) into why on failure. */
 static int run_map_helper(const char *helper, pid_t pid, uint32_t id, uint32_t sub, uint32_t n,
@@ -123,13 +100,11 @@ static int open_parent(const char *path, int *ret_fd, const char **ret_base)
     _cleanup_free_ char *dir = strndup(path, (size_t) (slash - path));
     if (!dir)
         return -ENOMEM;
-    struct open_how how = {
-        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-    };
-    int fd = (int) syscall(SYS_openat2, USERNS_DIR, dir, &how, sizeof(how));
+    /* confined to the directory (".." and symlinks resolve inside it), with the userspace
+     * walk where the kernel has no openat2() */
+    int fd = bl_open_in_root(USERNS_DIR, dir, O_PATH | O_DIRECTORY, BL_RESOLVE_AUTO);
     if (fd < 0)
-        return -errno;
+        return fd;
     *ret_fd = fd;
     *ret_base = slash + 1;
     return 0;

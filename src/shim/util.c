@@ -158,11 +158,6 @@ const char *fd_path(struct fd_path *p, int fd)
     return p->s;
 }
 
-int write_file_atomic(int dirfd, const char *name, const void *data, size_t len)
-{
-    return bl_write_file_atomic_at(dirfd, name, data, len, 0644, /* err= */ NULL);
-}
-
 int write_id_maps(pid_t pid, uid_t uid, gid_t gid)
 {
     char uid_map[32], gid_map[32];
