@@ -6,12 +6,13 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "conf.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "wire.h"
 
 #define CONF_MAX (16 * 1024 * 1024)
 
-void conf_free(struct shim_conf *c)
+void conf_done(struct shim_conf *c)
 {
     free(c->volumes);
     free(c->layers);
@@ -239,7 +240,7 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
     const char *bad = NULL;
     size_t count[BL_CONF__N] = {0};
     if (walk(t.buf, len, &t, count, &bad) < 0) {
-        conf_free(&t);
+        conf_done(&t);
         return bl_err(err, -EINVAL, "%s: malformed record", name);
     }
     t.layers = bl_calloc(count[BL_CONF_layer] + 1, sizeof(char *));
@@ -256,13 +257,13 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
         }
     }
     if (!t.layers || !t.argv || !t.env || !t.volumes || !lists_ok) {
-        conf_free(&t);
+        conf_done(&t);
         return bl_oom(err);
     }
     if (walk(t.buf, len, &t, NULL, &bad) < 0) {
         /* `bad` points into t.buf: format the message before releasing it */
         r = bl_err(err, -EINVAL, "%s: bad value of '%s'", name, bad ? bad : "?");
-        conf_free(&t);
+        conf_done(&t);
         return r;
     }
     for (size_t i = 0; i < t.n_volumes; i++) {
@@ -271,7 +272,7 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
             /* v points into t: format the message before releasing it */
             r = bl_err(err, -EINVAL, "%s: volume '%s' on '%s': paths must be absolute", name,
                        v->source, v->target);
-            conf_free(&t);
+            conf_done(&t);
             return r;
         }
     }
@@ -281,11 +282,11 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
                           : t.n_layers == 0       ? "layer"
                                                   : NULL;
     if (missing) {
-        conf_free(&t);
+        conf_done(&t);
         return bl_err(err, -EINVAL, "%s: missing '%s'", name, missing);
     }
     if (t.cgroup && *t.cgroup && !valid_leaf(t.cgroup)) {
-        conf_free(&t);
+        conf_done(&t);
         return bl_err(err, -EINVAL, "%s: bad cgroup name", name);
     }
     if (!t.id)

@@ -7,9 +7,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,13 +26,21 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "box.h"
 #include "boxlite/version.h"
+#include "cgroup.h"
+#include "conf.h"
+#include "console.h"
+#include "devices.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "net.h"
+#include "process.h"
+#include "proto.h"
+#include "supervisor.h"
+#include "userns.h"
 
 #define SPAWN_FD 3
 #define BOX_NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
-
 
 /* PID 1 failed by itself (before its "go", so before any exec): it wrote its setup error to its
  * error pipe, or closed it by dying, before its namespaces went. That error (or its exit) is
@@ -40,66 +48,15 @@
  * join namespaces that are no more). */
 static bool pid1_gone(const struct shim *s, int errfd)
 {
-    struct pollfd p[2] = {{.fd = errfd, .events = POLLIN}, {.fd = s->pid1fd, .events = POLLIN}};
+    struct pollfd p[2] = {{.fd = errfd, .events = POLLIN}, {.fd = s->pid1.pidfd, .events = POLLIN}};
     return poll(p, 2, 0) > 0;
 }
 
-static void shim_init(struct shim *s)
-{
-    *s = (struct shim){
-        .boxfd = -1,
-        .lockfd = -1,
-        .spawnfd = -1,
-        .orig_pidns_fd = -1,
-        .cg = BOX_CGROUPS_NULL,
-        .stdin_wfd = -1,
-        .log_out = {.ev = {EV_LOG}, .fd = -1, .name = "stdout"},
-        .log_err = {.ev = {EV_LOG}, .fd = -1, .name = "stderr"},
-        .tty_sock = -1,
-        .tty_master = -1,
-        .box_root_fd = -1,
-        .box_ns_fd = {-1, -1, -1, -1, -1, -1, -1},
-        .pid1fd = -1,
-        .pid1_errfd = -1,
-        .zyg_pidfd = -1,
-        .zyg_fd = -1,
-        .epfd = -1,
-        .sigfd = -1,
-        .listenfd = -1,
-        .timerfd = -1,
-        .sig_ev = {EV_SIGNAL},
-        .spawn_ev = {EV_SPAWN},
-        .pid1_err_ev = {EV_PID1_ERR},
-        .listen_ev = {EV_LISTEN},
-        .timer_ev = {EV_TIMER},
-    };
-}
-
-static void shim_free(struct shim *s)
-{
-    supervisor_free(s);
-    net_stop(s);
-    zygote_reap(s);
-    cg_destroy(&s->cg); /* no-op after a teardown */
-    int *fds[] = {&s->boxfd,      &s->lockfd,     &s->spawnfd,    &s->orig_pidns_fd,
-                  &s->stdin_wfd,  &s->pid1fd,     &s->pid1_errfd, &s->epfd,
-                  &s->sigfd,      &s->listenfd,   &s->timerfd,    &s->log_out.fd,
-                  &s->log_err.fd, &s->tty_sock,   &s->tty_master};
-    for (size_t i = 0; i < ELEMENTSOF(fds); i++)
-        *fds[i] = bl_close(*fds[i]);
-    s->box_root_fd = bl_close(s->box_root_fd);
-    for (size_t i = 0; i < SHIM_BOX_NS; i++)
-        s->box_ns_fd[i] = bl_close(s->box_ns_fd[i]);
-    console_close();
-    free(s->filter);
-    conf_free(&s->conf);
-}
-
 /* An error before we own the box (or before there is one): report it, touch nothing. */
-static int early_error(struct shim *s, const char *msg)
+static int early_error(struct shim *s, const bl_error *err)
 {
-    shim_log("error: %s", msg);
-    (void) proto_send_error(s->spawnfd, ST_BOXLITE_FAILED, msg);
+    shim_log("error: %s", bl_error_msg(err));
+    (void) proto_send_error(s->spawnfd, ST_BOXLITE_FAILED, bl_error_msg(err));
     return 1;
 }
 
@@ -129,17 +86,17 @@ static int write_etc_files(struct shim *s, bl_error **err)
 {
     const char *h = s->conf.hostname;
     _cleanup_free_ char *net_lines = NULL;
-    if (net_hosts_lines(s, &net_lines) < 0)
+    if (net_hosts_lines(&s->net, &net_lines) < 0)
         return bl_oom(err);
-    _cleanup_free_ char *hosts_txt = bl_asprintf(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s%s%s%s",
-        *h ? "127.0.1.1\t" : "", h, *h ? "\n" : "", net_lines);
+    _cleanup_free_ char *hosts_txt =
+        bl_asprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s%s%s%s",
+                    *h ? "127.0.1.1\t" : "", h, *h ? "\n" : "", net_lines);
     _cleanup_free_ char *hostname_txt = bl_asprintf("%s\n", h);
     if (!hosts_txt || !hostname_txt)
         return bl_oom(err);
     _cleanup_free_ char *resolv_txt = NULL;
     size_t resolv_len = 0;
-    const char *net_resolv = net_resolv_conf(s);
+    const char *net_resolv = net_resolv_conf(&s->net);
     if (net_resolv) {
         resolv_txt = bl_strdup(net_resolv);
         if (!resolv_txt)
@@ -203,7 +160,13 @@ static int start_box(struct shim *s, bl_error **err)
     int r = load_seccomp(s, err);
     if (r < 0)
         return r;
-    r = net_prepare(s, err);
+    struct net_box nb = {.conf = &s->conf,
+                         .boxfd = s->boxfd,
+                         .box_dir = s->box_dir,
+                         .epfd = s->epfd,
+                         .pid1 = &s->pid1,
+                         .userns = s->userns};
+    r = net_prepare(&s->net, &nb, err);
     if (r < 0)
         return r;
     r = write_etc_files(s, err);
@@ -228,8 +191,11 @@ static int start_box(struct shim *s, bl_error **err)
             n += (size_t) snprintf(list + n, sizeof(list) - n, "%s\n", s->cg.v2_path);
         for (size_t i = 0; i < s->cg.n_v1 && n < sizeof(list); i++)
             n += (size_t) snprintf(list + n, sizeof(list) - n, "%s\n", s->cg.v1_path[i]);
-        if (n < sizeof(list) && bl_write_file_atomic_at(s->boxfd, "cgroups", list, n, 0644, NULL) < 0)
-            shim_log("cannot record the box's cgroups: %m");
+        int q = n < sizeof(list)
+                    ? bl_write_file_atomic_at(s->boxfd, "cgroups", list, n, 0644, /* err= */ NULL)
+                    : 0;
+        if (q < 0)
+            shim_log("cannot record the box's cgroups: %s", strerror(-q));
     }
 
     _cleanup_close_ int in_r = -1, out_w = -1, err_w2 = -1, tty_child = -1;
@@ -238,11 +204,11 @@ static int start_box(struct shim *s, bl_error **err)
         if (pipe2(p, O_CLOEXEC) < 0)
             return bl_err_errno(err, "pipe");
         in_r = p[0];
-        s->stdin_wfd = p[1];
-        r = console_open(s->boxfd, s->conf.log_max, err);
+        s->console.stdin_w = p[1];
+        r = console_open(&s->console, s->boxfd, s->conf.log_max, err);
         if (r < 0)
             return r;
-        struct log_stream *ls[] = {&s->log_out, &s->log_err};
+        struct log_stream *ls[] = {&s->console.out, &s->console.err};
         int *wends[] = {&out_w, &err_w2};
         for (size_t i = 0; i < ELEMENTSOF(ls); i++) {
             if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -295,8 +261,8 @@ static int start_box(struct shim *s, bl_error **err)
     };
     int pidfd = -1;
     bool in_cgroup = false;
-    pid_t pid = shim_clone(BOX_NS_FLAGS | (s->userns ? CLONE_NEWUSER : 0), s->cg.v2_fd, &pidfd,
-                           &in_cgroup);
+    pid_t pid =
+        shim_clone(BOX_NS_FLAGS | (s->userns ? CLONE_NEWUSER : 0), s->cg.v2_fd, &pidfd, &in_cgroup);
     if (pid < 0)
         return bl_err_code(err, pid, "cannot create the box's PID 1");
     if (pid == 0) {
@@ -306,14 +272,13 @@ static int start_box(struct shim *s, bl_error **err)
         box_pid1_main(&b);
     }
     if (s->userns) {
-        char why[300];
-        int q = map_userns(pid, &s->conf.idmap, why, sizeof(why));
+        _cleanup_(bl_error_freep) bl_error *merr = NULL;
+        int q = map_userns(pid, &s->conf.idmap, &merr);
         if (q >= 0 && write(map_w, "1", 1) != 1)
-            (void) snprintf(why, sizeof(why), "%s", strerror(errno)), q = -1;
+            q = bl_err(&merr, -errno, "%s", strerror(errno));
         if (q < 0) {
-            char msg[360];
-            (void) snprintf(msg, sizeof(msg), "cannot map the box's user namespace: %s", why);
-            supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
+            (void) bl_err_prefix(&merr, q, "cannot map the box's user namespace");
+            supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(merr));
         }
     }
     /* The box's ends are PID 1's alone: their EOF must mean the box is done with them. */
@@ -321,25 +286,25 @@ static int start_box(struct shim *s, bl_error **err)
     err_w2 = bl_close(err_w2);
     tty_child = bl_close(tty_child);
 
-    s->pid1 = pid;
-    s->pid1fd = pidfd;
+    s->pid1.pid = pid;
+    s->pid1.pidfd = pidfd;
     /* slirp4netns (a host process) starts before we join the box's pid namespace */
     _cleanup_(bl_error_freep) bl_error *nerr = NULL;
-    if (net_start(s, pid, &nerr) < 0 && !pid1_gone(s, err_r))
+    if (net_start(&s->net, &nerr) < 0 && !pid1_gone(s, err_r))
         supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
     /* Later children (execs) are born in the box's pid namespace. (Without root the kernel
      * does not let us in: the exec zygote, inside the box's user namespace, forks them.) */
     if (s->userns)
         ; /* see above */
-    else if (setns(s->pid1fd, CLONE_NEWPID) < 0)
-        shim_log("cannot join the box's pid namespace: %m (exec disabled)");
+    else if (setns(s->pid1.pidfd, CLONE_NEWPID) < 0)
+        shim_log("cannot join the box's pid namespace: %s (exec disabled)", strerror(errno));
     else
-        s->pidns_joined = true;
+        s->pid1.pidns_joined = true;
     s->pid1_errfd = TAKE_FD(err_r);
     (void) fcntl(s->pid1_errfd, F_SETFL, O_NONBLOCK);
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->pid1_err_ev};
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->pid1_errfd, &e) < 0)
-        shim_log("epoll: %m"); /* finish() reads the pipe synchronously then */
+        shim_log("epoll: %s", strerror(errno)); /* finish() reads the pipe synchronously then */
     drop_client_stdio();
 
     /* PID 1 builds its rootfs meanwhile (a v1 migration waits for an RCU grace period); it
@@ -350,10 +315,9 @@ static int start_box(struct shim *s, bl_error **err)
     if (r >= 0) {
         /* The device allow-list, off the critical path too (PID 1 opens nothing but its pty
          * before "go"); one that cannot be attached fails the start, it is not skipped. */
-        char why[160];
         int q = 0;
-        if (!s->userns && s->cg.v2_fd >= 0 && devices_restrict(s->cg.v2_fd, why, sizeof(why)) < 0)
-            q = bl_err(&lerr, -EPERM, "cannot apply the box's device allow-list: %s", why);
+        if (!s->userns && s->cg.v2_fd >= 0 && devices_restrict(s->cg.v2_fd, &lerr) < 0)
+            q = bl_err_prefix(&lerr, -EPERM, "cannot apply the box's device allow-list");
         if (q >= 0)
             q = cg_set_limits(&s->cg, &s->conf, &lerr);
         struct stat bst;
@@ -362,21 +326,18 @@ static int start_box(struct shim *s, bl_error **err)
         if (q < 0) {
             supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(lerr));
         } else if (!nerr) { /* (a network error was reported above: no go) */
-            if (net_wait_ready(s, &nerr) < 0) {
+            if (net_wait_ready(&s->net, &nerr) < 0) {
                 if (!pid1_gone(s, s->pid1_errfd))
                     supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
-            }
-            else if (write(go_w, "1", 1) != 1)
+            } else if (write(go_w, "1", 1) != 1)
                 r = -errno;
         }
     }
     if (r == -ESRCH || r == -EPIPE)
         r = 0; /* PID 1 is already gone: its error pipe says why */
     if (r < 0) {
-        char msg[256];
-        (void) snprintf(msg, sizeof(msg), "cannot move PID 1 into the box cgroup: %s",
-                        strerror(-r));
-        supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
+        (void) bl_err_code(&lerr, r, "cannot move PID 1 into the box cgroup");
+        supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(lerr));
     }
     shim_log("PID 1 is %d", (int) pid);
     return 0;
@@ -384,13 +345,13 @@ static int start_box(struct shim *s, bl_error **err)
 
 static int run(const char *box_dir, long long t_start)
 {
-    _cleanup_(shim_free) struct shim s;
-    shim_init(&s);
+    _cleanup_(supervisor_done) struct shim s;
+    supervisor_init(&s);
     s.box_dir = box_dir;
     s.t_start_us = t_start;
     s.spawnfd = SPAWN_FD;
     s.spawn_open = true;
-    char msg[512];
+    _cleanup_(bl_error_freep) bl_error *err = NULL;
 
     sigset_t set;
     sigemptyset(&set);
@@ -404,26 +365,24 @@ static int run(const char *box_dir, long long t_start)
 
     s.boxfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s.boxfd < 0) {
-        (void) snprintf(msg, sizeof(msg), "cannot open box directory '%s': %s", box_dir,
-                        strerror(errno));
-        return early_error(&s, msg);
+        (void) bl_err_errno(&err, "cannot open box directory '%s'", box_dir);
+        return early_error(&s, err);
     }
     s.lockfd = openat(s.boxfd, "shim.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (s.lockfd < 0 || flock(s.lockfd, LOCK_EX | LOCK_NB) < 0) {
-        bool busy = errno == EWOULDBLOCK;
-        (void) snprintf(msg, sizeof(msg), "%s: %s",
-                        busy ? "box is already running" : "cannot lock the box",
-                        busy ? "shim.lock is held" : strerror(errno));
-        return early_error(&s, msg);
+        if (errno == EWOULDBLOCK)
+            (void) bl_err(&err, -EBUSY, "box is already running: shim.lock is held");
+        else
+            (void) bl_err_errno(&err, "cannot lock the box");
+        return early_error(&s, err);
     }
     if (fchdir(s.boxfd) < 0) {
-        (void) snprintf(msg, sizeof(msg), "cannot enter '%s': %s", box_dir, strerror(errno));
-        return early_error(&s, msg);
+        (void) bl_err_errno(&err, "cannot enter '%s'", box_dir);
+        return early_error(&s, err);
     }
     shim_log_open(s.boxfd);
-    _cleanup_(bl_error_freep) bl_error *err = NULL;
     if (conf_load(s.boxfd, "shim.conf", &s.conf, &err) < 0)
-        return early_error(&s, bl_error_msg(err));
+        return early_error(&s, err);
     shim_log("starting box %s (%zu layers, %s)", s.conf.id, s.conf.n_layers,
              s.conf.argc ? s.conf.argv[0] : "idle init");
     if (s.conf.detach)
@@ -436,9 +395,8 @@ static int run(const char *box_dir, long long t_start)
     /* A box that fills its memory must not get its helpers (the zygote) OOM-killed */
     shim_oom_protect();
     (void) unlinkat(s.boxfd, "exit.json", 0); /* a stale status must not outlive this run */
-    s.userns = geteuid() != 0;
     (void) getrlimit(RLIMIT_NOFILE, &s.nofile);
-    s.orig_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    s.pid1.orig_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 
     if (setup_loop(&s, &err) < 0 || start_box(&s, &err) < 0) {
         supervisor_fail(&s, ST_BOXLITE_FAILED, bl_error_msg(err));

@@ -8,21 +8,24 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "process.h"
 
 /* ---- clone3 ------------------------------------------------------------------------- */
 
@@ -581,4 +584,66 @@ void init_command(const struct proc_spec *s, int errfd)
             if (p == child)
                 _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     }
+}
+
+/* ---- exec children ----------------------------------------------------------------------- */
+
+/* The end of an exec child (forked by the zygote): stdio, terminal, then proc_exec(). Never
+ * returns. */
+void exec_child_run(const int *fds, const struct proc_spec *spec, int errfd)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
+    child_reset_signals();
+    for (int i = 0; i < 3; i++)
+        if (dup3(fds[i], i, 0) < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up stdio: %s", strerror(errno));
+    if (spec->tty) {
+        int r = pty_make_controlling();
+        if (r < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot make the pty the terminal: %s",
+                       strerror(-r));
+    } else if (setsid() < 0) {
+        /* a session of its own, without a controlling terminal: the client's terminal, if it
+         * is one of the stdio fds, is never the box's /dev/tty nor a target of TIOCSTI */
+        child_fail(errfd, ST_BOXLITE_FAILED, "setsid: %s", strerror(errno));
+    }
+    proc_exec(spec, errfd);
+}
+
+/* ---- ptys ------------------------------------------------------------------------------- */
+
+int pty_open_in_root(int rootfd, unsigned short rows, unsigned short cols, int *ret_slave)
+{
+    /* O_NONBLOCK: a FIFO planted at dev/pts/ptmx must not hang us; checked below anyway */
+    _cleanup_close_ int master =
+        bl_open_in_root(rootfd, "dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK, BL_RESOLVE_AUTO);
+    if (master < 0)
+        return master;
+    struct statfs sf;
+    struct stat st;
+    if (fstatfs(master, &sf) < 0 || fstat(master, &st) < 0)
+        return -errno;
+    if (sf.f_type != DEVPTS_SUPER_MAGIC || !S_ISCHR(st.st_mode))
+        return -ENOTTY;
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || fcntl(master, F_SETFL, O_RDWR) < 0)
+        return -errno;
+    if (rows && cols) {
+        struct winsize ws = {.ws_row = rows, .ws_col = cols};
+        if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+            return -errno;
+    }
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        return -errno;
+    *ret_slave = slave;
+    return TAKE_FD(master);
+}
+
+int pty_make_controlling(void)
+{
+    if (setsid() < 0 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+        return -errno;
+    return 0;
 }

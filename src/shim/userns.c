@@ -19,11 +19,34 @@
 
 #include "alloc-util.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "process.h"
+#include "userns.h"
 
-/* helper PID 0 ID 1 1 SUB N, its stderr (first line) into why on failure. */
+/* One id: ours, written by ourselves (a process may map only its own id). */
+int write_id_maps(pid_t pid, uid_t uid, gid_t gid)
+{
+    char uid_map[32], gid_map[32];
+    (void) snprintf(uid_map, sizeof(uid_map), "0 %u 1\n", (unsigned) uid);
+    (void) snprintf(gid_map, sizeof(gid_map), "0 %u 1\n", (unsigned) gid);
+    const struct {
+        const char *file, *text;
+    } maps[] = {{"setgroups", "deny"}, {"uid_map", uid_map}, {"gid_map", gid_map}};
+    for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
+        char path[64];
+        if (pid)
+            (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, maps[i].file);
+        else
+            (void) snprintf(path, sizeof(path), "/proc/self/%s", maps[i].file);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write_str(fd, maps[i].text) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+/* helper PID 0 ID 1 1 SUB N, its stderr (first line) into *err on failure. */
 static int run_map_helper(const char *helper, pid_t pid, uint32_t id, uint32_t sub, uint32_t n,
-                          char *why, size_t why_len)
+                          bl_error **err)
 {
     char a_pid[16], a_id[16], a_sub[16], a_n[16];
     (void) snprintf(a_pid, sizeof(a_pid), "%d", (int) pid);
@@ -59,29 +82,30 @@ static int run_map_helper(const char *helper, pid_t pid, uint32_t id, uint32_t s
     while (w < 0 && errno == EINTR);
     if (w == child && WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
+    if (!msg) /* its stderr could not be read: say what we know */
+        msg = bl_strdup("");
+    if (!msg)
+        return bl_oom(err);
     msg[strcspn(msg, "\n")] = 0;
-    (void) snprintf(why, why_len, "%s %s", helper,
-                    *msg                                      ? msg
-                    : WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "could not be run"
-                                                              : "failed");
-    return -EPERM;
+    return bl_err(err, -EPERM, "%s %s", helper,
+                  *msg                                      ? msg
+                  : WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "could not be run"
+                                                            : "failed");
 }
 
-int map_userns(pid_t pid, const struct conf_idmap *m, char *why, size_t why_len)
+int map_userns(pid_t pid, const struct conf_idmap *m, bl_error **err)
 {
     if (!m->range) {
         int r = write_id_maps(pid, geteuid(), getegid());
         if (r < 0)
-            (void) snprintf(why, why_len, "%s", strerror(-r));
+            return bl_err(err, r, "%s", strerror(-r));
         return r;
     }
-    if (!m->newuidmap || !m->newgidmap) {
-        (void) snprintf(why, why_len, "newuidmap/newgidmap are not configured");
-        return -EINVAL;
-    }
-    int r = run_map_helper(m->newuidmap, pid, m->uid, m->sub_uid, m->n_uid, why, why_len);
+    if (!m->newuidmap || !m->newgidmap)
+        return bl_err(err, -EINVAL, "newuidmap/newgidmap are not configured");
+    int r = run_map_helper(m->newuidmap, pid, m->uid, m->sub_uid, m->n_uid, err);
     if (r >= 0)
-        r = run_map_helper(m->newgidmap, pid, m->gid, m->sub_gid, m->n_gid, why, why_len);
+        r = run_map_helper(m->newgidmap, pid, m->gid, m->sub_gid, m->n_gid, err);
     return r;
 }
 
@@ -213,10 +237,10 @@ int userns_main(int argc, char **argv)
     }
     (void) close(pidfd);
     go_r = bl_close(go_r);
-    char why[300];
-    int r = map_userns(pid, &m, why, sizeof(why));
+    _cleanup_(bl_error_freep) bl_error *err = NULL;
+    int r = map_userns(pid, &m, &err);
     if (r < 0)
-        fprintf(stderr, "cannot map the user namespace: %s\n", why);
+        fprintf(stderr, "cannot map the user namespace: %s\n", bl_error_msg(err));
     else if (write(go_w, "1", 1) != 1)
         r = -errno;
     go_w = bl_close(go_w);
