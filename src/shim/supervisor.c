@@ -1012,6 +1012,30 @@ int supervisor_run(struct shim *s)
     return finish(s);
 }
 
+int supervisor_open(struct shim *s, bl_error **err)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (s->epfd < 0 || s->sigfd < 0 || s->timerfd < 0)
+        return bl_err_errno(err, "cannot set up the event loop");
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->sig_ev};
+    int r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &e);
+    e = (struct epoll_event){.events = EPOLLIN, .data.ptr = &s->timer_ev};
+    r = r < 0 ? r : epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &e);
+    e = (struct epoll_event){.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &s->spawn_ev};
+    r = r < 0 ? r : epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->spawnfd, &e);
+    if (r < 0)
+        return bl_err_errno(err, "cannot set up the event loop");
+    return 0;
+}
+
 void supervisor_init(struct shim *s)
 {
     *s = (struct shim){

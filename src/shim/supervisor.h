@@ -59,6 +59,9 @@ struct shim {
     struct exec_proc *procs;
 };
 
+/* The loop's own fds: epoll, a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP), the stop timer,
+ * and the spawn channel watched. */
+int supervisor_open(struct shim *s, bl_error **err);
 /* Everything empty (no fd, no process), the parts initialised. */
 void supervisor_init(struct shim *s);
 /* Runs the event loop until the box is gone and torn down; returns the shim's exit status. */
