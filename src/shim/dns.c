@@ -30,9 +30,9 @@
 #include "fs-util.h"
 
 #define DNS_LISTEN "127.0.0.53"
-#define MAX_PENDING DNS_MAX_PENDING
+#define MAX_PENDING 256
 #define PENDING_TTL_S 10
-#define MAX_KNOWN DNS_MAX_KNOWN
+#define MAX_KNOWN 4096
 
 /* The first IPv4 nameserver of the host's resolv.conf. */
 static void find_upstream(struct dns *d)
@@ -67,6 +67,10 @@ int dns_start(struct dns *d, int box_fd, const struct shim_conf *conf, int epfd,
     d->epfd = epfd;
     d->allow = allow;
     d->userdata = userdata;
+    d->pending = bl_calloc(MAX_PENDING, sizeof(*d->pending));
+    d->known = bl_calloc(MAX_KNOWN, sizeof(*d->known));
+    if (!d->pending || !d->known)
+        return bl_oom(err);
     find_upstream(d);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
     (void) inet_pton(AF_INET, DNS_LISTEN, &a.sin_addr);
@@ -356,6 +360,9 @@ void dns_done(struct dns *d)
             (void) epoll_ctl(d->epfd, EPOLL_CTL_DEL, *fds[i], NULL);
         *fds[i] = bl_close(*fds[i]);
     }
-    memset(d->pending, 0, sizeof(d->pending));
+    free(d->pending);
+    free(d->known);
+    d->pending = NULL;
+    d->known = NULL;
     d->n_known = 0;
 }

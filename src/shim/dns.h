@@ -15,9 +15,6 @@
 #include "conf.h"
 #include "shim.h"
 
-#define DNS_MAX_PENDING 256
-#define DNS_MAX_KNOWN 4096
-
 /* Let the box reach a[0..n) (port 0: any port) before the answer naming them reaches it. */
 typedef int (*dns_allow_fn)(void *userdata, const struct in_addr *a, size_t n, unsigned short port);
 
@@ -29,6 +26,12 @@ struct dns_pending {
     char name[256];
 };
 
+/* An address and port already opened for an answer. */
+struct dns_known {
+    uint32_t addr;
+    uint16_t port;
+};
+
 struct dns {
     const struct shim_conf *conf; /* borrowed: allow_dns */
     int epfd;                     /* borrowed */
@@ -38,11 +41,9 @@ struct dns {
     int box_fd, up_fd;
     struct sockaddr_in upstream;
     bool have_upstream;
-    struct dns_pending pending[DNS_MAX_PENDING];
-    struct {
-        uint32_t addr;
-        uint16_t port;
-    } known[DNS_MAX_KNOWN];
+    /* allocated by dns_start() (only a box with allow_dns pays for them) */
+    struct dns_pending *pending; /* MAX_PENDING of dns.c */
+    struct dns_known *known;     /* MAX_KNOWN of dns.c */
     size_t n_known;
 };
 
@@ -53,5 +54,5 @@ int dns_start(struct dns *d, int box_fd, const struct shim_conf *conf, int epfd,
               void *userdata, bl_error **err);
 /* Handles ev if it is one of ours. */
 bool dns_on_event(struct dns *d, struct ev *ev);
-/* Close the sockets, forget what was pending and known (idempotent). */
+/* Close the sockets, free what was pending and known (idempotent). */
 void dns_done(struct dns *d);
