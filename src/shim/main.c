@@ -30,7 +30,7 @@
 
 #define SPAWN_FD 3
 
-static int early_error(struct shim *s, const bl_error *err)
+static int early_error(struct supervisor *s, const bl_error *err)
 {
     shim_log("error: %s", bl_error_msg(err));
     (void) proto_send_error(s->spawnfd, ST_BOXLITE_FAILED, bl_error_msg(err));
@@ -39,7 +39,7 @@ static int early_error(struct shim *s, const bl_error *err)
 
 static int run(const char *box_dir, long long t_start)
 {
-    _cleanup_(supervisor_done) struct shim s;
+    _cleanup_(supervisor_done) struct supervisor s;
     supervisor_init(&s);
     s.box_dir = box_dir;
     s.t_start_us = t_start;

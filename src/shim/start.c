@@ -47,14 +47,14 @@
  * error pipe, or closed it by dying, before its namespaces went. That error (or its exit) is
  * then the one to report, not what failed around PID 1 because it was gone (slirp4netns cannot
  * join namespaces that are no more). */
-static bool pid1_gone(const struct shim *s, int errfd)
+static bool pid1_gone(const struct supervisor *s, int errfd)
 {
     struct pollfd p[2] = {{.fd = errfd, .events = POLLIN}, {.fd = s->pid1.pidfd, .events = POLLIN}};
     return poll(p, 2, 0) > 0;
 }
 
 /* An error before we own the box (or before there is one): report it, touch nothing. */
-static int load_seccomp(struct shim *s, bl_error **err)
+static int load_seccomp(struct supervisor *s, bl_error **err)
 {
     const char *path = s->conf.seccomp;
     if (!*path)
@@ -76,7 +76,7 @@ static int load_seccomp(struct shim *s, bl_error **err)
 }
 
 /* BOX_DIR/hosts, hostname and resolv.conf, bind-mounted into the box by PID 1. */
-static int write_etc_files(struct shim *s, bl_error **err)
+static int write_etc_files(struct supervisor *s, bl_error **err)
 {
     const char *h = s->conf.hostname;
     _cleanup_free_ char *net_lines = NULL;
@@ -125,7 +125,7 @@ static void drop_client_stdio(void)
         (void) dup3(fd, i, 0);
 }
 
-int start_box(struct shim *s, bl_error **err)
+int start_box(struct supervisor *s, bl_error **err)
 {
     int r = load_seccomp(s, err);
     if (r < 0)

@@ -7,4 +7,4 @@
 /* Create the box into s (whose loop is open: supervisor_open). A negative errno with *err set
  * means nothing of the box runs; 0 means PID 1 exists (any later setup error has gone to
  * supervisor_setup_error()). */
-int start_box(struct shim *s, bl_error **err);
+int start_box(struct supervisor *s, bl_error **err);

@@ -66,19 +66,19 @@ static int exit_status(int wstatus)
     return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 }
 
-static int ep_add(struct shim *s, int fd, struct ev *ev, uint32_t events)
+static int ep_add(struct supervisor *s, int fd, struct ev *ev, uint32_t events)
 {
     struct epoll_event e = {.events = events, .data.ptr = ev};
     return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
 }
 
-static void ep_del(struct shim *s, int fd)
+static void ep_del(struct supervisor *s, int fd)
 {
     if (fd >= 0)
         (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-static void kill_box(struct shim *s, int sig)
+static void kill_box(struct supervisor *s, int sig)
 {
     if (s->pid1.pidfd < 0 || s->pid1_exited)
         return;
@@ -90,7 +90,7 @@ static void kill_box(struct shim *s, int sig)
 
 /* ---- connections and exec'd processes ---------------------------------------------------- */
 
-static void conn_close(struct shim *s, struct conn *c)
+static void conn_close(struct supervisor *s, struct conn *c)
 {
     if (c->fd < 0)
         return;
@@ -107,7 +107,7 @@ static void conn_close(struct shim *s, struct conn *c)
     }
 }
 
-static void proc_close_errpipe(struct shim *s, struct exec_proc *p)
+static void proc_close_errpipe(struct supervisor *s, struct exec_proc *p)
 {
     ep_del(s, p->errfd);
     p->errfd = bl_close(p->errfd);
@@ -115,7 +115,7 @@ static void proc_close_errpipe(struct shim *s, struct exec_proc *p)
 }
 
 /* Read what the exec child reported; EOF without a report means its execve() succeeded. */
-static void proc_read_err(struct shim *s, struct exec_proc *p)
+static void proc_read_err(struct supervisor *s, struct exec_proc *p)
 {
     while (!p->err_done) {
         ssize_t n = read(p->errfd, (char *) &p->err + p->err_got, sizeof(p->err) - p->err_got);
@@ -133,7 +133,7 @@ static void proc_read_err(struct shim *s, struct exec_proc *p)
 }
 
 /* Advance the reply sequence of an exec: `pid` (or `error`), then `exit`. */
-static void proc_progress(struct shim *s, struct exec_proc *p)
+static void proc_progress(struct supervisor *s, struct exec_proc *p)
 {
     if (!p->err_done)
         return;
@@ -173,7 +173,7 @@ static void proc_free(struct exec_proc *p)
 
 /* Free closed connections and finished processes (after a batch, so no event points at
  * freed memory). */
-static void sweep(struct shim *s)
+static void sweep(struct supervisor *s)
 {
     for (struct conn **cp = &s->conns; *cp;) {
         struct conn *c = *cp;
@@ -197,7 +197,7 @@ static void sweep(struct shim *s)
 
 /* A new pty in the box's devpts, found from PID 1's root (RESOLVE_IN_ROOT: whatever the box
  * did to its /dev, the lookup stays in the box). */
-static int box_pty(struct shim *s, unsigned short rows, unsigned short cols, int *ret_slave)
+static int box_pty(struct supervisor *s, unsigned short rows, unsigned short cols, int *ret_slave)
 {
     if (s->box_root_fd >= 0)
         return pty_open_in_root(s->box_root_fd, rows, cols, ret_slave);
@@ -211,7 +211,7 @@ static int box_pty(struct shim *s, unsigned short rows, unsigned short cols, int
 
 /* (Re)start the exec zygote while the box runs; a failure is logged here, once (execs then
  * fail with "cannot create process"). */
-static int start_zygote(struct shim *s)
+static int start_zygote(struct supervisor *s)
 {
     if (s->pid1_exited || s->kill_requested)
         return -ESRCH;
@@ -247,7 +247,7 @@ static char **merge_env(char **base, char **extra, size_t n_extra)
 
 /* exec\0argc\0arg...\0envc\0env...\0cwd\0user\0detach[\0tty\0rows\0cols], three fds
  * attached (none with tty 1: the process gets a pty, whose master goes back with `pid`). */
-static int start_exec(struct shim *s, struct conn *c, struct bl_msg *m, bl_error **err)
+static int start_exec(struct supervisor *s, struct conn *c, struct bl_msg *m, bl_error **err)
 {
     int argc, envc;
     if (m->n < 2 || parse_int(m->field[1], 1, 1 << 20, &argc) < 0 || m->n < 3 + (size_t) argc ||
@@ -348,7 +348,7 @@ static int start_exec(struct shim *s, struct conn *c, struct bl_msg *m, bl_error
     return 0;
 }
 
-static void begin_stop(struct shim *s, int grace_ms)
+static void begin_stop(struct supervisor *s, int grace_ms)
 {
     if (s->pid1_exited)
         return;
@@ -379,7 +379,7 @@ static int set_winsize(int master, const char *rows, const char *cols)
 
 /* Bytes received and sent by the box's interfaces other than lo, and its TCP figures, from
  * PID 1's view of /proc/net (its network namespace). */
-static void net_stats(struct shim *s, uint64_t *rx, uint64_t *tx, uint64_t *tcp_conns,
+static void net_stats(struct supervisor *s, uint64_t *rx, uint64_t *tx, uint64_t *tcp_conns,
                       uint64_t *tcp_errs)
 {
     char path[64];
@@ -442,7 +442,7 @@ static void net_stats(struct shim *s, uint64_t *rx, uint64_t *tx, uint64_t *tcp_
     }
 }
 
-static void send_stats(struct shim *s, struct conn *c)
+static void send_stats(struct supervisor *s, struct conn *c)
 {
     struct cg_stats st;
     cg_read_stats(&s->cg, &st);
@@ -493,7 +493,7 @@ static void send_stats(struct shim *s, struct conn *c)
                       net_address(&s->net) ? "ip=" NET_BOX_ADDR : "ip=");
 }
 
-static void send_root(struct shim *s, struct conn *c)
+static void send_root(struct supervisor *s, struct conn *c)
 {
     char path[64];
     (void) snprintf(path, sizeof(path), "/proc/%d/root", (int) s->pid1.pid);
@@ -520,7 +520,7 @@ static void send_root(struct shim *s, struct conn *c)
     (void) proto_send_fds(c->fd, fds, userns >= 0 ? 2 : 1, 1, "root");
 }
 
-static void handle_request(struct shim *s, struct conn *c, struct bl_msg *m)
+static void handle_request(struct supervisor *s, struct conn *c, struct bl_msg *m)
 {
     const char *verb = m->field[0];
     int n;
@@ -569,7 +569,7 @@ static void handle_request(struct shim *s, struct conn *c, struct bl_msg *m)
     conn_close(s, c);
 }
 
-static void on_conn(struct shim *s, struct conn *c, uint32_t events)
+static void on_conn(struct supervisor *s, struct conn *c, uint32_t events)
 {
     for (;;) {
         if (c->fd < 0)
@@ -611,7 +611,7 @@ static void on_conn(struct shim *s, struct conn *c, uint32_t events)
     }
 }
 
-static void on_listen(struct shim *s)
+static void on_listen(struct supervisor *s)
 {
     for (;;) {
         int fd = accept4(s->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -640,7 +640,7 @@ static void on_listen(struct shim *s)
 
 /* ---- PID 1 ----------------------------------------------------------------------------- */
 
-static int listen_socket(struct shim *s)
+static int listen_socket(struct supervisor *s)
 {
     (void) unlinkat(s->boxfd, "shim.sock", 0);
     _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -656,7 +656,7 @@ static int listen_socket(struct shim *s)
     return TAKE_FD(fd);
 }
 
-static int write_pid_file(struct shim *s)
+static int write_pid_file(struct supervisor *s)
 {
     unsigned long long start = 0;
     int r = self_starttime(&start);
@@ -668,7 +668,7 @@ static int write_pid_file(struct shim *s)
 }
 
 /* PID 1 exec'd (its error pipe reached EOF with nothing in it). */
-static void on_started(struct shim *s)
+static void on_started(struct supervisor *s)
 {
     s->started = true;
     if (!s->pid1_exited) {
@@ -728,7 +728,7 @@ static void on_started(struct shim *s)
     shim_log("box started, PID 1 is %d", (int) s->pid1.pid);
 }
 
-void supervisor_setup_error(struct shim *s, int status, const char *msg)
+void supervisor_setup_error(struct supervisor *s, int status, const char *msg)
 {
     if (s->setup_err_got == sizeof(s->setup_err))
         return;
@@ -739,7 +739,7 @@ void supervisor_setup_error(struct shim *s, int status, const char *msg)
     kill_box(s, SIGKILL);
 }
 
-static void pid1_read_err(struct shim *s, bool block)
+static void pid1_read_err(struct supervisor *s, bool block)
 {
     if (s->pid1_errfd < 0)
         return;
@@ -774,7 +774,7 @@ static void pid1_read_err(struct shim *s, bool block)
         on_started(s);
 }
 
-static void reap_all(struct shim *s)
+static void reap_all(struct supervisor *s)
 {
     for (;;) {
         int st;
@@ -800,7 +800,7 @@ static void reap_all(struct shim *s)
     }
 }
 
-static void on_signal(struct shim *s)
+static void on_signal(struct supervisor *s)
 {
     struct signalfd_siginfo si;
     while (read(s->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
@@ -813,7 +813,7 @@ static void on_signal(struct shim *s)
     }
 }
 
-static void on_spawn(struct shim *s, uint32_t events)
+static void on_spawn(struct supervisor *s, uint32_t events)
 {
     for (;;) {
         struct bl_msg m = BL_MSG_NULL;
@@ -845,7 +845,7 @@ static void on_spawn(struct shim *s, uint32_t events)
     }
 }
 
-static void on_timer(struct shim *s)
+static void on_timer(struct supervisor *s)
 {
     uint64_t ticks;
     if (read(s->timerfd, &ticks, sizeof(ticks)) > 0) {
@@ -856,7 +856,7 @@ static void on_timer(struct shim *s)
 
 /* ---- logs of a detached box ---------------------------------------------------------------- */
 
-static void on_log(struct shim *s, struct log_stream *l)
+static void on_log(struct supervisor *s, struct log_stream *l)
 {
     if (l->fd >= 0 && console_pump(&s->console, l)) {
         ep_del(s, l->fd);
@@ -866,7 +866,7 @@ static void on_log(struct shim *s, struct log_stream *l)
 
 /* ---- teardown ---------------------------------------------------------------------------- */
 
-static void teardown(struct shim *s, int status)
+static void teardown(struct supervisor *s, int status)
 {
     /* Back to our own pid namespace for any later child (LSan's tracer, for one). */
     if (s->pid1.orig_pidns_fd >= 0 && s->pid1.pidns_joined &&
@@ -888,7 +888,7 @@ static void teardown(struct shim *s, int status)
 }
 
 /* Report to the spawn channel and every waiter; close every connection. */
-static void report(struct shim *s, bool error, int status, const char *msg)
+static void report(struct supervisor *s, bool error, int status, const char *msg)
 {
     if (s->spawn_open) {
         if (error)
@@ -907,7 +907,7 @@ static void report(struct shim *s, bool error, int status, const char *msg)
     }
 }
 
-void supervisor_fail(struct shim *s, int status, const char *msg)
+void supervisor_fail(struct supervisor *s, int status, const char *msg)
 {
     shim_log("error %d: %s", status, msg);
     teardown(s, status);
@@ -915,7 +915,7 @@ void supervisor_fail(struct shim *s, int status, const char *msg)
 }
 
 /* Returns the shim's exit status: 0 after `exit`, 1 after `error`. */
-static int finish(struct shim *s)
+static int finish(struct supervisor *s)
 {
     int ret = 1;
     zygote_reap(&s->zyg); /* not in the box's pid namespace: it does not die with PID 1 */
@@ -946,7 +946,7 @@ static int finish(struct shim *s)
     return ret;
 }
 
-int supervisor_run(struct shim *s)
+int supervisor_run(struct supervisor *s)
 {
     while (!s->pid1_exited) {
         struct epoll_event evs[16];
@@ -1012,7 +1012,7 @@ int supervisor_run(struct shim *s)
     return finish(s);
 }
 
-int supervisor_open(struct shim *s, bl_error **err)
+int supervisor_open(struct supervisor *s, bl_error **err)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -1036,9 +1036,9 @@ int supervisor_open(struct shim *s, bl_error **err)
     return 0;
 }
 
-void supervisor_init(struct shim *s)
+void supervisor_init(struct supervisor *s)
 {
-    *s = (struct shim){
+    *s = (struct supervisor){
         .boxfd = -1,
         .lockfd = -1,
         .spawnfd = -1,
@@ -1072,7 +1072,7 @@ void supervisor_init(struct shim *s)
     console_init(&s->console);
 }
 
-void supervisor_done(struct shim *s)
+void supervisor_done(struct supervisor *s)
 {
     for (struct conn *c = s->conns; c; c = c->next)
         conn_close(s, c);

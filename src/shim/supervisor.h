@@ -25,7 +25,7 @@
 struct conn;
 struct exec_proc;
 
-struct shim {
+struct supervisor {
     const char *box_dir;
     struct shim_conf conf;
     int boxfd, lockfd, spawnfd;
@@ -61,14 +61,14 @@ struct shim {
 
 /* The loop's own fds: epoll, a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP), the stop timer,
  * and the spawn channel watched. */
-int supervisor_open(struct shim *s, bl_error **err);
+int supervisor_open(struct supervisor *s, bl_error **err);
 /* Everything empty (no fd, no process), the parts initialised. */
-void supervisor_init(struct shim *s);
+void supervisor_init(struct supervisor *s);
 /* Runs the event loop until the box is gone and torn down; returns the shim's exit status. */
-int supervisor_run(struct shim *s);
+int supervisor_run(struct supervisor *s);
 /* Tear down (idempotent) and report `error` on the spawn channel and to waiters. */
-void supervisor_fail(struct shim *s, int status, const char *msg);
+void supervisor_fail(struct supervisor *s, int status, const char *msg);
 /* Record a setup error found by the shim itself and kill PID 1 (the first error wins). */
-void supervisor_setup_error(struct shim *s, int status, const char *msg);
+void supervisor_setup_error(struct supervisor *s, int status, const char *msg);
 /* Release everything (the done function: connections, processes, parts, fds, conf). */
-void supervisor_done(struct shim *s);
+void supervisor_done(struct supervisor *s);
