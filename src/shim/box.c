@@ -25,66 +25,15 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "box.h"
 #include "fs-util.h"
-#include "shim.h"
-
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-
-/* struct clone_args of <linux/sched.h> (that header clashes with glibc's <sched.h>). */
-struct shim_clone_args {
-    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
-        set_tid_size, cgroup;
-};
-
-pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgroup)
-{
-    int pidfd = -1;
-    struct shim_clone_args a = {
-        .flags = flags | CLONE_PIDFD,
-        .pidfd = (uint64_t) (uintptr_t) &pidfd,
-        .exit_signal = SIGCHLD,
-    };
-    if (cgroup_fd >= 0) {
-        a.flags |= CLONE_INTO_CGROUP;
-        a.cgroup = (uint64_t) cgroup_fd;
-    }
-    long r = syscall(SYS_clone3, &a, sizeof(a));
-    if (r < 0 && cgroup_fd >= 0 && errno != ENOSYS && errno != ENOMEM && errno != EAGAIN) {
-        /* CLONE_INTO_CGROUP refused (e.g. an older kernel): the child joins by itself. */
-        a.flags &= ~(uint64_t) CLONE_INTO_CGROUP;
-        a.cgroup = 0;
-        cgroup_fd = -1;
-        r = syscall(SYS_clone3, &a, sizeof(a));
-    }
-    if (r < 0 && errno == ENOSYS) {
-        cgroup_fd = -1;
-        /* x86-64 order: flags, stack, parent_tid (receives the pidfd), child_tid, tls. */
-        r = syscall(SYS_clone, (unsigned long) (flags | CLONE_PIDFD) | SIGCHLD, NULL, &pidfd, NULL,
-                    0);
-    }
-    if (r < 0)
-        return -errno;
-    *ret_in_cgroup = cgroup_fd >= 0; /* both sides need it: the rest is joined by hand */
-    if (r == 0) {
-        /* Non-dumpable until it execs (execve decides afresh): the box's root, once it can see
-         * us, may neither ptrace us nor open our /proc/PID/{fd,cwd,root,exe,mem}, which lead to
-         * the host (CVE-2016-9962). A child in a new user namespace is the exception until it
-         * has been mapped: without root, the map helpers and the shim need its /proc entries
-         * (PID 1, which runs nothing of the box's before it execs; the built-in init makes
-         * itself non-dumpable before it runs anything: box_pid1_main). */
-        if (!(flags & CLONE_NEWUSER))
-            (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        return 0;
-    }
-    *ret_pidfd = pidfd;
-    return (pid_t) r;
-}
+#include "process.h"
+#include "proto.h"
+#include "userns.h"
 
 /* ---- safe paths inside the rootfs --------------------------------------------------------- */
 
@@ -420,46 +369,12 @@ static void mount_volumes(int rootfd, const struct shim_conf *c, int errfd)
             S_ISDIR(st.st_mode) ? mkdir_in_root(rootfd, rel) : mkfile_in_root(rootfd, rel);
         int r = target < 0 ? target : bind_volume(src, target, v->ro);
         if (r < 0)
-            child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount volume '%s' on '%s': %s",
-                       v->source, v->target, strerror(-r));
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot mount volume '%s' on '%s': %s", v->source,
+                       v->target, strerror(-r));
     }
 }
 
 /* ---- ptys ---------------------------------------------------------------------------------- */
-
-int pty_open_in_root(int rootfd, unsigned short rows, unsigned short cols, int *ret_slave)
-{
-    /* O_NONBLOCK: a FIFO planted at dev/pts/ptmx must not hang us; checked below anyway */
-    _cleanup_close_ int master = open_in_root(rootfd, "dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK);
-    if (master < 0)
-        return master;
-    struct statfs sf;
-    struct stat st;
-    if (fstatfs(master, &sf) < 0 || fstat(master, &st) < 0)
-        return -errno;
-    if (sf.f_type != DEVPTS_SUPER_MAGIC || !S_ISCHR(st.st_mode))
-        return -ENOTTY;
-    int unlock = 0;
-    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || fcntl(master, F_SETFL, O_RDWR) < 0)
-        return -errno;
-    if (rows && cols) {
-        struct winsize ws = {.ws_row = rows, .ws_col = cols};
-        if (ioctl(master, TIOCSWINSZ, &ws) < 0)
-            return -errno;
-    }
-    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave < 0)
-        return -errno;
-    *ret_slave = slave;
-    return TAKE_FD(master);
-}
-
-int pty_make_controlling(void)
-{
-    if (setsid() < 0 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
-        return -errno;
-    return 0;
-}
 
 /* PID 1 of a tty box: a pty of the box's own devpts on 0/1/2, its master to the shim. */
 static void setup_tty(int rootfd, const struct box_start *b, int errfd)
@@ -468,8 +383,7 @@ static void setup_tty(int rootfd, const struct box_start *b, int errfd)
     _cleanup_close_ int master =
         pty_open_in_root(rootfd, b->conf->tty_rows, b->conf->tty_cols, &slave);
     if (master < 0)
-        child_fail(errfd, ST_BOXLITE_FAILED, "cannot open a pty in the box: %s",
-                   strerror(-master));
+        child_fail(errfd, ST_BOXLITE_FAILED, "cannot open a pty in the box: %s", strerror(-master));
     _cleanup_close_ int slave_fd = slave;
     if (proto_send_fd(b->tty_sock, master, 1, "pty") < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot pass the pty to the shim: %s",
@@ -540,7 +454,7 @@ static void mask_paths(int errfd)
  * order (the order of setns: the user namespace first). */
 static void hand_over_namespaces(int sock, int errfd)
 {
-    static const char *const names[SHIM_BOX_NS] = {"user", "mnt", "pid", "net",
+    static const char *const names[SHIM_BOX_NS] = {"user", "mnt", "pid",   "net",
                                                    "uts",  "ipc", "cgroup"};
     _Static_assert(1 + SHIM_BOX_NS <= BL_WIRE_MAX_FDS, "the namespaces do not fit one message");
     int fds[1 + SHIM_BOX_NS];
@@ -674,7 +588,8 @@ static _noreturn_ void mount_child(const struct shim_conf *c, int errfd, int map
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot open the rootfs: %s", strerror(errno));
     mount_volumes(rootfd, c, errfd);
     /* without root, also our user namespace (the box's ids): the copy acts as root in it */
-    _cleanup_close_ int userns = map_fd >= 0 ? open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC) : -1;
+    _cleanup_close_ int userns =
+        map_fd >= 0 ? open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC) : -1;
     int fds[2] = {rootfd, userns};
     if (proto_send_fds(MOUNT_SOCK, fds, userns >= 0 ? 2 : 1, 1, "root") < 0)
         child_fail(errfd, ST_BOXLITE_FAILED, "cannot send the root: %s", strerror(errno));
@@ -687,46 +602,34 @@ static _noreturn_ void mount_child(const struct shim_conf *c, int errfd, int map
     }
 }
 
-int box_mount_main(const char *box_dir)
+/* The mount child's exit status once it is done (1 if it reported an error to the client), or
+ * -errno with *err set when there is no child to speak for itself. */
+static int mount_box(const char *box_dir, bl_error **err)
 {
-    char msg[600];
     _cleanup_close_ int boxfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (boxfd < 0) {
-        (void) snprintf(msg, sizeof(msg), "cannot open box directory '%s': %s", box_dir,
-                        strerror(errno));
-        (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, msg);
-        return 1;
-    }
-    _cleanup_(bl_error_freep) bl_error *err = NULL;
-    _cleanup_(conf_free) struct shim_conf c = {0};
-    if (conf_load(boxfd, "shim.conf", &c, &err) < 0) {
-        (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, bl_error_msg(err));
-        return 1;
-    }
+    if (boxfd < 0)
+        return bl_err_errno(err, "cannot open box directory '%s'", box_dir);
+    _cleanup_(conf_done) struct shim_conf c = {0};
+    int r = conf_load(boxfd, "shim.conf", &c, err);
+    if (r < 0)
+        return r;
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) {
-        (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, strerror(errno));
-        return 1;
-    }
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return bl_err(err, -errno, "%s", strerror(errno));
     _cleanup_close_ int err_r = p[0], err_w = p[1];
     bool userns = geteuid() != 0;
     _cleanup_close_ int map_r = -1, map_w = -1;
     if (userns) {
-        if (pipe2(p, O_CLOEXEC) < 0) {
-            (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, strerror(errno));
-            return 1;
-        }
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return bl_err(err, -errno, "%s", strerror(errno));
         map_r = p[0];
         map_w = p[1];
     }
     int pidfd = -1;
     bool in_cgroup = false;
     pid_t pid = shim_clone(CLONE_NEWNS | (userns ? CLONE_NEWUSER : 0), -1, &pidfd, &in_cgroup);
-    if (pid < 0) {
-        (void) snprintf(msg, sizeof(msg), "cannot create a mount namespace: %s", strerror(-pid));
-        (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, msg);
-        return 1;
-    }
+    if (pid < 0)
+        return bl_err_code(err, pid, "cannot create a mount namespace");
     if (pid == 0) {
         map_w = bl_close(map_w);
         mount_child(&c, err_w, map_r);
@@ -734,16 +637,14 @@ int box_mount_main(const char *box_dir)
     pidfd = bl_close(pidfd); /* waited for by pid below */
     err_w = bl_close(err_w);
     if (userns) {
-        char why[300];
-        if (map_userns(pid, &c.idmap, why, sizeof(why)) < 0) {
-            (void) snprintf(msg, sizeof(msg), "cannot map the user namespace: %s", why);
-            (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, msg);
+        r = map_userns(pid, &c.idmap, err);
+        if (r < 0) {
             map_w = bl_close(map_w); /* the child exits */
             (void) waitpid(pid, NULL, 0);
-            return 1;
+            return bl_err_prefix(err, r, "cannot map the user namespace");
         }
         if (write(map_w, "1", 1) != 1)
-            shim_log("cannot release the mount child: %m");
+            shim_log("cannot release the mount child: %s", strerror(errno));
     }
     struct child_error e;
     size_t got = 0;
@@ -755,7 +656,7 @@ int box_mount_main(const char *box_dir)
             break;
         got += (size_t) n;
     }
-    if (got == sizeof(e)) {
+    if (got == sizeof(e)) { /* the child's own report (process.h), with its status */
         e.msg[sizeof(e.msg) - 1] = 0;
         (void) proto_send_error(MOUNT_SOCK, e.status, e.msg);
     }
@@ -763,4 +664,15 @@ int box_mount_main(const char *box_dir)
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     return got == sizeof(e) || !WIFEXITED(st) || WEXITSTATUS(st) ? 1 : 0;
+}
+
+int box_mount_main(const char *box_dir)
+{
+    _cleanup_(bl_error_freep) bl_error *err = NULL;
+    int r = mount_box(box_dir, &err);
+    if (r < 0) {
+        (void) proto_send_error(MOUNT_SOCK, ST_BOXLITE_FAILED, bl_error_msg(err));
+        return 1;
+    }
+    return r;
 }

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "cgroup.h"
 #include "fs-util.h"
-#include "shim.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -346,8 +346,8 @@ static int set_limit(const struct box_cgroups *cg, const char *what, const struc
                      what);
             return 0;
         }
-        return bl_err(err, -EOPNOTSUPP, "cannot apply the %s limit: no %s cgroup controller",
-                      what, controller);
+        return bl_err(err, -EOPNOTSUPP, "cannot apply the %s limit: no %s cgroup controller", what,
+                      controller);
     }
     if (r < 0)
         return bl_err_code(err, r, "cannot apply the %s limit", what);
@@ -471,14 +471,14 @@ void cg_read_stats(const struct box_cgroups *cg, struct cg_stats *st)
     }
     const char *mem = v1_dir(cg, "memory");
     /* what the box uses, as docker counts it: usage minus the inactive page cache */
-    uint64_t usage = mem ? read_u64(mem, "memory.usage_in_bytes", NULL)
-                         : read_u64(v2, "memory.current", NULL);
+    uint64_t usage =
+        mem ? read_u64(mem, "memory.usage_in_bytes", NULL) : read_u64(v2, "memory.current", NULL);
     uint64_t inactive = mem ? read_u64(mem, "memory.stat", "total_inactive_file")
                             : read_u64(v2, "memory.stat", "inactive_file");
     if (usage != UINT64_MAX)
         st->mem_bytes = inactive != UINT64_MAX && inactive < usage ? usage - inactive : usage;
-    uint64_t lim = mem ? read_u64(mem, "memory.limit_in_bytes", NULL)
-                       : read_u64(v2, "memory.max", NULL);
+    uint64_t lim =
+        mem ? read_u64(mem, "memory.limit_in_bytes", NULL) : read_u64(v2, "memory.max", NULL);
     st->mem_limit = lim >= (1ULL << 62) ? UINT64_MAX : lim; /* v1 says "no limit" so */
     const char *pids = v1_dir(cg, "pids");
     st->pids = read_u64(pids ? pids : v2, "pids.current", NULL);
@@ -588,7 +588,7 @@ static void remove_leaf(const char *dir, bool v2)
         if (rmdir(dir) == 0 || errno == ENOENT)
             return;
         if (errno != EBUSY) {
-            shim_log("cannot remove cgroup %s: %m", dir);
+            shim_log("cannot remove cgroup %s: %s", dir, strerror(errno));
             return;
         }
         if (now_ms() >= deadline) {

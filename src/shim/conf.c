@@ -2,15 +2,17 @@
 /* BOX_DIR/shim.conf: `key\0value\0` records; repeated keys form lists, in order. The keys and
  * the record format are src/basic/wire.h's; this file gives each key its meaning. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc-util.h"
+#include "conf.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "wire.h"
 
 #define CONF_MAX (16 * 1024 * 1024)
 
-void conf_free(struct shim_conf *c)
+void conf_done(struct shim_conf *c)
 {
     free(c->volumes);
     free(c->layers);
@@ -23,6 +25,29 @@ void conf_free(struct shim_conf *c)
     free(c->allow_dns);
     free(c->buf);
     *c = (struct shim_conf){0};
+}
+
+/* `idmap` "UID:SUB:N:GID:SUB:N": a subordinate range of ids (src/lib/idmap.h). */
+int idmap_parse(const char *spec, struct conf_idmap *m)
+{
+    unsigned long v[6];
+    char tail;
+    if (sscanf(spec, "%lu:%lu:%lu:%lu:%lu:%lu%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &tail) != 6)
+        return -EINVAL;
+    for (int i = 0; i < 6; i++)
+        if (v[i] > 0xfffffffeUL)
+            return -EINVAL;
+    if (v[2] == 0 || v[5] == 0 || v[1] + v[2] - 1 > 0xfffffffeUL || v[4] + v[5] - 1 > 0xfffffffeUL)
+        return -EINVAL;
+    m->range = true;
+    m->uid = (uint32_t) v[0];
+    m->sub_uid = (uint32_t) v[1];
+    m->n_uid = (uint32_t) v[2];
+    m->gid = (uint32_t) v[3];
+    m->sub_gid = (uint32_t) v[4];
+    m->n_gid = (uint32_t) v[5];
+    return 0;
 }
 
 /* "N" (required) or "~N" (best effort). */
@@ -215,7 +240,7 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
     const char *bad = NULL;
     size_t count[BL_CONF__N] = {0};
     if (walk(t.buf, len, &t, count, &bad) < 0) {
-        conf_free(&t);
+        conf_done(&t);
         return bl_err(err, -EINVAL, "%s: malformed record", name);
     }
     t.layers = bl_calloc(count[BL_CONF_layer] + 1, sizeof(char *));
@@ -232,13 +257,13 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
         }
     }
     if (!t.layers || !t.argv || !t.env || !t.volumes || !lists_ok) {
-        conf_free(&t);
+        conf_done(&t);
         return bl_oom(err);
     }
     if (walk(t.buf, len, &t, NULL, &bad) < 0) {
         /* `bad` points into t.buf: format the message before releasing it */
         r = bl_err(err, -EINVAL, "%s: bad value of '%s'", name, bad ? bad : "?");
-        conf_free(&t);
+        conf_done(&t);
         return r;
     }
     for (size_t i = 0; i < t.n_volumes; i++) {
@@ -247,7 +272,7 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
             /* v points into t: format the message before releasing it */
             r = bl_err(err, -EINVAL, "%s: volume '%s' on '%s': paths must be absolute", name,
                        v->source, v->target);
-            conf_free(&t);
+            conf_done(&t);
             return r;
         }
     }
@@ -257,11 +282,11 @@ int conf_load(int dirfd, const char *name, struct shim_conf *c, bl_error **err)
                           : t.n_layers == 0       ? "layer"
                                                   : NULL;
     if (missing) {
-        conf_free(&t);
+        conf_done(&t);
         return bl_err(err, -EINVAL, "%s: missing '%s'", name, missing);
     }
     if (t.cgroup && *t.cgroup && !valid_leaf(t.cgroup)) {
-        conf_free(&t);
+        conf_done(&t);
         return bl_err(err, -EINVAL, "%s: bad cgroup name", name);
     }
     if (!t.id)

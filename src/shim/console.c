@@ -20,85 +20,95 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "fs-util.h"
-#include "shim.h"
 
 #define LOG_PATH "logs/console.log"
 #define LOG_OLD_PATH "logs/console.log.1"
 #define READ_CHUNK (64 * 1024)
 #define MAX_IOV 96 /* a batch: how far past log_max a file may grow */
 
-static int log_dirfd = -1; /* borrowed: BOX_DIR */
-static int log_fd = -1;
-static uint64_t log_size, log_max;
-
-static int open_log(void)
+static int open_log(struct console *c)
 {
-    log_fd = openat(log_dirfd, LOG_PATH, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                    0640);
-    if (log_fd < 0)
+    c->log_fd =
+        openat(c->dirfd, LOG_PATH, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (c->log_fd < 0)
         return -errno;
     struct stat st;
-    log_size = fstat(log_fd, &st) == 0 ? (uint64_t) st.st_size : 0;
+    c->log_size = fstat(c->log_fd, &st) == 0 ? (uint64_t) st.st_size : 0;
     /* A shim killed mid-record left a line without its newline: end it, so that the next
      * record starts a line of its own. */
     char last;
-    if (log_size > 0) {
-        _cleanup_close_ int rfd = openat(log_dirfd, LOG_PATH, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (rfd >= 0 && pread(rfd, &last, 1, (off_t) log_size - 1) == 1 && last != '\n' &&
-            write(log_fd, "\n", 1) == 1)
-            log_size++;
+    if (c->log_size > 0) {
+        _cleanup_close_ int rfd = openat(c->dirfd, LOG_PATH, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (rfd >= 0 && pread(rfd, &last, 1, (off_t) c->log_size - 1) == 1 && last != '\n' &&
+            write(c->log_fd, "\n", 1) == 1)
+            c->log_size++;
     }
     return 0;
 }
 
-int console_open(int boxfd, uint64_t max, bl_error **err)
+void console_init(struct console *c)
 {
-    log_dirfd = boxfd;
-    log_max = max;
+    *c = (struct console){
+        .dirfd = -1,
+        .log_fd = -1,
+        .out = {.ev = {EV_LOG}, .fd = -1, .name = "stdout"},
+        .err = {.ev = {EV_LOG}, .fd = -1, .name = "stderr"},
+        .stdin_w = -1,
+    };
+}
+
+int console_open(struct console *c, int boxfd, uint64_t max, bl_error **err)
+{
+    c->dirfd = boxfd;
+    c->log_max = max;
     if (mkdirat(boxfd, "logs", 0755) < 0 && errno != EEXIST)
         return bl_err_errno(err, "cannot create the logs directory");
-    int r = open_log();
+    int r = open_log(c);
     if (r < 0)
         return bl_err_code(err, r, "cannot open " LOG_PATH);
     return 0;
 }
 
-void console_close(void)
+void console_done(struct console *c)
 {
-    log_fd = bl_close(log_fd);
+    c->log_fd = bl_close(c->log_fd);
+    c->out.fd = bl_close(c->out.fd);
+    c->err.fd = bl_close(c->err.fd);
+    c->stdin_w = bl_close(c->stdin_w);
 }
 
-static void rotate(void)
+static void rotate(struct console *c)
 {
-    if (renameat(log_dirfd, LOG_PATH, log_dirfd, LOG_OLD_PATH) < 0) {
-        shim_log("cannot rotate " LOG_PATH ": %m");
+    if (renameat(c->dirfd, LOG_PATH, c->dirfd, LOG_OLD_PATH) < 0) {
+        shim_log("cannot rotate " LOG_PATH ": %s", strerror(errno));
         return;
     }
-    log_fd = bl_close(log_fd);
-    int r = open_log();
+    c->log_fd = bl_close(c->log_fd);
+    int r = open_log(c);
     if (r < 0)
         shim_log("cannot reopen " LOG_PATH ": %s", strerror(-r));
 }
 
-static void flush(struct iovec *iov, int *n)
+static void flush(struct console *c, struct iovec *iov, int *n)
 {
     if (*n == 0)
         return;
     /* The file is ours alone (O_APPEND, one writer); a short write only happens on a full
      * disk, where losing the rest of the batch is what we can do. */
-    ssize_t w = writev(log_fd, iov, *n);
+    ssize_t w = writev(c->log_fd, iov, *n);
     if (w > 0)
-        log_size += (uint64_t) w;
+        c->log_size += (uint64_t) w;
     else if (w < 0)
-        shim_log("cannot write " LOG_PATH ": %m");
+        shim_log("cannot write " LOG_PATH ": %s", strerror(errno));
     *n = 0;
 }
 
 /* Write one chunk of a stream as records, all stamped with the time it was read. */
-static void write_records(const char *stream, const char *data, size_t len)
+static void write_records(struct console *c, const char *stream, const char *data, size_t len)
 {
-    if (log_fd < 0 || len == 0)
+    if (c->log_fd < 0 || len == 0)
         return;
     struct timespec ts;
     struct tm tm;
@@ -127,18 +137,19 @@ static void write_records(const char *stream, const char *data, size_t len)
             p = end;
         }
         if (n >= MAX_IOV) {
-            flush(iov, &n);
-            if (log_max && log_size >= log_max)
-                rotate();
+            flush(c, iov, &n);
+            if (c->log_max && c->log_size >= c->log_max)
+                rotate(c);
         }
     }
-    flush(iov, &n);
-    if (log_max && log_size >= log_max)
-        rotate();
+    flush(c, iov, &n);
+    if (c->log_max && c->log_size >= c->log_max)
+        rotate(c);
 }
 
-int console_pump(int fd, const char *stream)
+int console_pump(struct console *c, struct log_stream *l)
 {
+    int fd = l->fd;
     static char buf[READ_CHUNK];
     for (;;) {
         ssize_t n = read(fd, buf, sizeof(buf));
@@ -148,6 +159,6 @@ int console_pump(int fd, const char *stream)
             return errno == EAGAIN ? 0 : 1;
         if (n == 0)
             return 1;
-        write_records(stream, buf, (size_t) n);
+        write_records(c, l->name, buf, (size_t) n);
     }
 }

@@ -28,7 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "devices.h"
 
 #define INSN(c, d, s, o, i)                                                                        \
     ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
@@ -45,13 +45,13 @@
 static const struct {
     int major, minor;
 } allowed[] = {
-    {1, 3}, /* null */
-    {1, 5}, /* zero */
-    {1, 7}, /* full */
-    {1, 8}, /* random */
-    {1, 9}, /* urandom */
-    {5, 0}, /* tty */
-    {5, 2}, /* ptmx */
+    {1, 3},           /* null */
+    {1, 5},           /* zero */
+    {1, 7},           /* full */
+    {1, 8},           /* random */
+    {1, 9},           /* urandom */
+    {5, 0},           /* tty */
+    {5, 2},           /* ptmx */
     {136, ANY_MINOR}, /* the box's own pty slaves (its devpts instance) */
 };
 
@@ -66,10 +66,10 @@ static size_t build_program(struct bpf_insn *p, size_t max)
             p[n] = (x);                                                                            \
         n++;                                                                                       \
     } while (0)
-    EMIT(LDX_W(BPF_REG_2, BPF_REG_1, 0)); /* access_type */
+    EMIT(LDX_W(BPF_REG_2, BPF_REG_1, 0));      /* access_type */
     EMIT(ALU32_K(BPF_AND, BPF_REG_2, 0xffff)); /* its device type */
-    EMIT(LDX_W(BPF_REG_3, BPF_REG_1, 4)); /* major */
-    EMIT(LDX_W(BPF_REG_4, BPF_REG_1, 8)); /* minor */
+    EMIT(LDX_W(BPF_REG_3, BPF_REG_1, 4));      /* major */
+    EMIT(LDX_W(BPF_REG_4, BPF_REG_1, 8));      /* minor */
     /* not a character device: refuse (the jump lands on the final "refuse") */
     size_t jump_to_deny = n;
     EMIT(JNE_K(BPF_REG_2, BPF_DEVCG_DEV_CHAR, 0));
@@ -96,14 +96,12 @@ static long bpf(int cmd, union bpf_attr *attr)
     return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
 }
 
-int devices_restrict(int cgroup_fd, char *why, size_t whysz)
+int devices_restrict(int cgroup_fd, bl_error **err)
 {
     struct bpf_insn prog[64];
     size_t n = build_program(prog, ELEMENTSOF(prog));
-    if (n > ELEMENTSOF(prog)) {
-        (void) snprintf(why, whysz, "device program too long");
-        return -E2BIG;
-    }
+    if (n > ELEMENTSOF(prog))
+        return bl_err(err, -E2BIG, "device program too long");
     static const char license[] = "MIT";
     union bpf_attr load;
     memset(&load, 0, sizeof(load));
@@ -112,11 +110,8 @@ int devices_restrict(int cgroup_fd, char *why, size_t whysz)
     load.insn_cnt = (uint32_t) n;
     load.license = (uint64_t) (uintptr_t) license;
     int fd = (int) bpf(BPF_PROG_LOAD, &load);
-    if (fd < 0) {
-        int e = errno;
-        (void) snprintf(why, whysz, "cannot load the device program: %s", strerror(e));
-        return -e;
-    }
+    if (fd < 0)
+        return bl_err_errno(err, "cannot load the device program");
     /* ALLOW_MULTI: a host's own device program on an ancestor (systemd's DevicePolicy=) keeps
      * running too; the kernel allows an access only if every program allows it. */
     union bpf_attr at;
@@ -128,9 +123,7 @@ int devices_restrict(int cgroup_fd, char *why, size_t whysz)
     long r = bpf(BPF_PROG_ATTACH, &at);
     int e = errno;
     (void) close(fd); /* the attachment holds the program */
-    if (r < 0) {
-        (void) snprintf(why, whysz, "cannot attach the device program: %s", strerror(e));
-        return -e;
-    }
+    if (r < 0)
+        return bl_err_code(err, -e, "cannot attach the device program");
     return 0;
 }

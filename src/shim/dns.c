@@ -12,12 +12,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -26,37 +26,16 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "dns.h"
 #include "fs-util.h"
-#include "shim.h"
 
 #define DNS_LISTEN "127.0.0.53"
 #define MAX_PENDING 256
 #define PENDING_TTL_S 10
 #define MAX_KNOWN 4096
 
-struct pending {
-    bool used;
-    uint16_t id, client_id;
-    struct sockaddr_in client;
-    time_t when;
-    char name[256];
-};
-
-static struct {
-    struct ev box_ev, up_ev; /* EV_NET */
-    int box_fd, up_fd;
-    struct sockaddr_in upstream;
-    bool have_upstream;
-    struct pending pending[MAX_PENDING];
-    struct {
-        uint32_t addr;
-        uint16_t port;
-    } known[MAX_KNOWN];
-    size_t n_known;
-} dns = {.box_ev = {EV_NET}, .up_ev = {EV_NET}, .box_fd = -1, .up_fd = -1};
-
 /* The first IPv4 nameserver of the host's resolv.conf. */
-static void find_upstream(void)
+static void find_upstream(struct dns *d)
 {
     _cleanup_free_ char *txt = NULL;
     if (bl_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &txt, NULL, NULL) < 0)
@@ -68,32 +47,43 @@ static void find_upstream(void)
             continue;
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
         if (inet_pton(AF_INET, ip, &a.sin_addr) == 1) {
-            dns.upstream = a;
-            dns.have_upstream = true;
+            d->upstream = a;
+            d->have_upstream = true;
             return;
         }
     }
 }
 
-int dns_start(struct shim *s, bl_error **err)
+void dns_init(struct dns *d)
 {
-    find_upstream();
-    int fd = net_box_dns_socket();
-    if (fd < 0)
-        return bl_err_code(err, fd, "network: cannot create the DNS socket");
-    dns.box_fd = fd;
+    *d = (struct dns){.box_ev = {EV_NET}, .up_ev = {EV_NET}, .box_fd = -1, .up_fd = -1, .epfd = -1};
+}
+
+int dns_start(struct dns *d, int box_fd, const struct shim_conf *conf, int epfd, dns_allow_fn allow,
+              void *userdata, bl_error **err)
+{
+    d->box_fd = box_fd;
+    d->conf = conf;
+    d->epfd = epfd;
+    d->allow = allow;
+    d->userdata = userdata;
+    d->pending = bl_calloc(MAX_PENDING, sizeof(*d->pending));
+    d->known = bl_calloc(MAX_KNOWN, sizeof(*d->known));
+    if (!d->pending || !d->known)
+        return bl_oom(err);
+    find_upstream(d);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
     (void) inet_pton(AF_INET, DNS_LISTEN, &a.sin_addr);
-    if (bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0)
+    if (bind(d->box_fd, (struct sockaddr *) &a, sizeof(a)) < 0)
         return bl_err_errno(err, "network: cannot bind the box's DNS filter");
-    dns.up_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (dns.up_fd < 0)
+    d->up_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (d->up_fd < 0)
         return bl_err_errno(err, "network: cannot create the DNS socket");
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &dns.box_ev};
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, dns.box_fd, &ev) < 0)
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d->box_ev};
+    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->box_fd, &ev) < 0)
         return bl_err_errno(err, "network: cannot watch the DNS socket");
-    ev.data.ptr = &dns.up_ev;
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, dns.up_fd, &ev) < 0)
+    ev.data.ptr = &d->up_ev;
+    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->up_fd, &ev) < 0)
         return bl_err_errno(err, "network: cannot watch the DNS socket");
     return 0;
 }
@@ -102,8 +92,8 @@ int dns_start(struct shim *s, bl_error **err)
  * is one label to a resolver and two names to strcmp) makes the query malformed to us. */
 static bool name_byte(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* The question's name (lowercase, no trailing dot); the offset after the question, or -1. */
@@ -152,8 +142,8 @@ static int match_ports(const struct shim_conf *c, const char *name, unsigned sho
     return n ? n : -1;
 }
 
-static void reply_rcode(const unsigned char *q, size_t qlen, const struct sockaddr_in *to,
-                        int rcode)
+static void reply_rcode(const struct dns *d, const unsigned char *q, size_t qlen,
+                        const struct sockaddr_in *to, int rcode)
 {
     unsigned char r[512];
     if (qlen > sizeof(r))
@@ -162,16 +152,16 @@ static void reply_rcode(const unsigned char *q, size_t qlen, const struct sockad
     r[2] = (unsigned char) (0x80 | (q[2] & 0x01)); /* QR, RD copied */
     r[3] = (unsigned char) (0x80 | rcode);         /* RA */
     memset(r + 6, 0, 6);                           /* no answer, authority, additional */
-    (void) sendto(dns.box_fd, r, qlen, 0, (const struct sockaddr *) to, sizeof(*to));
+    (void) sendto(d->box_fd, r, qlen, 0, (const struct sockaddr *) to, sizeof(*to));
 }
 
-static void on_query(struct shim *s)
+static void on_query(struct dns *d)
 {
     for (;;) {
         unsigned char m[1500];
         struct sockaddr_in from;
         socklen_t fl = sizeof(from);
-        ssize_t n = recvfrom(dns.box_fd, m, sizeof(m), 0, (struct sockaddr *) &from, &fl);
+        ssize_t n = recvfrom(d->box_fd, m, sizeof(m), 0, (struct sockaddr *) &from, &fl);
         if (n < 0)
             return;
         char name[256];
@@ -179,36 +169,39 @@ static void on_query(struct shim *s)
         if (qend < 0)
             continue;
         unsigned short ports[8];
-        if (match_ports(&s->conf, name, ports, 8) < 0 || !dns.have_upstream) {
+        if (match_ports(d->conf, name, ports, 8) < 0 || !d->have_upstream) {
             shim_log("dns: refused %s", name);
-            reply_rcode(m, (size_t) qend, &from, 5 /* REFUSED */);
+            reply_rcode(d, m, (size_t) qend, &from, 5 /* REFUSED */);
             continue;
         }
         /* a slot, by a fresh random id */
         time_t now = time(NULL);
-        struct pending *p = NULL;
+        struct dns_pending *p = NULL;
         for (size_t i = 0; i < MAX_PENDING; i++) {
-            if (!dns.pending[i].used || now - dns.pending[i].when > PENDING_TTL_S) {
-                p = &dns.pending[i];
+            if (!d->pending[i].used || now - d->pending[i].when > PENDING_TTL_S) {
+                p = &d->pending[i];
                 break;
             }
         }
         if (!p) {
-            reply_rcode(m, (size_t) qend, &from, 2 /* SERVFAIL */);
+            reply_rcode(d, m, (size_t) qend, &from, 2 /* SERVFAIL */);
             continue;
         }
         uint16_t id;
         if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-            id = (uint16_t) (now ^ (time_t) (p - dns.pending));
-        *p = (struct pending){.used = true, .id = id, .client_id = (uint16_t) (m[0] << 8 | m[1]),
-                              .client = from, .when = now};
+            id = (uint16_t) (now ^ (time_t) (p - d->pending));
+        *p = (struct dns_pending){.used = true,
+                                  .id = id,
+                                  .client_id = (uint16_t) (m[0] << 8 | m[1]),
+                                  .client = from,
+                                  .when = now};
         (void) snprintf(p->name, sizeof(p->name), "%s", name);
         m[0] = (unsigned char) (id >> 8);
         m[1] = (unsigned char) id;
-        if (sendto(dns.up_fd, m, (size_t) n, 0, (struct sockaddr *) &dns.upstream,
-                   sizeof(dns.upstream)) < 0) {
+        if (sendto(d->up_fd, m, (size_t) n, 0, (struct sockaddr *) &d->upstream,
+                   sizeof(d->upstream)) < 0) {
             p->used = false;
-            reply_rcode(m, (size_t) qend, &from, 2);
+            reply_rcode(d, m, (size_t) qend, &from, 2);
         }
     }
 }
@@ -227,10 +220,10 @@ static size_t skip_name(const unsigned char *m, size_t len, size_t off)
     return 0;
 }
 
-static bool known(uint32_t addr, uint16_t port)
+static bool known(const struct dns *d, uint32_t addr, uint16_t port)
 {
-    for (size_t i = 0; i < dns.n_known; i++)
-        if (dns.known[i].addr == addr && dns.known[i].port == port)
+    for (size_t i = 0; i < d->n_known; i++)
+        if (d->known[i].addr == addr && d->known[i].port == port)
             return true;
     return false;
 }
@@ -261,10 +254,10 @@ static bool special(uint32_t addr_be)
 
 #define MAX_OPEN_PER_ANSWER 32
 
-static void allow_answers(struct shim *s, const unsigned char *m, size_t len, const char *name)
+static void allow_answers(struct dns *d, const unsigned char *m, size_t len, const char *name)
 {
     unsigned short ports[8];
-    int np = match_ports(&s->conf, name, ports, 8);
+    int np = match_ports(d->conf, name, ports, 8);
     if (np < 0 || len < 12)
         return;
     struct in_addr found[MAX_OPEN_PER_ANSWER];
@@ -297,76 +290,79 @@ static void allow_answers(struct shim *s, const unsigned char *m, size_t len, co
         struct in_addr fresh[MAX_OPEN_PER_ANSWER];
         size_t n_fresh = 0;
         for (size_t i = 0; i < n_found; i++)
-            if (!known(found[i].s_addr, ports[k]))
+            if (!known(d, found[i].s_addr, ports[k]))
                 fresh[n_fresh++] = found[i];
         if (!n_fresh)
             continue;
-        int r = net_allow_addrs(s, fresh, n_fresh, ports[k]);
+        int r = d->allow(d->userdata, fresh, n_fresh, ports[k]);
         if (r < 0) {
             shim_log("dns: cannot open the addresses of %s: %s", name, strerror(-r));
             continue;
         }
-        for (size_t i = 0; i < n_fresh && dns.n_known < MAX_KNOWN; i++) {
-            dns.known[dns.n_known].addr = fresh[i].s_addr;
-            dns.known[dns.n_known].port = ports[k];
-            dns.n_known++;
+        for (size_t i = 0; i < n_fresh && d->n_known < MAX_KNOWN; i++) {
+            d->known[d->n_known].addr = fresh[i].s_addr;
+            d->known[d->n_known].port = ports[k];
+            d->n_known++;
         }
     }
 }
 
-static void on_answer(struct shim *s)
+static void on_answer(struct dns *d)
 {
     for (;;) {
         static unsigned char m[65536]; /* a whole datagram: a cut answer would be malformed */
         struct sockaddr_in from;
         socklen_t fl = sizeof(from);
-        ssize_t n = recvfrom(dns.up_fd, m, sizeof(m), 0, (struct sockaddr *) &from, &fl);
+        ssize_t n = recvfrom(d->up_fd, m, sizeof(m), 0, (struct sockaddr *) &from, &fl);
         if (n < 0)
             return;
-        if (n < 12 || from.sin_addr.s_addr != dns.upstream.sin_addr.s_addr ||
-            from.sin_port != dns.upstream.sin_port)
+        if (n < 12 || from.sin_addr.s_addr != d->upstream.sin_addr.s_addr ||
+            from.sin_port != d->upstream.sin_port)
             continue;
         uint16_t id = (uint16_t) (m[0] << 8 | m[1]);
-        struct pending *p = NULL;
+        struct dns_pending *p = NULL;
         for (size_t i = 0; i < MAX_PENDING && !p; i++)
-            if (dns.pending[i].used && dns.pending[i].id == id)
-                p = &dns.pending[i];
+            if (d->pending[i].used && d->pending[i].id == id)
+                p = &d->pending[i];
         if (!p)
             continue;
         char name[256];
         if (question(m, (size_t) n, name, sizeof(name)) < 0 || strcmp(name, p->name)) {
             continue; /* not the answer to what was asked */
         }
-        allow_answers(s, m, (size_t) n, name);
+        allow_answers(d, m, (size_t) n, name);
         m[0] = (unsigned char) (p->client_id >> 8);
         m[1] = (unsigned char) p->client_id;
-        (void) sendto(dns.box_fd, m, (size_t) n, 0, (struct sockaddr *) &p->client,
+        (void) sendto(d->box_fd, m, (size_t) n, 0, (struct sockaddr *) &p->client,
                       sizeof(p->client));
         p->used = false;
     }
 }
 
-bool dns_on_event(struct shim *s, struct ev *ev)
+bool dns_on_event(struct dns *d, struct ev *ev)
 {
-    if (ev == &dns.box_ev) {
-        on_query(s);
+    if (ev == &d->box_ev) {
+        on_query(d);
         return true;
     }
-    if (ev == &dns.up_ev) {
-        on_answer(s);
+    if (ev == &d->up_ev) {
+        on_answer(d);
         return true;
     }
     return false;
 }
 
-void dns_stop(struct shim *s)
+void dns_done(struct dns *d)
 {
-    int *fds[] = {&dns.box_fd, &dns.up_fd};
+    int *fds[] = {&d->box_fd, &d->up_fd};
     for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
         if (*fds[i] >= 0)
-            (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, *fds[i], NULL);
+            (void) epoll_ctl(d->epfd, EPOLL_CTL_DEL, *fds[i], NULL);
         *fds[i] = bl_close(*fds[i]);
     }
-    memset(dns.pending, 0, sizeof(dns.pending));
-    dns.n_known = 0;
+    free(d->pending);
+    free(d->known);
+    d->pending = NULL;
+    d->known = NULL;
+    d->n_known = 0;
 }

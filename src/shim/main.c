@@ -1,396 +1,51 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * boxlite-shim BOX_DIR: the per-box supervisor (design §1, docs/design/shim-protocol.md).
- * Reads BOX_DIR/shim.conf, takes BOX_DIR/shim.lock, creates the box's cgroups and PID 1, then
- * serves the spawn channel (fd 3) and BOX_DIR/shim.sock until PID 1 exits, tears the box down
- * and reports its status.
+ * Reads BOX_DIR/shim.conf, takes BOX_DIR/shim.lock, has start.c create the box's cgroups and
+ * PID 1, then the supervisor serves the spawn channel (fd 3) and BOX_DIR/shim.sock until PID 1
+ * exits, tears the box down and reports its status. `--mount` (box.c) and `--userns`
+ * (userns.c) are one-shot helpers of the library. An error before the box exists is logged and
+ * reported here, once (early_error); after, the supervisor reports it (supervisor_fail).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <linux/capability.h>
-#include <linux/filter.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/file.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc-util.h"
+#include "box.h"
 #include "boxlite/version.h"
-#include "fs-util.h"
-#include "shim.h"
+#include "conf.h"
+#include "process.h"
+#include "proto.h"
+#include "start.h"
+#include "supervisor.h"
+#include "userns.h"
 
 #define SPAWN_FD 3
-#define BOX_NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
 
-
-/* PID 1 failed by itself (before its "go", so before any exec): it wrote its setup error to its
- * error pipe, or closed it by dying, before its namespaces went. That error (or its exit) is
- * then the one to report, not what failed around PID 1 because it was gone (slirp4netns cannot
- * join namespaces that are no more). */
-static bool pid1_gone(const struct shim *s, int errfd)
+static int early_error(struct supervisor *s, const bl_error *err)
 {
-    struct pollfd p[2] = {{.fd = errfd, .events = POLLIN}, {.fd = s->pid1fd, .events = POLLIN}};
-    return poll(p, 2, 0) > 0;
-}
-
-static void shim_init(struct shim *s)
-{
-    *s = (struct shim){
-        .boxfd = -1,
-        .lockfd = -1,
-        .spawnfd = -1,
-        .orig_pidns_fd = -1,
-        .cg = BOX_CGROUPS_NULL,
-        .stdin_wfd = -1,
-        .log_out = {.ev = {EV_LOG}, .fd = -1, .name = "stdout"},
-        .log_err = {.ev = {EV_LOG}, .fd = -1, .name = "stderr"},
-        .tty_sock = -1,
-        .tty_master = -1,
-        .box_root_fd = -1,
-        .box_ns_fd = {-1, -1, -1, -1, -1, -1, -1},
-        .pid1fd = -1,
-        .pid1_errfd = -1,
-        .zyg_pidfd = -1,
-        .zyg_fd = -1,
-        .epfd = -1,
-        .sigfd = -1,
-        .listenfd = -1,
-        .timerfd = -1,
-        .sig_ev = {EV_SIGNAL},
-        .spawn_ev = {EV_SPAWN},
-        .pid1_err_ev = {EV_PID1_ERR},
-        .listen_ev = {EV_LISTEN},
-        .timer_ev = {EV_TIMER},
-    };
-}
-
-static void shim_free(struct shim *s)
-{
-    supervisor_free(s);
-    net_stop(s);
-    zygote_reap(s);
-    cg_destroy(&s->cg); /* no-op after a teardown */
-    int *fds[] = {&s->boxfd,      &s->lockfd,     &s->spawnfd,    &s->orig_pidns_fd,
-                  &s->stdin_wfd,  &s->pid1fd,     &s->pid1_errfd, &s->epfd,
-                  &s->sigfd,      &s->listenfd,   &s->timerfd,    &s->log_out.fd,
-                  &s->log_err.fd, &s->tty_sock,   &s->tty_master};
-    for (size_t i = 0; i < ELEMENTSOF(fds); i++)
-        *fds[i] = bl_close(*fds[i]);
-    s->box_root_fd = bl_close(s->box_root_fd);
-    for (size_t i = 0; i < SHIM_BOX_NS; i++)
-        s->box_ns_fd[i] = bl_close(s->box_ns_fd[i]);
-    console_close();
-    free(s->filter);
-    conf_free(&s->conf);
-}
-
-/* An error before we own the box (or before there is one): report it, touch nothing. */
-static int early_error(struct shim *s, const char *msg)
-{
-    shim_log("error: %s", msg);
-    (void) proto_send_error(s->spawnfd, ST_BOXLITE_FAILED, msg);
+    shim_log("error: %s", bl_error_msg(err));
+    (void) proto_send_error(s->spawnfd, ST_BOXLITE_FAILED, bl_error_msg(err));
     return 1;
-}
-
-static int load_seccomp(struct shim *s, bl_error **err)
-{
-    const char *path = s->conf.seccomp;
-    if (!*path)
-        return 0;
-    char *buf = NULL;
-    size_t len = 0;
-    int r = bl_read_file_at(AT_FDCWD, path, BPF_MAXINSNS * sizeof(struct sock_filter) + 1, &buf,
-                            &len, err);
-    if (r < 0)
-        return bl_err_prefix(err, r, "seccomp filter");
-    s->filter = (struct sock_filter *) buf;
-    if (len == 0 || len % sizeof(struct sock_filter) ||
-        len > BPF_MAXINSNS * sizeof(struct sock_filter))
-        return bl_err(err, -EINVAL, "seccomp filter '%s': not a BPF program (%zu bytes)", path,
-                      len);
-    s->seccomp = (struct sock_fprog){.len = (unsigned short) (len / sizeof(struct sock_filter)),
-                                     .filter = s->filter};
-    return 0;
-}
-
-/* BOX_DIR/hosts, hostname and resolv.conf, bind-mounted into the box by PID 1. */
-static int write_etc_files(struct shim *s, bl_error **err)
-{
-    const char *h = s->conf.hostname;
-    _cleanup_free_ char *net_lines = NULL;
-    if (net_hosts_lines(s, &net_lines) < 0)
-        return bl_oom(err);
-    _cleanup_free_ char *hosts_txt = bl_asprintf(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s%s%s%s",
-        *h ? "127.0.1.1\t" : "", h, *h ? "\n" : "", net_lines);
-    _cleanup_free_ char *hostname_txt = bl_asprintf("%s\n", h);
-    if (!hosts_txt || !hostname_txt)
-        return bl_oom(err);
-    _cleanup_free_ char *resolv_txt = NULL;
-    size_t resolv_len = 0;
-    const char *net_resolv = net_resolv_conf(s);
-    if (net_resolv) {
-        resolv_txt = bl_strdup(net_resolv);
-        if (!resolv_txt)
-            return bl_oom(err);
-        resolv_len = strlen(resolv_txt);
-    } else if (bl_read_file_at(AT_FDCWD, "/etc/resolv.conf", 64 * 1024, &resolv_txt, &resolv_len,
-                               NULL) < 0) {
-        resolv_len = 0; /* no resolver on the host: an empty file */
-    }
-    struct {
-        const char *name, *data;
-        size_t len;
-    } files[] = {{"hosts", hosts_txt, strlen(hosts_txt)},
-                 {"hostname", hostname_txt, strlen(hostname_txt)},
-                 {"resolv.conf", resolv_txt ? resolv_txt : "", resolv_len}};
-    for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-        /* In place (a rename costs a journal commit): only this box binds them. */
-        _cleanup_close_ int fd = openat(
-            s->boxfd, files[i].name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        int r = fd < 0 ? -errno : bl_write_all(fd, files[i].data, files[i].len);
-        if (r < 0)
-            return bl_err_code(err, r, "cannot write %s/%s", s->box_dir, files[i].name);
-    }
-    return 0;
-}
-
-static int setup_loop(struct shim *s, bl_error **err)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (s->epfd < 0 || s->sigfd < 0 || s->timerfd < 0)
-        return bl_err_errno(err, "cannot set up the event loop");
-    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->sig_ev};
-    int r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &e);
-    e = (struct epoll_event){.events = EPOLLIN, .data.ptr = &s->timer_ev};
-    r = r < 0 ? r : epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &e);
-    e = (struct epoll_event){.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &s->spawn_ev};
-    r = r < 0 ? r : epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->spawnfd, &e);
-    if (r < 0)
-        return bl_err_errno(err, "cannot set up the event loop");
-    return 0;
-}
-
-/* Replace our 0/1/2 with /dev/null: the client's pipes must see EOF when the box closes them. */
-static void drop_client_stdio(void)
-{
-    _cleanup_close_ int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    for (int i = 0; fd >= 0 && i < 3; i++)
-        (void) dup3(fd, i, 0);
-}
-
-static int start_box(struct shim *s, bl_error **err)
-{
-    int r = load_seccomp(s, err);
-    if (r < 0)
-        return r;
-    r = net_prepare(s, err);
-    if (r < 0)
-        return r;
-    r = write_etc_files(s, err);
-    if (r < 0)
-        return r;
-    r = cg_create(&s->cg, s->conf.cgroup, err);
-    if (r < 0)
-        return r;
-    if (!s->userns && s->cg.v2_fd < 0) {
-        /* No cgroup2 leaf, so no device allow-list (devices.c): the box gets no CAP_MKNOD at
-         * all rather than a node it could plant on the host. */
-        shim_log("no cgroup2 leaf for the box, so no device allow-list: the box gets no "
-                 "CAP_MKNOD");
-        s->conf.caps &= ~(UINT64_C(1) << CAP_MKNOD);
-    }
-    if (geteuid() != 0) {
-        /* delegated cgroups sit where our own cgroup is: tell the library, which removes them
-         * if we are killed (as root they are at each hierarchy's top, found by name) */
-        char list[4096];
-        size_t n = 0;
-        if (s->cg.v2_path)
-            n += (size_t) snprintf(list + n, sizeof(list) - n, "%s\n", s->cg.v2_path);
-        for (size_t i = 0; i < s->cg.n_v1 && n < sizeof(list); i++)
-            n += (size_t) snprintf(list + n, sizeof(list) - n, "%s\n", s->cg.v1_path[i]);
-        if (n < sizeof(list) && write_file_atomic(s->boxfd, "cgroups", list, n) < 0)
-            shim_log("cannot record the box's cgroups: %m");
-    }
-
-    _cleanup_close_ int in_r = -1, out_w = -1, err_w2 = -1, tty_child = -1;
-    if (s->conf.detach) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-            return bl_err_errno(err, "pipe");
-        in_r = p[0];
-        s->stdin_wfd = p[1];
-        r = console_open(s->boxfd, s->conf.log_max, err);
-        if (r < 0)
-            return r;
-        struct log_stream *ls[] = {&s->log_out, &s->log_err};
-        int *wends[] = {&out_w, &err_w2};
-        for (size_t i = 0; i < ELEMENTSOF(ls); i++) {
-            if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-                return bl_err_errno(err, "pipe");
-            ls[i]->fd = p[0];
-            *wends[i] = p[1];
-            /* the box's end blocks like any pipe (a full log pipe slows the box, as a
-             * terminal would) */
-            (void) fcntl(p[1], F_SETFL, 0);
-            struct epoll_event e = {.events = EPOLLIN, .data.ptr = &ls[i]->ev};
-            if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, ls[i]->fd, &e) < 0)
-                return bl_err_errno(err, "cannot watch the log pipe");
-        }
-    }
-    /* (a detached box has no pty; an init without root hands over its namespaces) */
-    if ((s->conf.tty && !s->conf.detach) || (s->userns && (s->conf.argc == 0 || s->conf.init))) {
-        int sp[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-            return bl_err_errno(err, "cannot create the pty channel");
-        s->tty_sock = sp[0];
-        tty_child = sp[1];
-    }
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return bl_err_errno(err, "pipe");
-    _cleanup_close_ int err_r = p[0], err_w = p[1];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return bl_err_errno(err, "pipe");
-    _cleanup_close_ int go_r = p[0], go_w = p[1];
-    _cleanup_close_ int map_r = -1, map_w = -1;
-    if (s->userns) {
-        if (pipe2(p, O_CLOEXEC) < 0)
-            return bl_err_errno(err, "pipe");
-        map_r = p[0];
-        map_w = p[1];
-    }
-
-    struct box_start b = {
-        .conf = &s->conf,
-        .errfd = err_w,
-        .go_fd = go_r,
-        .stdin_fd = in_r,
-        .stdout_fd = out_w,
-        .stderr_fd = err_w2,
-        .tty = s->conf.tty && !s->conf.detach,
-        .tty_sock = tty_child,
-        .box_dir = s->box_dir,
-        .seccomp = s->seccomp.len ? &s->seccomp : NULL,
-        .map_fd = map_r,
-    };
-    int pidfd = -1;
-    bool in_cgroup = false;
-    pid_t pid = shim_clone(BOX_NS_FLAGS | (s->userns ? CLONE_NEWUSER : 0), s->cg.v2_fd, &pidfd,
-                           &in_cgroup);
-    if (pid < 0)
-        return bl_err_code(err, pid, "cannot create the box's PID 1");
-    if (pid == 0) {
-        (void) close(go_w); /* so that a dead shim reads as EOF */
-        if (map_w >= 0)
-            (void) close(map_w);
-        box_pid1_main(&b);
-    }
-    if (s->userns) {
-        char why[300];
-        int q = map_userns(pid, &s->conf.idmap, why, sizeof(why));
-        if (q >= 0 && write(map_w, "1", 1) != 1)
-            (void) snprintf(why, sizeof(why), "%s", strerror(errno)), q = -1;
-        if (q < 0) {
-            char msg[360];
-            (void) snprintf(msg, sizeof(msg), "cannot map the box's user namespace: %s", why);
-            supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
-        }
-    }
-    /* The box's ends are PID 1's alone: their EOF must mean the box is done with them. */
-    out_w = bl_close(out_w);
-    err_w2 = bl_close(err_w2);
-    tty_child = bl_close(tty_child);
-
-    s->pid1 = pid;
-    s->pid1fd = pidfd;
-    /* slirp4netns (a host process) starts before we join the box's pid namespace */
-    _cleanup_(bl_error_freep) bl_error *nerr = NULL;
-    if (net_start(s, pid, &nerr) < 0 && !pid1_gone(s, err_r))
-        supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
-    /* Later children (execs) are born in the box's pid namespace. (Without root the kernel
-     * does not let us in: the exec zygote, inside the box's user namespace, forks them.) */
-    if (s->userns)
-        ; /* see above */
-    else if (setns(s->pid1fd, CLONE_NEWPID) < 0)
-        shim_log("cannot join the box's pid namespace: %m (exec disabled)");
-    else
-        s->pidns_joined = true;
-    s->pid1_errfd = TAKE_FD(err_r);
-    (void) fcntl(s->pid1_errfd, F_SETFL, O_NONBLOCK);
-    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->pid1_err_ev};
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->pid1_errfd, &e) < 0)
-        shim_log("epoll: %m"); /* finish() reads the pipe synchronously then */
-    drop_client_stdio();
-
-    /* PID 1 builds its rootfs meanwhile (a v1 migration waits for an RCU grace period); it
-     * waits for "go" before running anything of the box, so the limits, written here off the
-     * critical path, are in place before the box's first instruction. */
-    _cleanup_(bl_error_freep) bl_error *lerr = NULL;
-    r = cg_attach(&s->cg, pid, in_cgroup);
-    if (r >= 0) {
-        /* The device allow-list, off the critical path too (PID 1 opens nothing but its pty
-         * before "go"); one that cannot be attached fails the start, it is not skipped. */
-        char why[160];
-        int q = 0;
-        if (!s->userns && s->cg.v2_fd >= 0 && devices_restrict(s->cg.v2_fd, why, sizeof(why)) < 0)
-            q = bl_err(&lerr, -EPERM, "cannot apply the box's device allow-list: %s", why);
-        if (q >= 0)
-            q = cg_set_limits(&s->cg, &s->conf, &lerr);
-        struct stat bst;
-        if (q >= 0 && fstat(s->boxfd, &bst) == 0)
-            cg_account_io(&s->cg, bst.st_dev);
-        if (q < 0) {
-            supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(lerr));
-        } else if (!nerr) { /* (a network error was reported above: no go) */
-            if (net_wait_ready(s, &nerr) < 0) {
-                if (!pid1_gone(s, s->pid1_errfd))
-                    supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(nerr));
-            }
-            else if (write(go_w, "1", 1) != 1)
-                r = -errno;
-        }
-    }
-    if (r == -ESRCH || r == -EPIPE)
-        r = 0; /* PID 1 is already gone: its error pipe says why */
-    if (r < 0) {
-        char msg[256];
-        (void) snprintf(msg, sizeof(msg), "cannot move PID 1 into the box cgroup: %s",
-                        strerror(-r));
-        supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
-    }
-    shim_log("PID 1 is %d", (int) pid);
-    return 0;
 }
 
 static int run(const char *box_dir, long long t_start)
 {
-    _cleanup_(shim_free) struct shim s;
-    shim_init(&s);
+    _cleanup_(supervisor_done) struct supervisor s;
+    supervisor_init(&s);
     s.box_dir = box_dir;
     s.t_start_us = t_start;
     s.spawnfd = SPAWN_FD;
     s.spawn_open = true;
-    char msg[512];
+    _cleanup_(bl_error_freep) bl_error *err = NULL;
 
     sigset_t set;
     sigemptyset(&set);
@@ -404,26 +59,24 @@ static int run(const char *box_dir, long long t_start)
 
     s.boxfd = open(box_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s.boxfd < 0) {
-        (void) snprintf(msg, sizeof(msg), "cannot open box directory '%s': %s", box_dir,
-                        strerror(errno));
-        return early_error(&s, msg);
+        (void) bl_err_errno(&err, "cannot open box directory '%s'", box_dir);
+        return early_error(&s, err);
     }
     s.lockfd = openat(s.boxfd, "shim.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (s.lockfd < 0 || flock(s.lockfd, LOCK_EX | LOCK_NB) < 0) {
-        bool busy = errno == EWOULDBLOCK;
-        (void) snprintf(msg, sizeof(msg), "%s: %s",
-                        busy ? "box is already running" : "cannot lock the box",
-                        busy ? "shim.lock is held" : strerror(errno));
-        return early_error(&s, msg);
+        if (errno == EWOULDBLOCK)
+            (void) bl_err(&err, -EBUSY, "box is already running: shim.lock is held");
+        else
+            (void) bl_err_errno(&err, "cannot lock the box");
+        return early_error(&s, err);
     }
     if (fchdir(s.boxfd) < 0) {
-        (void) snprintf(msg, sizeof(msg), "cannot enter '%s': %s", box_dir, strerror(errno));
-        return early_error(&s, msg);
+        (void) bl_err_errno(&err, "cannot enter '%s'", box_dir);
+        return early_error(&s, err);
     }
     shim_log_open(s.boxfd);
-    _cleanup_(bl_error_freep) bl_error *err = NULL;
     if (conf_load(s.boxfd, "shim.conf", &s.conf, &err) < 0)
-        return early_error(&s, bl_error_msg(err));
+        return early_error(&s, err);
     shim_log("starting box %s (%zu layers, %s)", s.conf.id, s.conf.n_layers,
              s.conf.argc ? s.conf.argv[0] : "idle init");
     if (s.conf.detach)
@@ -436,11 +89,10 @@ static int run(const char *box_dir, long long t_start)
     /* A box that fills its memory must not get its helpers (the zygote) OOM-killed */
     shim_oom_protect();
     (void) unlinkat(s.boxfd, "exit.json", 0); /* a stale status must not outlive this run */
-    s.userns = geteuid() != 0;
     (void) getrlimit(RLIMIT_NOFILE, &s.nofile);
-    s.orig_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    s.pid1.orig_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 
-    if (setup_loop(&s, &err) < 0 || start_box(&s, &err) < 0) {
+    if (supervisor_open(&s, &err) < 0 || start_box(&s, &err) < 0) {
         supervisor_fail(&s, ST_BOXLITE_FAILED, bl_error_msg(err));
         return 1;
     }

@@ -38,7 +38,9 @@
 
 #include "alloc-util.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "net.h"
+#include "process.h"
+#include "proto.h"
 
 #define BOX_ADDR NET_BOX_ADDR
 #define GW_ADDR "10.0.2.2"
@@ -75,32 +77,28 @@ struct relay {
     bool connecting, dead;
 };
 
-static struct {
-    int netns_fd, host_netns_fd;
-    int userns_fd; /* without root: the box's user namespace, joined before its netns */
-    pid_t slirp_pid;
-    int slirp_pidfd, slirp_exit_w, slirp_ready_r;
-    pid_t nft_pid;
-    int nft_pidfd, nft_err_r;
-    struct net_listener *listeners;
-    size_t n_listeners;
-    struct relay *relays;
-    size_t n_relays, max_relays;
-    bool up;             /* slirp runs: the box has a network */
-    bool ports_only;     /* no network (loopback), but published ports relayed into it */
-    uint64_t relayed[2]; /* bytes through published ports: [0] into the box, [1] out of it */
-} net = {.netns_fd = -1, .host_netns_fd = -1, .userns_fd = -1, .slirp_pidfd = -1, .slirp_exit_w = -1,
-         .slirp_ready_r = -1, .nft_pidfd = -1, .nft_err_r = -1};
-
-bool net_address(void)
+void net_init(struct net *net)
 {
-    return net.up;
+    *net = (struct net){.netns_fd = -1,
+                        .host_netns_fd = -1,
+                        .userns_fd = -1,
+                        .slirp_pidfd = -1,
+                        .slirp_exit_w = -1,
+                        .slirp_ready_r = -1,
+                        .nft_pidfd = -1,
+                        .nft_err_r = -1};
+    dns_init(&net->dns);
 }
 
-void net_relayed(uint64_t *in, uint64_t *out)
+bool net_address(const struct net *net)
 {
-    *in = net.relayed[0];
-    *out = net.relayed[1];
+    return net->up;
+}
+
+void net_relayed(const struct net *net, uint64_t *in, uint64_t *out)
+{
+    *in = net->relayed[0];
+    *out = net->relayed[1];
 }
 
 /* ---- configuration --------------------------------------------------------------------- */
@@ -188,9 +186,10 @@ static int check_conf(const struct shim_conf *c, bl_error **err)
     return 0;
 }
 
-int net_prepare(struct shim *s, bl_error **err)
+int net_prepare(struct net *net, const struct net_box *box, bl_error **err)
 {
-    struct shim_conf *c = &s->conf;
+    net->box = *box;
+    struct shim_conf *c = net->box.conf;
     if (!c->net)
         return 0;
     int r = check_conf(c, err);
@@ -208,8 +207,9 @@ int net_prepare(struct shim *s, bl_error **err)
         c->net = false;
     } else if (!c->slirp || c->slirp[0] != '/' || access(c->slirp, X_OK) < 0) {
         if (!c->net_soft)
-            return bl_err(err, -ENOENT, "network: slirp4netns not found; install Debian's "
-                                        "slirp4netns package, or use --network disabled");
+            return bl_err(err, -ENOENT,
+                          "network: slirp4netns not found; install Debian's "
+                          "slirp4netns package, or use --network disabled");
         shim_log("slirp4netns not available ('%s'): the box has only loopback",
                  c->slirp ? c->slirp : "");
         c->net = false;
@@ -219,28 +219,29 @@ int net_prepare(struct shim *s, bl_error **err)
          * published ports still work, relayed to the box's loopback */
         if (c->n_ports == 0)
             return 0;
-        net.ports_only = true;
+        net->ports_only = true;
     }
     if (conf_net_filtered(c) && (!c->nft || c->nft[0] != '/' || access(c->nft, X_OK) < 0))
-        return bl_err(err, -ENOENT, "network: nft not found; --allow-net needs Debian's nftables "
-                                    "package");
+        return bl_err(err, -ENOENT,
+                      "network: nft not found; --allow-net needs Debian's nftables "
+                      "package");
     if (conf_net_filtered(c)) {
         /* A filtered box must not undo its filter (NET_ADMIN) nor go around it with packet
          * sockets (NET_RAW). */
         c->caps &= ~((UINT64_C(1) << 12) | (UINT64_C(1) << 13));
     }
     /* Published ports: bound now, so that a port in use fails the start before the box runs. */
-    net.listeners = bl_calloc(c->n_ports + 1, sizeof(*net.listeners));
-    if (!net.listeners)
+    net->listeners = bl_calloc(c->n_ports + 1, sizeof(*net->listeners));
+    if (!net->listeners)
         return bl_oom(err);
     for (size_t i = 0; i < c->n_ports; i++) {
-        struct net_listener *l = &net.listeners[i];
+        struct net_listener *l = &net->listeners[i];
         int hp = 0, bp = 0;
         *l = (struct net_listener){.ev = {EV_NET}, .fd = -1};
         (void) sscanf(c->ports[i], "%15s %d %d", l->host_ip, &hp, &bp);
         l->host_port = (unsigned short) hp;
         l->box_port = (unsigned short) bp;
-        net.n_listeners++;
+        net->n_listeners++;
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(l->host_port)};
         (void) inet_pton(AF_INET, l->host_ip, &sa.sin_addr);
         l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -265,9 +266,9 @@ int net_prepare(struct shim *s, bl_error **err)
 }
 
 /* The box's /etc/hosts lines beyond localhost and its hostname. */
-int net_hosts_lines(const struct shim *s, char **ret)
+int net_hosts_lines(const struct net *net, char **ret)
 {
-    const struct shim_conf *c = &s->conf;
+    const struct shim_conf *c = net->box.conf;
     size_t cap = 64 + c->n_allow_host * 300;
     _cleanup_free_ char *buf = bl_malloc(cap);
     if (!buf)
@@ -285,12 +286,12 @@ int net_hosts_lines(const struct shim *s, char **ret)
     return 0;
 }
 
-const char *net_resolv_conf(const struct shim *s)
+const char *net_resolv_conf(const struct net *net)
 {
-    if (!s->conf.net)
+    if (!net->box.conf->net)
         return NULL;
     /* an allow-list with domains: our filter (dns.c); else slirp's forwarder */
-    return s->conf.n_allow_dns ? "nameserver 127.0.0.53\n" : "nameserver " DNS_ADDR "\n";
+    return net->box.conf->n_allow_dns ? "nameserver 127.0.0.53\n" : "nameserver " DNS_ADDR "\n";
 }
 
 /* ---- helpers: slirp4netns and nft ------------------------------------------------------ */
@@ -313,9 +314,9 @@ static void child_fds(int *fds, size_t n, int err_fd)
     (void) close_range((unsigned) n + 3, ~0U, 0);
 }
 
-static int spawn_slirp(struct shim *s)
+static int spawn_slirp(struct net *net)
 {
-    const struct shim_conf *c = &s->conf;
+    const struct shim_conf *c = net->box.conf;
     int ex[2], rd[2];
     if (pipe2(ex, O_CLOEXEC) < 0)
         return -errno;
@@ -323,7 +324,7 @@ static int spawn_slirp(struct shim *s)
     if (pipe2(rd, O_CLOEXEC) < 0)
         return -errno;
     _cleanup_close_ int rd_r = rd[0], rd_w = rd[1];
-    _cleanup_close_ int log = openat(s->boxfd, "net.log",
+    _cleanup_close_ int log = openat(net->box.boxfd, "net.log",
                                      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     bool hostlo = c->n_allow_hostlo > 0;
     const char *argv[16];
@@ -338,14 +339,14 @@ static int spawn_slirp(struct shim *s)
     argv[k++] = "--enable-sandbox";
     argv[k++] = "--enable-seccomp";
     char pid1[16];
-    if (net.userns_fd < 0) {
+    if (net->userns_fd < 0) {
         argv[k++] = "--netns-type=path";
         argv[k++] = "/proc/self/fd/5"; /* the box's namespace: no race with an early end of PID 1 */
     } else {
         /* Without root slirp4netns must join the box's user namespace before its network
          * namespace, and its sandboxed parent finds that namespace only from a pid (1.2 ignores
          * --userns-path there). PID 1 is our child, unreaped until we are done: not reusable. */
-        (void) snprintf(pid1, sizeof(pid1), "%d", (int) s->pid1);
+        (void) snprintf(pid1, sizeof(pid1), "%d", (int) net->box.pid1->pid);
         argv[k++] = pid1;
     }
     argv[k++] = "tap0";
@@ -357,15 +358,15 @@ static int spawn_slirp(struct shim *s)
         /* dies with the shim; its exit fd reads EOF then too */
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         child_reset_signals();
-        int fds[3] = {ex_r, rd_w, net.netns_fd};
+        int fds[3] = {ex_r, rd_w, net->netns_fd};
         child_fds(fds, 3, log);
         execv(c->slirp, (char *const *) argv);
         _exit(127);
     }
-    net.slirp_pid = p;
-    net.slirp_pidfd = (int) pidfd_open(p, 0);
-    net.slirp_exit_w = TAKE_FD(ex_w);
-    net.slirp_ready_r = TAKE_FD(rd_r);
+    net->slirp_pid = p;
+    net->slirp_pidfd = (int) pidfd_open(p, 0);
+    net->slirp_exit_w = TAKE_FD(ex_w);
+    net->slirp_ready_r = TAKE_FD(rd_r);
     return 0;
 }
 
@@ -434,8 +435,7 @@ static char *nft_script(const struct shim_conf *c)
     for (size_t i = 0; i < c->n_allow; i++) {
         const char *sp = strchr(c->allow[i], ' ');
         if (!strcmp(sp + 1, "0"))
-            put(&b, &len, &cap, "  ip daddr %.*s accept\n", (int) (sp - c->allow[i]),
-                c->allow[i]);
+            put(&b, &len, &cap, "  ip daddr %.*s accept\n", (int) (sp - c->allow[i]), c->allow[i]);
         else
             put(&b, &len, &cap, "  ip daddr %.*s meta l4proto { tcp, udp } th dport %s accept\n",
                 (int) (sp - c->allow[i]), c->allow[i], sp + 1);
@@ -448,18 +448,18 @@ static char *nft_script(const struct shim_conf *c)
 
 /* Fork a helper in the host's pid namespace (never in the box's: the box's root could see,
  * stop or trace a privileged helper there). Returns like fork(); *ret_pidfd gets a pidfd. */
-static pid_t fork_outside(struct shim *s, int *ret_pidfd)
+static pid_t fork_outside(struct net *net, int *ret_pidfd)
 {
-    bool back = s->pidns_joined && s->orig_pidns_fd >= 0;
-    if (back && setns(s->orig_pidns_fd, CLONE_NEWPID) < 0)
+    bool back = net->box.pid1->pidns_joined && net->box.pid1->orig_pidns_fd >= 0;
+    if (back && setns(net->box.pid1->orig_pidns_fd, CLONE_NEWPID) < 0)
         return -errno;
     bool in_cgroup;
     pid_t p = shim_clone(0, -1, ret_pidfd, &in_cgroup);
     if (p == 0)
         proc_oom_restore(); /* a network helper serves the box: no OOM protection of ours */
-    if (p != 0 && back && setns(s->pid1fd, CLONE_NEWPID) < 0) {
-        shim_log("cannot join the box's pid namespace again: %m (exec disabled)");
-        s->pidns_joined = false;
+    if (p != 0 && back && setns(net->box.pid1->pidfd, CLONE_NEWPID) < 0) {
+        shim_log("cannot join the box's pid namespace again: %s (exec disabled)", strerror(errno));
+        net->box.pid1->pidns_joined = false;
     }
     return p;
 }
@@ -485,21 +485,22 @@ static bool wait_helper(pid_t pid, int pidfd, int timeout_ms)
 }
 
 /* In a helper child: nft in the box's network namespace, with fds[i] at i + 3. */
-static _noreturn_ void nft_child(const char *const *argv, int *fds, size_t n, int err_fd)
+static _noreturn_ void nft_child(const struct net *net, const char *const *argv, int *fds, size_t n,
+                                 int err_fd)
 {
     (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     child_reset_signals();
-    if ((net.userns_fd >= 0 && setns(net.userns_fd, CLONE_NEWUSER) < 0) ||
-        setns(net.netns_fd, CLONE_NEWNET) < 0)
+    if ((net->userns_fd >= 0 && setns(net->userns_fd, CLONE_NEWUSER) < 0) ||
+        setns(net->netns_fd, CLONE_NEWNET) < 0)
         _exit(126);
     child_fds(fds, n, err_fd);
     execv(argv[0], (char *const *) argv);
     _exit(127);
 }
 
-static int spawn_nft(struct shim *s)
+static int spawn_nft(struct net *net)
 {
-    _cleanup_free_ char *script = nft_script(&s->conf);
+    _cleanup_free_ char *script = nft_script(net->box.conf);
     if (!script)
         return -ENOMEM;
     _cleanup_close_ int mfd = memfd_create("boxlite-nft", MFD_CLOEXEC);
@@ -515,17 +516,17 @@ static int spawn_nft(struct shim *s)
         return -errno;
     _cleanup_close_ int err_r = ep[0], err_w = ep[1];
     int pidfd = -1;
-    pid_t p = fork_outside(s, &pidfd);
+    pid_t p = fork_outside(net, &pidfd);
     if (p < 0)
         return p;
     if (p == 0) {
         int fds[1] = {mfd};
-        const char *argv[] = {s->conf.nft, "-f", "/proc/self/fd/3", NULL};
-        nft_child(argv, fds, 1, err_w);
+        const char *argv[] = {net->box.conf->nft, "-f", "/proc/self/fd/3", NULL};
+        nft_child(net, argv, fds, 1, err_w);
     }
-    net.nft_pid = p;
-    net.nft_pidfd = pidfd;
-    net.nft_err_r = TAKE_FD(err_r);
+    net->nft_pid = p;
+    net->nft_pidfd = pidfd;
+    net->nft_err_r = TAKE_FD(err_r);
     return 0;
 }
 
@@ -535,15 +536,15 @@ static int spawn_nft(struct shim *s)
  * joins that first, runs fn there, and sends its result back (with it an fd when want_fd:
  * fn's non-negative result).
  */
-static int in_box_netns(int (*fn)(void *arg), void *arg, bool want_fd)
+static int in_box_netns(const struct net *net, int (*fn)(void *arg), void *arg, bool want_fd)
 {
-    if (net.userns_fd < 0) {
-        if (setns(net.netns_fd, CLONE_NEWNET) < 0)
+    if (net->userns_fd < 0) {
+        if (setns(net->netns_fd, CLONE_NEWNET) < 0)
             return -errno;
         int r = fn(arg);
-        if (setns(net.host_netns_fd, CLONE_NEWNET) < 0) {
+        if (setns(net->host_netns_fd, CLONE_NEWNET) < 0) {
             /* stuck in the box's namespace: never bind anything again */
-            shim_log("cannot return to the host's network namespace: %m");
+            shim_log("cannot return to the host's network namespace: %s", strerror(errno));
             abort();
         }
         return r;
@@ -556,7 +557,7 @@ static int in_box_netns(int (*fn)(void *arg), void *arg, bool want_fd)
     if (p < 0)
         return -errno;
     if (p == 0) {
-        int r = setns(net.userns_fd, CLONE_NEWUSER) < 0 || setns(net.netns_fd, CLONE_NEWNET) < 0
+        int r = setns(net->userns_fd, CLONE_NEWUSER) < 0 || setns(net->netns_fd, CLONE_NEWNET) < 0
                     ? -errno
                     : fn(arg);
         if (r >= 0 && want_fd)
@@ -607,46 +608,50 @@ static int make_tap_here(void *arg)
     return r;
 }
 
-static int make_tap(void)
+static int make_tap(const struct net *net)
 {
-    return in_box_netns(make_tap_here, NULL, false);
+    return in_box_netns(net, make_tap_here, NULL, false);
 }
 
-int net_start(struct shim *s, pid_t pid1, bl_error **err)
+static int start_dns(struct net *net, bl_error **err);
+
+int net_start(struct net *net, bl_error **err)
 {
-    if (!s->conf.net && !net.ports_only)
+    if (!net->box.conf->net && !net->ports_only)
         return 0;
     char path[64];
-    (void) snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid1);
-    net.netns_fd = open(path, O_RDONLY | O_CLOEXEC);
-    net.host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (net.netns_fd < 0 || net.host_netns_fd < 0)
+    (void) snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) net->box.pid1->pid);
+    net->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+    net->host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (net->netns_fd < 0 || net->host_netns_fd < 0)
         return bl_err_errno(err, "network: cannot open the box's network namespace");
-    if (s->userns) {
-        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) pid1);
-        net.userns_fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (net.userns_fd < 0)
+    if (net->box.userns) {
+        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) net->box.pid1->pid);
+        net->userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (net->userns_fd < 0)
             return bl_err_errno(err, "network: cannot open the box's user namespace");
     }
-    if (net.ports_only)
+    if (net->ports_only)
         return 0;
-    int r = make_tap();
+    int r = make_tap(net);
     if (r < 0)
         return bl_err_code(err, r, "network: cannot create the box's tap device");
-    r = spawn_slirp(s);
+    r = spawn_slirp(net);
     if (r < 0)
         return bl_err_code(err, r, "network: cannot start slirp4netns");
-    if (conf_net_filtered(&s->conf)) {
-        r = spawn_nft(s);
+    if (conf_net_filtered(net->box.conf)) {
+        r = spawn_nft(net);
         if (r < 0)
             return bl_err_code(err, r, "network: cannot start nft");
     }
-    if (s->conf.n_allow_dns)
-        return dns_start(s, err);
+    if (net->box.conf->n_allow_dns)
+        return start_dns(net, err);
     return 0;
 }
 
-int net_allow_addrs(struct shim *s, const struct in_addr *a, size_t n, unsigned short port)
+/* Let the box reach addresses a[0..n) (port 0: any port) through its allow-list, now (one nft
+ * run, in the host's pid namespace, bounded in time): the DNS filter's dns_allow_fn. */
+static int allow_addrs(void *userdata, const struct in_addr *a, size_t n, unsigned short port)
 {
     /* one `nft add element` for the whole answer */
     char elems[64 * 40];
@@ -656,58 +661,59 @@ int net_allow_addrs(struct shim *s, const struct in_addr *a, size_t n, unsigned 
         char ip[INET_ADDRSTRLEN];
         (void) inet_ntop(AF_INET, &a[i], ip, sizeof(ip));
         if (port)
-            len += (size_t) snprintf(elems + len, sizeof(elems) - len, "%s%s . %u",
-                                     i ? ", " : "", ip, port);
+            len += (size_t) snprintf(elems + len, sizeof(elems) - len, "%s%s . %u", i ? ", " : "",
+                                     ip, port);
         else
             len += (size_t) snprintf(elems + len, sizeof(elems) - len, "%s%s", i ? ", " : "", ip);
     }
     (void) snprintf(elems + len, sizeof(elems) - len, " }");
+    struct net *net = userdata;
     _cleanup_close_ int pidfd = -1;
-    pid_t p = fork_outside(s, &pidfd);
+    pid_t p = fork_outside(net, &pidfd);
     if (p < 0)
         return p;
     if (p == 0) {
-        const char *argv[] = {s->conf.nft, "add", "element", "inet", "boxlite",
+        const char *argv[] = {net->box.conf->nft,       "add", "element", "inet", "boxlite",
                               port ? "dyn" : "dyn_any", elems, NULL};
-        nft_child(argv, NULL, 0, -1);
+        nft_child(net, argv, NULL, 0, -1);
     }
     return wait_helper(p, pidfd, NFT_TIMEOUT_MS) ? 0 : -EIO;
 }
 
-static int net_ports_up(struct shim *s, bl_error **err);
+static int net_ports_up(struct net *net, bl_error **err);
 
 /* Wait for the allow-list and for slirp4netns to have configured the box's interface. */
-int net_wait_ready(struct shim *s, bl_error **err)
+int net_wait_ready(struct net *net, bl_error **err)
 {
-    if (!s->conf.net && !net.ports_only)
+    if (!net->box.conf->net && !net->ports_only)
         return 0;
-    if (net.ports_only)
-        return net_ports_up(s, err);
-    if (net.nft_pid > 0) {
-        bool ok = wait_helper(net.nft_pid, net.nft_pidfd, NFT_TIMEOUT_MS);
-        net.nft_pid = 0;
-        net.nft_pidfd = bl_close(net.nft_pidfd);
+    if (net->ports_only)
+        return net_ports_up(net, err);
+    if (net->nft_pid > 0) {
+        bool ok = wait_helper(net->nft_pid, net->nft_pidfd, NFT_TIMEOUT_MS);
+        net->nft_pid = 0;
+        net->nft_pidfd = bl_close(net->nft_pidfd);
         char msg[512];
-        ssize_t n = read(net.nft_err_r, msg, sizeof(msg) - 1);
+        ssize_t n = read(net->nft_err_r, msg, sizeof(msg) - 1);
         msg[n > 0 ? n : 0] = 0;
         msg[strcspn(msg, "\n")] = 0;
-        net.nft_err_r = bl_close(net.nft_err_r);
+        net->nft_err_r = bl_close(net->nft_err_r);
         if (!ok)
             return bl_err(err, -EIO, "network: cannot load the allow-list (nft: %s)",
                           *msg ? msg : "failed");
     }
-    struct pollfd pfd = {.fd = net.slirp_ready_r, .events = POLLIN};
+    struct pollfd pfd = {.fd = net->slirp_ready_r, .events = POLLIN};
     int r;
     do
         r = poll(&pfd, 1, READY_TIMEOUT_MS);
     while (r < 0 && errno == EINTR);
     char c = 0;
-    ssize_t n = r > 0 ? read(net.slirp_ready_r, &c, 1) : 0;
-    net.slirp_ready_r = bl_close(net.slirp_ready_r);
+    ssize_t n = r > 0 ? read(net->slirp_ready_r, &c, 1) : 0;
+    net->slirp_ready_r = bl_close(net->slirp_ready_r);
     if (n != 1) {
         _cleanup_free_ char *log = NULL;
         size_t len = 0;
-        (void) bl_read_file_at(s->boxfd, "net.log", 64 * 1024, &log, &len, NULL);
+        (void) bl_read_file_at(net->box.boxfd, "net.log", 64 * 1024, &log, &len, NULL);
         /* its last line says why */
         char *last = log;
         while (log && len && log[len - 1] == '\n')
@@ -719,12 +725,12 @@ int net_wait_ready(struct shim *s, bl_error **err)
                       r == 0 ? "did not come up in time" : "failed", last && *last ? ": " : "",
                       last && *last ? last : "");
     }
-    net.up = true;
-    return net_ports_up(s, err);
+    net->up = true;
+    return net_ports_up(net, err);
 }
 
 /* The published ports' listeners go live; their actual bindings go to BOX_DIR/ports. */
-static int net_ports_up(struct shim *s, bl_error **err)
+static int net_ports_up(struct net *net, bl_error **err)
 {
     int r;
     /* (PID 1 exists by now and keeps the limit it was given; the exec zygote restores it) */
@@ -736,43 +742,43 @@ static int net_ports_up(struct shim *s, bl_error **err)
         (void) setrlimit(RLIMIT_NOFILE, &rl);
     }
     rlim_t nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
-    net.max_relays = nofile > 256 ? (size_t) MIN((nofile - 128) / 2, MAX_RELAYS) : 64;
+    net->max_relays = nofile > 256 ? (size_t) MIN((nofile - 128) / 2, MAX_RELAYS) : 64;
     /* the actual bindings, for inspect and list */
     char buf[64 * 1024];
     size_t len = 0;
-    for (size_t i = 0; i < net.n_listeners; i++) {
-        struct net_listener *l = &net.listeners[i];
+    for (size_t i = 0; i < net->n_listeners; i++) {
+        struct net_listener *l = &net->listeners[i];
         if (len < sizeof(buf) - 64)
             len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s %u %u\n", l->host_ip,
                                      l->host_port, l->box_port);
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = &l->ev};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, l->fd, &e) < 0)
+        if (epoll_ctl(net->box.epfd, EPOLL_CTL_ADD, l->fd, &e) < 0)
             return bl_err_errno(err, "network: cannot watch a published port");
     }
-    if (net.n_listeners) {
-        r = write_file_atomic(s->boxfd, "ports", buf, len);
+    if (net->n_listeners) {
+        r = bl_write_file_atomic_at(net->box.boxfd, "ports", buf, len, 0644, NULL);
         if (r < 0)
-            return bl_err_code(err, r, "cannot write %s/ports", s->box_dir);
+            return bl_err_code(err, r, "cannot write %s/ports", net->box.box_dir);
     }
-    shim_log("%s%s (%zu published ports)", net.up ? "network up" : "loopback only",
-             conf_net_filtered(&s->conf) ? ", allow-list loaded" : "", net.n_listeners);
+    shim_log("%s%s (%zu published ports)", net->up ? "network up" : "loopback only",
+             conf_net_filtered(net->box.conf) ? ", allow-list loaded" : "", net->n_listeners);
     return 0;
 }
 
 /* ---- published ports: relays ----------------------------------------------------------- */
 
-static void end_watch(struct shim *s, struct relay_end *e, uint32_t mask)
+static void end_watch(struct net *net, struct relay_end *e, uint32_t mask)
 {
     if (e->fd < 0)
         return;
     if (e->hup && mask == 0) { /* EPOLLHUP ignores the mask: a busy loop otherwise */
-        if (!e->parked && epoll_ctl(s->epfd, EPOLL_CTL_DEL, e->fd, NULL) == 0)
+        if (!e->parked && epoll_ctl(net->box.epfd, EPOLL_CTL_DEL, e->fd, NULL) == 0)
             e->parked = true;
         return;
     }
     if (e->parked) {
         struct epoll_event ev = {.events = mask, .data.ptr = &e->ev};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, e->fd, &ev) == 0) {
+        if (epoll_ctl(net->box.epfd, EPOLL_CTL_ADD, e->fd, &ev) == 0) {
             e->parked = false;
             e->mask = mask;
         }
@@ -781,11 +787,11 @@ static void end_watch(struct shim *s, struct relay_end *e, uint32_t mask)
     if (e->mask == mask)
         return;
     struct epoll_event ev = {.events = mask, .data.ptr = &e->ev};
-    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, e->fd, &ev) == 0)
+    if (epoll_ctl(net->box.epfd, EPOLL_CTL_MOD, e->fd, &ev) == 0)
         e->mask = mask;
 }
 
-static void relay_kill(struct shim *s, struct relay *r, bool reset)
+static void relay_kill(struct net *net, struct relay *r, bool reset)
 {
     if (r->dead)
         return;
@@ -798,18 +804,18 @@ static void relay_kill(struct shim *s, struct relay *r, bool reset)
             (void) setsockopt(ends[i]->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         }
         if (!ends[i]->parked)
-            (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, ends[i]->fd, NULL);
+            (void) epoll_ctl(net->box.epfd, EPOLL_CTL_DEL, ends[i]->fd, NULL);
         ends[i]->fd = bl_close(ends[i]->fd);
     }
     free(r->buf[0]);
     free(r->buf[1]);
     r->buf[0] = r->buf[1] = NULL;
     r->dead = true;
-    net.n_relays--;
+    net->n_relays--;
 }
 
 /* Move what can move, both ways; half-close follows EOF. */
-static void relay_pump(struct shim *s, struct relay *r)
+static void relay_pump(struct net *net, struct relay *r)
 {
     struct relay_end *src[2] = {&r->a, &r->b}, *dst[2] = {&r->b, &r->a};
     for (int i = 0; i < 2; i++) {
@@ -817,18 +823,18 @@ static void relay_pump(struct shim *s, struct relay *r)
         size_t budget = 16 * RELAY_BUF;
         for (;;) {
             if (r->len[i] > r->off[i]) {
-                ssize_t n = send(dst[i]->fd, r->buf[i] + r->off[i], r->len[i] - r->off[i],
-                                 MSG_NOSIGNAL);
+                ssize_t n =
+                    send(dst[i]->fd, r->buf[i] + r->off[i], r->len[i] - r->off[i], MSG_NOSIGNAL);
                 if (n < 0 && errno == EINTR)
                     continue;
                 if (n < 0 && errno == EAGAIN)
                     break;
                 if (n < 0) {
-                    relay_kill(s, r, true);
+                    relay_kill(net, r, true);
                     return;
                 }
                 r->off[i] += (size_t) n;
-                net.relayed[i] += (uint64_t) n;
+                net->relayed[i] += (uint64_t) n;
                 if (r->off[i] == r->len[i])
                     r->off[i] = r->len[i] = 0;
                 continue;
@@ -841,7 +847,7 @@ static void relay_pump(struct shim *s, struct relay *r)
             if (n < 0 && errno == EAGAIN)
                 break;
             if (n < 0) {
-                relay_kill(s, r, true);
+                relay_kill(net, r, true);
                 return;
             }
             if (n == 0) {
@@ -854,11 +860,11 @@ static void relay_pump(struct shim *s, struct relay *r)
         }
     }
     if (r->a.eof && r->b.eof && !r->len[0] && !r->len[1]) {
-        relay_kill(s, r, false);
+        relay_kill(net, r, false);
         return;
     }
-    end_watch(s, &r->a, (r->a.eof || r->len[0] ? 0 : EPOLLIN) | (r->len[1] ? EPOLLOUT : 0));
-    end_watch(s, &r->b, (r->b.eof || r->len[1] ? 0 : EPOLLIN) | (r->len[0] ? EPOLLOUT : 0));
+    end_watch(net, &r->a, (r->a.eof || r->len[0] ? 0 : EPOLLIN) | (r->len[1] ? EPOLLOUT : 0));
+    end_watch(net, &r->b, (r->b.eof || r->len[1] ? 0 : EPOLLIN) | (r->len[0] ? EPOLLOUT : 0));
 }
 
 static int stream_socket_here(void *arg)
@@ -869,9 +875,9 @@ static int stream_socket_here(void *arg)
 }
 
 /* A socket in the box's network namespace. */
-static int box_socket(void)
+static int box_socket(const struct net *net)
 {
-    return in_box_netns(stream_socket_here, NULL, true);
+    return in_box_netns(net, stream_socket_here, NULL, true);
 }
 
 static int dns_socket_here(void *arg)
@@ -890,12 +896,16 @@ static int dns_socket_here(void *arg)
     return fd;
 }
 
-int net_box_dns_socket(void)
+/* The DNS filter of an allow-list with domains, on a socket in the box. */
+static int start_dns(struct net *net, bl_error **err)
 {
-    return in_box_netns(dns_socket_here, NULL, true);
+    int fd = in_box_netns(net, dns_socket_here, NULL, true);
+    if (fd < 0)
+        return bl_err_code(err, fd, "network: cannot create the DNS socket");
+    return dns_start(&net->dns, fd, net->box.conf, net->box.epfd, allow_addrs, net, err);
 }
 
-static void on_accept(struct shim *s, struct net_listener *l)
+static void on_accept(struct net *net, struct net_listener *l)
 {
     for (;;) {
         _cleanup_close_ int cfd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -903,26 +913,25 @@ static void on_accept(struct shim *s, struct net_listener *l)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno != EAGAIN)
-                shim_log("accept on %s:%u: %m", l->host_ip, l->host_port);
+                shim_log("accept on %s:%u: %s", l->host_ip, l->host_port, strerror(errno));
             return;
         }
-        if (net.n_relays >= net.max_relays) {
+        if (net->n_relays >= net->max_relays) {
             if (!l->full_logged)
                 shim_log("port %u: %zu connections at once: refusing more", l->host_port,
-                         net.n_relays);
+                         net->n_relays);
             l->full_logged = true;
             continue;
         }
         l->full_logged = false;
-        _cleanup_close_ int bfd = box_socket();
+        _cleanup_close_ int bfd = box_socket(net);
         if (bfd < 0) {
-            shim_log("port %u: cannot make a socket in the box: %s", l->host_port,
-                     strerror(-bfd));
+            shim_log("port %u: cannot make a socket in the box: %s", l->host_port, strerror(-bfd));
             continue;
         }
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(l->box_port)};
         /* without a network, the box's loopback (its only interface) */
-        (void) inet_pton(AF_INET, net.ports_only ? "127.0.0.1" : BOX_ADDR, &sa.sin_addr);
+        (void) inet_pton(AF_INET, net->ports_only ? "127.0.0.1" : BOX_ADDR, &sa.sin_addr);
         int cr = connect(bfd, (struct sockaddr *) &sa, sizeof(sa));
         if (cr < 0 && errno != EINPROGRESS) {
             struct linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -943,32 +952,32 @@ static void on_accept(struct shim *s, struct net_listener *l)
         r->connecting = true;
         struct epoll_event ea = {.events = r->a.mask, .data.ptr = &r->a.ev};
         struct epoll_event eb = {.events = r->b.mask, .data.ptr = &r->b.ev};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, cfd, &ea) < 0) {
+        if (epoll_ctl(net->box.epfd, EPOLL_CTL_ADD, cfd, &ea) < 0) {
             free(b0);
             free(b1);
             continue;
         }
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, bfd, &eb) < 0) {
-            (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, cfd, NULL);
+        if (epoll_ctl(net->box.epfd, EPOLL_CTL_ADD, bfd, &eb) < 0) {
+            (void) epoll_ctl(net->box.epfd, EPOLL_CTL_DEL, cfd, NULL);
             free(b0);
             free(b1);
             continue;
         }
         TAKE_FD(cfd);
         TAKE_FD(bfd);
-        net.n_relays++;
-        r->next = net.relays;
-        net.relays = TAKE_PTR(r);
+        net->n_relays++;
+        r->next = net->relays;
+        net->relays = TAKE_PTR(r);
     }
 }
 
-static void on_relay(struct shim *s, struct relay_end *e, uint32_t events)
+static void on_relay(struct net *net, struct relay_end *e, uint32_t events)
 {
     struct relay *r = e->r;
     if (r->dead)
         return;
     if (!r->connecting && (events & EPOLLERR)) { /* a reset: nothing more will flow */
-        relay_kill(s, r, true);
+        relay_kill(net, r, true);
         return;
     }
     if (r->connecting) {
@@ -978,37 +987,37 @@ static void on_relay(struct shim *s, struct relay_end *e, uint32_t events)
         socklen_t len = sizeof(soerr);
         if (e != &r->b || getsockopt(r->b.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr) {
             /* nothing listens in the box (or the client left): the client sees a reset */
-            relay_kill(s, r, true);
+            relay_kill(net, r, true);
             return;
         }
         r->connecting = false;
     }
     if (events & EPOLLHUP)
         e->hup = true;
-    relay_pump(s, r);
+    relay_pump(net, r);
     /* Shut both ways and drained, with all it said passed on: nothing can reach it any more,
      * the relay is done. (Not drained yet: the pump parks or watches it.) */
     size_t out_of_e = e == &r->a ? 0 : 1;
     if (!r->dead && e->hup && e->eof && r->len[out_of_e] == 0)
-        relay_kill(s, r, false);
+        relay_kill(net, r, false);
 }
 
-void net_on_event(struct shim *s, struct ev *ev, uint32_t events)
+void net_on_event(struct net *net, struct ev *ev, uint32_t events)
 {
-    if (dns_on_event(s, ev))
+    if (dns_on_event(&net->dns, ev))
         return;
-    for (size_t i = 0; i < net.n_listeners; i++)
-        if (ev == &net.listeners[i].ev) {
-            on_accept(s, &net.listeners[i]);
+    for (size_t i = 0; i < net->n_listeners; i++)
+        if (ev == &net->listeners[i].ev) {
+            on_accept(net, &net->listeners[i]);
             return;
         }
-    on_relay(s, (struct relay_end *) ev, events);
+    on_relay(net, (struct relay_end *) ev, events);
 }
 
 /* Free the relays that died in the last batch of events. */
-void net_sweep(void)
+void net_sweep(struct net *net)
 {
-    struct relay **pp = &net.relays;
+    struct relay **pp = &net->relays;
     while (*pp) {
         struct relay *r = *pp;
         if (r->dead) {
@@ -1020,59 +1029,59 @@ void net_sweep(void)
     }
 }
 
-bool net_reaped(pid_t pid)
+bool net_reaped(struct net *net, pid_t pid)
 {
-    if (pid > 0 && pid == net.nft_pid) { /* reaped by the loop before net_wait_ready() */
-        net.nft_pid = 0;
+    if (pid > 0 && pid == net->nft_pid) { /* reaped by the loop before net_wait_ready() */
+        net->nft_pid = 0;
         return true;
     }
-    if (pid <= 0 || pid != net.slirp_pid)
+    if (pid <= 0 || pid != net->slirp_pid)
         return false;
-    net.slirp_pid = 0;
-    if (net.up)
+    net->slirp_pid = 0;
+    if (net->up)
         shim_log("slirp4netns exited: the box has lost its network");
-    net.up = false;
+    net->up = false;
     return true;
 }
 
 /* Teardown: no listener, relay or helper is left. Idempotent. */
-void net_stop(struct shim *s)
+void net_done(struct net *net)
 {
-    for (size_t i = 0; i < net.n_listeners; i++) {
-        if (net.listeners[i].fd >= 0)
-            (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, net.listeners[i].fd, NULL);
-        net.listeners[i].fd = bl_close(net.listeners[i].fd);
+    for (size_t i = 0; i < net->n_listeners; i++) {
+        if (net->listeners[i].fd >= 0)
+            (void) epoll_ctl(net->box.epfd, EPOLL_CTL_DEL, net->listeners[i].fd, NULL);
+        net->listeners[i].fd = bl_close(net->listeners[i].fd);
     }
-    for (struct relay *r = net.relays; r; r = r->next)
-        relay_kill(s, r, false);
-    net_sweep();
-    dns_stop(s);
-    if (net.n_listeners)
-        (void) unlinkat(s->boxfd, "ports", 0);
-    free(net.listeners);
-    net.listeners = NULL;
-    net.n_listeners = 0;
-    net.slirp_exit_w = bl_close(net.slirp_exit_w);
-    if (net.slirp_pid > 0) {
-        if (net.slirp_pidfd >= 0)
-            (void) pidfd_send_signal(net.slirp_pidfd, SIGKILL, NULL, 0);
+    for (struct relay *r = net->relays; r; r = r->next)
+        relay_kill(net, r, false);
+    net_sweep(net);
+    dns_done(&net->dns);
+    if (net->n_listeners)
+        (void) unlinkat(net->box.boxfd, "ports", 0);
+    free(net->listeners);
+    net->listeners = NULL;
+    net->n_listeners = 0;
+    net->slirp_exit_w = bl_close(net->slirp_exit_w);
+    if (net->slirp_pid > 0) {
+        if (net->slirp_pidfd >= 0)
+            (void) pidfd_send_signal(net->slirp_pidfd, SIGKILL, NULL, 0);
         pid_t p;
         do
-            p = waitpid(net.slirp_pid, NULL, 0);
+            p = waitpid(net->slirp_pid, NULL, 0);
         while (p < 0 && errno == EINTR);
-        net.slirp_pid = 0;
+        net->slirp_pid = 0;
     }
-    if (net.nft_pid > 0) {
-        (void) pidfd_send_signal(net.nft_pidfd, SIGKILL, NULL, 0);
-        (void) waitpid(net.nft_pid, NULL, 0);
-        net.nft_pid = 0;
+    if (net->nft_pid > 0) {
+        (void) pidfd_send_signal(net->nft_pidfd, SIGKILL, NULL, 0);
+        (void) waitpid(net->nft_pid, NULL, 0);
+        net->nft_pid = 0;
     }
-    net.nft_pidfd = bl_close(net.nft_pidfd);
-    net.slirp_pidfd = bl_close(net.slirp_pidfd);
-    net.slirp_ready_r = bl_close(net.slirp_ready_r);
-    net.nft_err_r = bl_close(net.nft_err_r);
-    net.netns_fd = bl_close(net.netns_fd);
-    net.host_netns_fd = bl_close(net.host_netns_fd);
-    net.userns_fd = bl_close(net.userns_fd);
-    net.up = false;
+    net->nft_pidfd = bl_close(net->nft_pidfd);
+    net->slirp_pidfd = bl_close(net->slirp_pidfd);
+    net->slirp_ready_r = bl_close(net->slirp_ready_r);
+    net->nft_err_r = bl_close(net->nft_err_r);
+    net->netns_fd = bl_close(net->netns_fd);
+    net->host_netns_fd = bl_close(net->host_netns_fd);
+    net->userns_fd = bl_close(net->userns_fd);
+    net->up = false;
 }

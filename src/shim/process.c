@@ -8,20 +8,82 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "process.h"
+
+/* ---- clone3 ------------------------------------------------------------------------- */
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* struct clone_args of <linux/sched.h> (that header clashes with glibc's <sched.h>). */
+struct shim_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
+pid_t shim_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, bool *ret_in_cgroup)
+{
+    int pidfd = -1;
+    struct shim_clone_args a = {
+        .flags = flags | CLONE_PIDFD,
+        .pidfd = (uint64_t) (uintptr_t) &pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    if (cgroup_fd >= 0) {
+        a.flags |= CLONE_INTO_CGROUP;
+        a.cgroup = (uint64_t) cgroup_fd;
+    }
+    long r = syscall(SYS_clone3, &a, sizeof(a));
+    if (r < 0 && cgroup_fd >= 0 && errno != ENOSYS && errno != ENOMEM && errno != EAGAIN) {
+        /* CLONE_INTO_CGROUP refused (e.g. an older kernel): the child joins by itself. */
+        a.flags &= ~(uint64_t) CLONE_INTO_CGROUP;
+        a.cgroup = 0;
+        cgroup_fd = -1;
+        r = syscall(SYS_clone3, &a, sizeof(a));
+    }
+    if (r < 0 && errno == ENOSYS) {
+        cgroup_fd = -1;
+        /* x86-64 order: flags, stack, parent_tid (receives the pidfd), child_tid, tls. */
+        r = syscall(SYS_clone, (unsigned long) (flags | CLONE_PIDFD) | SIGCHLD, NULL, &pidfd, NULL,
+                    0);
+    }
+    if (r < 0)
+        return -errno;
+    *ret_in_cgroup = cgroup_fd >= 0; /* both sides need it: the rest is joined by hand */
+    if (r == 0) {
+        /* Non-dumpable until it execs (execve decides afresh): the box's root, once it can see
+         * us, may neither ptrace us nor open our /proc/PID/{fd,cwd,root,exe,mem}, which lead to
+         * the host (CVE-2016-9962). A child in a new user namespace is the exception until it
+         * has been mapped: without root, the map helpers and the shim need its /proc entries
+         * (PID 1, which runs nothing of the box's before it execs; the built-in init makes
+         * itself non-dumpable before it runs anything: box_pid1_main). */
+        if (!(flags & CLONE_NEWUSER))
+            (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        return 0;
+    }
+    *ret_pidfd = pidfd;
+    return (pid_t) r;
+}
+
+/* ---- errors of a child --------------------------------------------------------------- */
 
 void child_fail(int errfd, int status, const char *fmt, ...)
 {
@@ -522,4 +584,66 @@ void init_command(const struct proc_spec *s, int errfd)
             if (p == child)
                 _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     }
+}
+
+/* ---- exec children ----------------------------------------------------------------------- */
+
+/* The end of an exec child (forked by the zygote): stdio, terminal, then proc_exec(). Never
+ * returns. */
+void exec_child_run(const int *fds, const struct proc_spec *spec, int errfd)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
+    child_reset_signals();
+    for (int i = 0; i < 3; i++)
+        if (dup3(fds[i], i, 0) < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up stdio: %s", strerror(errno));
+    if (spec->tty) {
+        int r = pty_make_controlling();
+        if (r < 0)
+            child_fail(errfd, ST_BOXLITE_FAILED, "cannot make the pty the terminal: %s",
+                       strerror(-r));
+    } else if (setsid() < 0) {
+        /* a session of its own, without a controlling terminal: the client's terminal, if it
+         * is one of the stdio fds, is never the box's /dev/tty nor a target of TIOCSTI */
+        child_fail(errfd, ST_BOXLITE_FAILED, "setsid: %s", strerror(errno));
+    }
+    proc_exec(spec, errfd);
+}
+
+/* ---- ptys ------------------------------------------------------------------------------- */
+
+int pty_open_in_root(int rootfd, unsigned short rows, unsigned short cols, int *ret_slave)
+{
+    /* O_NONBLOCK: a FIFO planted at dev/pts/ptmx must not hang us; checked below anyway */
+    _cleanup_close_ int master =
+        bl_open_in_root(rootfd, "dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK, BL_RESOLVE_AUTO);
+    if (master < 0)
+        return master;
+    struct statfs sf;
+    struct stat st;
+    if (fstatfs(master, &sf) < 0 || fstat(master, &st) < 0)
+        return -errno;
+    if (sf.f_type != DEVPTS_SUPER_MAGIC || !S_ISCHR(st.st_mode))
+        return -ENOTTY;
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || fcntl(master, F_SETFL, O_RDWR) < 0)
+        return -errno;
+    if (rows && cols) {
+        struct winsize ws = {.ws_row = rows, .ws_col = cols};
+        if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+            return -errno;
+    }
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        return -errno;
+    *ret_slave = slave;
+    return TAKE_FD(master);
+}
+
+int pty_make_controlling(void)
+{
+    if (setsid() < 0 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+        return -errno;
+    return 0;
 }

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "shim.h"
+#include "proto.h"
 
 /* At most this many fields through the variadic senders (the zygote's exec request, the one
  * message with a list in it, is built with bl_wire_send). */

@@ -28,7 +28,8 @@
 
 #include "alloc-util.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "proto.h"
+#include "supervisor.h"
 
 enum conn_state { CONN_REQUEST, CONN_EXEC, CONN_WAIT };
 
@@ -45,7 +46,7 @@ struct exec_proc {
     struct exec_proc *next;
     pid_t pid;
     int pidfd, errfd;
-    int tty_master; /* -1 unless the exec has a pty: our copy, for `resize` */
+    int tty_master;    /* -1 unless the exec has a pty: our copy, for `resize` */
     struct conn *conn; /* NULL once the client is gone (or for a detached exec) */
     bool detach, err_done, failed, exited, pid_sent;
     int status;
@@ -65,31 +66,31 @@ static int exit_status(int wstatus)
     return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 }
 
-static int ep_add(struct shim *s, int fd, struct ev *ev, uint32_t events)
+static int ep_add(struct supervisor *s, int fd, struct ev *ev, uint32_t events)
 {
     struct epoll_event e = {.events = events, .data.ptr = ev};
     return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
 }
 
-static void ep_del(struct shim *s, int fd)
+static void ep_del(struct supervisor *s, int fd)
 {
     if (fd >= 0)
         (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-static void kill_box(struct shim *s, int sig)
+static void kill_box(struct supervisor *s, int sig)
 {
-    if (s->pid1fd < 0 || s->pid1_exited)
+    if (s->pid1.pidfd < 0 || s->pid1_exited)
         return;
-    if (pidfd_send_signal(s->pid1fd, sig, NULL, 0) < 0 && errno != ESRCH)
-        shim_log("cannot send signal %d to PID 1: %m", sig);
+    if (pidfd_send_signal(s->pid1.pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+        shim_log("cannot send signal %d to PID 1: %s", sig, strerror(errno));
     if (sig == SIGKILL)
         s->kill_requested = true;
 }
 
 /* ---- connections and exec'd processes ---------------------------------------------------- */
 
-static void conn_close(struct shim *s, struct conn *c)
+static void conn_close(struct supervisor *s, struct conn *c)
 {
     if (c->fd < 0)
         return;
@@ -102,11 +103,11 @@ static void conn_close(struct shim *s, struct conn *c)
         /* The client went away before its process ended: the process goes too. */
         if (!p->exited && !p->failed && !p->detach &&
             pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0) < 0)
-            shim_log("cannot kill exec'd pid %d: %m", (int) p->pid);
+            shim_log("cannot kill exec'd pid %d: %s", (int) p->pid, strerror(errno));
     }
 }
 
-static void proc_close_errpipe(struct shim *s, struct exec_proc *p)
+static void proc_close_errpipe(struct supervisor *s, struct exec_proc *p)
 {
     ep_del(s, p->errfd);
     p->errfd = bl_close(p->errfd);
@@ -114,7 +115,7 @@ static void proc_close_errpipe(struct shim *s, struct exec_proc *p)
 }
 
 /* Read what the exec child reported; EOF without a report means its execve() succeeded. */
-static void proc_read_err(struct shim *s, struct exec_proc *p)
+static void proc_read_err(struct supervisor *s, struct exec_proc *p)
 {
     while (!p->err_done) {
         ssize_t n = read(p->errfd, (char *) &p->err + p->err_got, sizeof(p->err) - p->err_got);
@@ -132,7 +133,7 @@ static void proc_read_err(struct shim *s, struct exec_proc *p)
 }
 
 /* Advance the reply sequence of an exec: `pid` (or `error`), then `exit`. */
-static void proc_progress(struct shim *s, struct exec_proc *p)
+static void proc_progress(struct supervisor *s, struct exec_proc *p)
 {
     if (!p->err_done)
         return;
@@ -172,7 +173,7 @@ static void proc_free(struct exec_proc *p)
 
 /* Free closed connections and finished processes (after a batch, so no event points at
  * freed memory). */
-static void sweep(struct shim *s)
+static void sweep(struct supervisor *s)
 {
     for (struct conn **cp = &s->conns; *cp;) {
         struct conn *c = *cp;
@@ -194,41 +195,31 @@ static void sweep(struct shim *s)
     }
 }
 
-/* The end of an exec child (forked by the zygote): stdio, terminal, then proc_exec(). Never
- * returns. */
-void exec_child_run(const int *fds, const struct proc_spec *spec, int errfd)
-{
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-        child_fail(errfd, ST_BOXLITE_FAILED, "PR_SET_PDEATHSIG: %s", strerror(errno));
-    child_reset_signals();
-    for (int i = 0; i < 3; i++)
-        if (dup3(fds[i], i, 0) < 0)
-            child_fail(errfd, ST_BOXLITE_FAILED, "cannot set up stdio: %s", strerror(errno));
-    if (spec->tty) {
-        int r = pty_make_controlling();
-        if (r < 0)
-            child_fail(errfd, ST_BOXLITE_FAILED, "cannot make the pty the terminal: %s",
-                       strerror(-r));
-    } else if (setsid() < 0) {
-        /* a session of its own, without a controlling terminal: the client's terminal, if it
-         * is one of the stdio fds, is never the box's /dev/tty nor a target of TIOCSTI */
-        child_fail(errfd, ST_BOXLITE_FAILED, "setsid: %s", strerror(errno));
-    }
-    proc_exec(spec, errfd);
-}
-
 /* A new pty in the box's devpts, found from PID 1's root (RESOLVE_IN_ROOT: whatever the box
  * did to its /dev, the lookup stays in the box). */
-static int box_pty(struct shim *s, unsigned short rows, unsigned short cols, int *ret_slave)
+static int box_pty(struct supervisor *s, unsigned short rows, unsigned short cols, int *ret_slave)
 {
     if (s->box_root_fd >= 0)
         return pty_open_in_root(s->box_root_fd, rows, cols, ret_slave);
     char path[64];
-    (void) snprintf(path, sizeof(path), "/proc/%d/root", (int) s->pid1);
+    (void) snprintf(path, sizeof(path), "/proc/%d/root", (int) s->pid1.pid);
     _cleanup_close_ int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return -errno;
     return pty_open_in_root(root, rows, cols, ret_slave);
+}
+
+/* (Re)start the exec zygote while the box runs; a failure is logged here, once (execs then
+ * fail with "cannot create process"). */
+static int start_zygote(struct supervisor *s)
+{
+    if (s->pid1_exited || s->kill_requested)
+        return -ESRCH;
+    _cleanup_(bl_error_freep) bl_error *err = NULL;
+    int r = zygote_start(&s->zyg, &err);
+    if (r < 0 && err)
+        shim_log("%s", bl_error_msg(err));
+    return r;
 }
 
 /* Environment of an exec: the box's, with the request's entries added or replacing. */
@@ -256,29 +247,26 @@ static char **merge_env(char **base, char **extra, size_t n_extra)
 
 /* exec\0argc\0arg...\0envc\0env...\0cwd\0user\0detach[\0tty\0rows\0cols], three fds
  * attached (none with tty 1: the process gets a pty, whose master goes back with `pid`). */
-static int start_exec(struct shim *s, struct conn *c, struct bl_msg *m, char *why, size_t whysz)
+static int start_exec(struct supervisor *s, struct conn *c, struct bl_msg *m, bl_error **err)
 {
     int argc, envc;
     if (m->n < 2 || parse_int(m->field[1], 1, 1 << 20, &argc) < 0 || m->n < 3 + (size_t) argc ||
         parse_int(m->field[2 + argc], 0, 1 << 20, &envc) < 0 || m->n < 5 + (size_t) (argc + envc)) {
-        (void) snprintf(why, whysz, "malformed exec request");
-        return -EINVAL;
+        return bl_err(err, -EINVAL, "malformed exec request");
     }
     size_t base = 6 + (size_t) (argc + envc); /* index of the field after `detach` */
     bool tty = m->n > base && !strcmp(m->field[base], "1");
     int rows = 0, cols = 0;
     if (tty && (m->n < base + 3 || parse_int(m->field[base + 1], 0, 0xffff, &rows) < 0 ||
                 parse_int(m->field[base + 2], 0, 0xffff, &cols) < 0)) {
-        (void) snprintf(why, whysz, "malformed exec request");
-        return -EINVAL;
+        return bl_err(err, -EINVAL, "malformed exec request");
     }
     if (!tty && m->n_fds < 3) {
-        (void) snprintf(why, whysz, "exec request without stdin, stdout and stderr fds");
-        return -EINVAL;
+        return bl_err(err, -EINVAL, "exec request without stdin, stdout and stderr fds");
     }
-    if (!s->started || s->pid1_exited || s->kill_requested || (!s->pidns_joined && !s->userns)) {
-        (void) snprintf(why, whysz, "box is not running");
-        return -ESRCH;
+    if (!s->started || s->pid1_exited || s->kill_requested ||
+        (!s->pid1.pidns_joined && !s->userns)) {
+        return bl_err(err, -ESRCH, "box is not running");
     }
     char **argv = m->field + 2;
     char **extra_env = m->field + 3 + argc;
@@ -290,8 +278,7 @@ static int start_exec(struct shim *s, struct conn *c, struct bl_msg *m, char *wh
     _cleanup_free_ char **env = merge_env(s->conf.env, extra_env, (size_t) envc);
     _cleanup_free_ struct exec_proc *p = bl_calloc(1, sizeof(*p));
     if (!args || !env || !p) {
-        (void) snprintf(why, whysz, "out of memory");
-        return -ENOMEM;
+        return bl_oom(err);
     }
     memcpy(args, argv, (size_t) argc * sizeof(char *));
     struct proc_spec spec = {
@@ -308,35 +295,30 @@ static int start_exec(struct shim *s, struct conn *c, struct bl_msg *m, char *wh
     if (tty) {
         master = box_pty(s, (unsigned short) rows, (unsigned short) cols, &slave);
         if (master < 0) {
-            (void) snprintf(why, whysz, "cannot open a pty in the box: %s", strerror(-master));
-            return master;
+            return bl_err_code(err, master, "cannot open a pty in the box");
         }
         stdio[0] = stdio[1] = stdio[2] = slave;
     }
     int pfds[2];
-    if (pipe2(pfds, O_CLOEXEC) < 0) {
-        (void) snprintf(why, whysz, "pipe: %s", strerror(errno));
-        return -errno;
-    }
+    if (pipe2(pfds, O_CLOEXEC) < 0)
+        return bl_err_errno(err, "pipe");
     _cleanup_close_ int err_r = pfds[0], err_w = pfds[1];
     int pidfd = -1;
     /* The zygote forks it already in the box's cgroups and namespaces: the only way in (see
      * zygote.c). One that is gone (OOM-killed by the box) is started again, once. */
     pid_t pid = -1;
-    int zr = zygote_spawn(s, &spec, stdio, err_w, &pid, &pidfd);
+    int zr = zygote_spawn(&s->zyg, &spec, stdio, err_w, &pid, &pidfd);
     if (zr == -ENOENT) {
-        zygote_reap(s);
-        zr = zygote_start(s);
+        zygote_reap(&s->zyg);
+        zr = start_zygote(s);
         if (zr == 0)
-            zr = zygote_spawn(s, &spec, stdio, err_w, &pid, &pidfd);
+            zr = zygote_spawn(&s->zyg, &spec, stdio, err_w, &pid, &pidfd);
         if (zr == -ENOENT)
             zr = -EAGAIN; /* it died on the way in: the box is out of memory or pids */
     }
-    if (zr < 0) {
-        (void) snprintf(why, whysz, "cannot create process: %s",
-                        zr == -E2BIG ? "argument list too long" : strerror(-zr));
-        return zr;
-    }
+    if (zr < 0)
+        return bl_err(err, zr, "cannot create process: %s",
+                      zr == -E2BIG ? "argument list too long" : strerror(-zr));
     err_w = bl_close(err_w);
     slave = bl_close(slave); /* the process holds it now: the master sees EIO once it is gone */
     *p = (struct exec_proc){
@@ -366,7 +348,7 @@ static int start_exec(struct shim *s, struct conn *c, struct bl_msg *m, char *wh
     return 0;
 }
 
-static void begin_stop(struct shim *s, int grace_ms)
+static void begin_stop(struct supervisor *s, int grace_ms)
 {
     if (s->pid1_exited)
         return;
@@ -397,15 +379,16 @@ static int set_winsize(int master, const char *rows, const char *cols)
 
 /* Bytes received and sent by the box's interfaces other than lo, and its TCP figures, from
  * PID 1's view of /proc/net (its network namespace). */
-static void net_stats(struct shim *s, uint64_t *rx, uint64_t *tx, uint64_t *tcp_conns,
+static void net_stats(struct supervisor *s, uint64_t *rx, uint64_t *tx, uint64_t *tcp_conns,
                       uint64_t *tcp_errs)
 {
     char path[64];
     _cleanup_free_ char *buf = NULL;
-    (void) snprintf(path, sizeof(path), "/proc/%d/net/dev", (int) s->pid1);
+    (void) snprintf(path, sizeof(path), "/proc/%d/net/dev", (int) s->pid1.pid);
     if (bl_read_file_at(AT_FDCWD, path, 1024 * 1024, &buf, NULL, NULL) == 0) {
         *rx = *tx = 0;
-        for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        for (char *line = buf; line && *line;
+             line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
             char *colon = strchr(line, ':');
             char *nl = strchr(line, '\n');
             if (!colon || (nl && colon > nl))
@@ -424,7 +407,7 @@ static void net_stats(struct shim *s, uint64_t *rx, uint64_t *tx, uint64_t *tcp_
     static const char *const tcp[] = {"tcp", "tcp6"};
     for (size_t i = 0; i < ELEMENTSOF(tcp); i++) {
         _cleanup_free_ char *t = NULL;
-        (void) snprintf(path, sizeof(path), "/proc/%d/net/%s", (int) s->pid1, tcp[i]);
+        (void) snprintf(path, sizeof(path), "/proc/%d/net/%s", (int) s->pid1.pid, tcp[i]);
         if (bl_read_file_at(AT_FDCWD, path, 16 * 1024 * 1024, &t, NULL, NULL) < 0)
             continue;
         if (*tcp_conns == UINT64_MAX)
@@ -437,7 +420,7 @@ static void net_stats(struct shim *s, uint64_t *rx, uint64_t *tx, uint64_t *tcp_
         }
     }
     _cleanup_free_ char *snmp = NULL;
-    (void) snprintf(path, sizeof(path), "/proc/%d/net/snmp", (int) s->pid1);
+    (void) snprintf(path, sizeof(path), "/proc/%d/net/snmp", (int) s->pid1.pid);
     if (bl_read_file_at(AT_FDCWD, path, 1024 * 1024, &snmp, NULL, NULL) == 0) {
         /* "Tcp: RtoAlgorithm ... AttemptFails EstabResets ... InErrs" then the values */
         char *hdr = strstr(snmp, "\nTcp: ");
@@ -459,18 +442,18 @@ static void net_stats(struct shim *s, uint64_t *rx, uint64_t *tx, uint64_t *tcp_
     }
 }
 
-static void send_stats(struct shim *s, struct conn *c)
+static void send_stats(struct supervisor *s, struct conn *c)
 {
     struct cg_stats st;
     cg_read_stats(&s->cg, &st);
     /* The zygote is the shim's, not the box's: leave it out of the box's task count. */
-    if (zygote_ready(s) && st.pids != UINT64_MAX && st.pids > 0)
+    if (zygote_ready(&s->zyg) && st.pids != UINT64_MAX && st.pids > 0)
         st.pids--;
     uint64_t rx = UINT64_MAX, tx = UINT64_MAX, conns = UINT64_MAX, errs = UINT64_MAX;
     net_stats(s, &rx, &tx, &conns, &errs);
     /* published ports' traffic is loopback inside the box: count it here */
     uint64_t rin, rout;
-    net_relayed(&rin, &rout);
+    net_relayed(&s->net, &rin, &rout);
     if (rx != UINT64_MAX)
         rx += rin;
     if (tx != UINT64_MAX)
@@ -478,19 +461,25 @@ static void send_stats(struct shim *s, struct conn *c)
     struct timespec ts;
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-    uint64_t boot = s->t_started_us > s->t_start_us
-                        ? (uint64_t) (s->t_started_us - s->t_start_us)
-                        : UINT64_MAX;
+    uint64_t boot =
+        s->t_started_us > s->t_start_us ? (uint64_t) (s->t_started_us - s->t_start_us) : UINT64_MAX;
     const struct {
         const char *k;
         uint64_t v;
-    } kv[] = {{"time_ns", now},          {"cpu_ns", st.cpu_ns},
-              {"memory", st.mem_bytes},  {"memory_limit", st.mem_limit},
-              {"pids", st.pids},         {"pids_limit", st.pids_limit},
-              {"blk_read", st.blk_read}, {"blk_write", st.blk_write},
-              {"net_rx", rx},            {"net_tx", tx},
-              {"tcp_conns", conns},      {"tcp_errors", errs},
-              {"execs", s->n_execs},     {"exec_errors", s->n_exec_errors},
+    } kv[] = {{"time_ns", now},
+              {"cpu_ns", st.cpu_ns},
+              {"memory", st.mem_bytes},
+              {"memory_limit", st.mem_limit},
+              {"pids", st.pids},
+              {"pids_limit", st.pids_limit},
+              {"blk_read", st.blk_read},
+              {"blk_write", st.blk_write},
+              {"net_rx", rx},
+              {"net_tx", tx},
+              {"tcp_conns", conns},
+              {"tcp_errors", errs},
+              {"execs", s->n_execs},
+              {"exec_errors", s->n_exec_errors},
               {"boot_us", boot}};
     char f[ELEMENTSOF(kv)][48];
     for (size_t i = 0; i < ELEMENTSOF(kv); i++) {
@@ -501,13 +490,13 @@ static void send_stats(struct shim *s, struct conn *c)
     }
     (void) proto_send(c->fd, 17, "stats", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8],
                       f[9], f[10], f[11], f[12], f[13], f[14],
-                      net_address() ? "ip=" NET_BOX_ADDR : "ip=");
+                      net_address(&s->net) ? "ip=" NET_BOX_ADDR : "ip=");
 }
 
-static void send_root(struct shim *s, struct conn *c)
+static void send_root(struct supervisor *s, struct conn *c)
 {
     char path[64];
-    (void) snprintf(path, sizeof(path), "/proc/%d/root", (int) s->pid1);
+    (void) snprintf(path, sizeof(path), "/proc/%d/root", (int) s->pid1.pid);
     /* (an init without root handed its root over: its /proc entries are closed to us) */
     _cleanup_close_ int root = s->pid1_exited || s->kill_requested ? -1
                                : s->box_root_fd >= 0
@@ -524,24 +513,23 @@ static void send_root(struct shim *s, struct conn *c)
     if (s->userns && s->box_ns_fd[0] >= 0) {
         userns = fcntl(s->box_ns_fd[0], F_DUPFD_CLOEXEC, 3);
     } else if (s->userns) {
-        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) s->pid1);
+        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) s->pid1.pid);
         userns = open(path, O_RDONLY | O_CLOEXEC);
     }
     int fds[2] = {root, userns};
     (void) proto_send_fds(c->fd, fds, userns >= 0 ? 2 : 1, 1, "root");
 }
 
-static void handle_request(struct shim *s, struct conn *c, struct bl_msg *m)
+static void handle_request(struct supervisor *s, struct conn *c, struct bl_msg *m)
 {
     const char *verb = m->field[0];
-    char why[256];
     int n;
     if (!strcmp(verb, "ping")) {
-        (void) proto_send_int(c->fd, "pong", (int) s->pid1);
+        (void) proto_send_int(c->fd, "pong", (int) s->pid1.pid);
     } else if (!strcmp(verb, "signal")) {
         if (m->n < 2 || parse_int(m->field[1], 1, 64, &n) < 0)
             (void) proto_send_error(c->fd, ST_BOXLITE_FAILED, "bad signal number");
-        else if (s->pid1_exited || pidfd_send_signal(s->pid1fd, n, NULL, 0) < 0)
+        else if (s->pid1_exited || pidfd_send_signal(s->pid1.pidfd, n, NULL, 0) < 0)
             (void) proto_send_error(c->fd, ST_BOXLITE_FAILED,
                                     s->pid1_exited ? "box is not running" : strerror(errno));
         else
@@ -568,19 +556,20 @@ static void handle_request(struct shim *s, struct conn *c, struct bl_msg *m)
         else
             (void) proto_send(c->fd, 1, "ok");
     } else if (!strcmp(verb, "exec")) {
-        int r = start_exec(s, c, m, why, sizeof(why));
-        if (r >= 0)
+        _cleanup_(bl_error_freep) bl_error *err = NULL;
+        if (start_exec(s, c, m, &err) >= 0)
             return;
-        shim_log("exec refused: %s", why);
-        (void) proto_send_error(c->fd, ST_BOXLITE_FAILED, why);
+        shim_log("exec refused: %s", bl_error_msg(err));
+        (void) proto_send_error(c->fd, ST_BOXLITE_FAILED, bl_error_msg(err));
     } else {
-        (void) snprintf(why, sizeof(why), "unknown request '%.64s'", verb);
-        (void) proto_send_error(c->fd, ST_BOXLITE_FAILED, why);
+        char msg[128];
+        (void) snprintf(msg, sizeof(msg), "unknown request '%.64s'", verb);
+        (void) proto_send_error(c->fd, ST_BOXLITE_FAILED, msg);
     }
     conn_close(s, c);
 }
 
-static void on_conn(struct shim *s, struct conn *c, uint32_t events)
+static void on_conn(struct supervisor *s, struct conn *c, uint32_t events)
 {
     for (;;) {
         if (c->fd < 0)
@@ -602,11 +591,12 @@ static void on_conn(struct shim *s, struct conn *c, uint32_t events)
         if (c->state == CONN_REQUEST) {
             handle_request(s, c, &m);
         } else if (c->state == CONN_EXEC && c->proc && !c->proc->exited &&
-                   !strcmp(m.field[0], "signal") && m.n >= 2 && parse_int(m.field[1], 1, 64, &sig) == 0) {
+                   !strcmp(m.field[0], "signal") && m.n >= 2 &&
+                   parse_int(m.field[1], 1, 64, &sig) == 0) {
             /* `signal` on an exec connection goes to that process (the client forwards its
              * own signals); no reply, so that the stream stays `pid`, `exit`. */
             if (pidfd_send_signal(c->proc->pidfd, sig, NULL, 0) < 0)
-                shim_log("cannot signal exec'd pid %d: %m", (int) c->proc->pid);
+                shim_log("cannot signal exec'd pid %d: %s", (int) c->proc->pid, strerror(errno));
         } else if (c->state == CONN_EXEC && c->proc && !strcmp(m.field[0], "hangup")) {
             /* the client's terminal hung up: so does the process's (no reply) */
             c->proc->tty_master = bl_close(c->proc->tty_master);
@@ -614,21 +604,20 @@ static void on_conn(struct shim *s, struct conn *c, uint32_t events)
             /* likewise, no reply */
             int q = set_winsize(c->proc->tty_master, m.field[1], m.field[2]);
             if (q < 0)
-                shim_log("cannot resize the pty of pid %d: %s", (int) c->proc->pid,
-                         strerror(-q));
+                shim_log("cannot resize the pty of pid %d: %s", (int) c->proc->pid, strerror(-q));
         }
         /* Anything else a client sends after its request is ignored. */
         bl_msg_done(&m);
     }
 }
 
-static void on_listen(struct shim *s)
+static void on_listen(struct supervisor *s)
 {
     for (;;) {
         int fd = accept4(s->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                shim_log("accept: %m");
+                shim_log("accept: %s", strerror(errno));
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             return;
@@ -651,7 +640,7 @@ static void on_listen(struct shim *s)
 
 /* ---- PID 1 ----------------------------------------------------------------------------- */
 
-static int listen_socket(struct shim *s)
+static int listen_socket(struct supervisor *s)
 {
     (void) unlinkat(s->boxfd, "shim.sock", 0);
     _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -667,7 +656,7 @@ static int listen_socket(struct shim *s)
     return TAKE_FD(fd);
 }
 
-static int write_pid_file(struct shim *s)
+static int write_pid_file(struct supervisor *s)
 {
     unsigned long long start = 0;
     int r = self_starttime(&start);
@@ -675,26 +664,26 @@ static int write_pid_file(struct shim *s)
         return r;
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "%d\n%llu\n", (int) getpid(), start);
-    return write_file_atomic(s->boxfd, "shim.pid", buf, (size_t) n);
+    return bl_write_file_atomic_at(s->boxfd, "shim.pid", buf, (size_t) n, 0644, NULL);
 }
 
 /* PID 1 exec'd (its error pipe reached EOF with nothing in it). */
-static void on_started(struct shim *s)
+static void on_started(struct supervisor *s)
 {
     s->started = true;
     if (!s->pid1_exited) {
-        char msg[256];
+        _cleanup_(bl_error_freep) bl_error *err = NULL;
         int r = write_pid_file(s);
-        if (r < 0) {
-            (void) snprintf(msg, sizeof(msg), "cannot write shim.pid: %s", strerror(-r));
-            supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
-            return;
+        if (r < 0)
+            (void) bl_err_code(&err, r, "cannot write shim.pid");
+        else {
+            s->listenfd = listen_socket(s);
+            r = s->listenfd < 0 ? s->listenfd : ep_add(s, s->listenfd, &s->listen_ev, EPOLLIN);
+            if (r < 0)
+                (void) bl_err_code(&err, r, "cannot listen on shim.sock");
         }
-        s->listenfd = listen_socket(s);
-        r = s->listenfd < 0 ? s->listenfd : ep_add(s, s->listenfd, &s->listen_ev, EPOLLIN);
         if (r < 0) {
-            (void) snprintf(msg, sizeof(msg), "cannot listen on shim.sock: %s", strerror(-r));
-            supervisor_setup_error(s, ST_BOXLITE_FAILED, msg);
+            supervisor_setup_error(s, ST_BOXLITE_FAILED, bl_error_msg(err));
             return;
         }
     }
@@ -731,15 +720,15 @@ static void on_started(struct shim *s)
     s->t_started_us = mono_now_us();
     if (s->spawn_open) {
         char num[16];
-        (void) snprintf(num, sizeof(num), "%d", (int) s->pid1);
+        (void) snprintf(num, sizeof(num), "%d", (int) s->pid1.pid);
         (void) proto_send_fd(s->spawnfd, s->tty_master, 2, "started", num);
     }
     /* Off the critical path: the zygote joins the box's cgroups while the client goes on. */
-    (void) zygote_start(s);
-    shim_log("box started, PID 1 is %d", (int) s->pid1);
+    (void) start_zygote(s);
+    shim_log("box started, PID 1 is %d", (int) s->pid1.pid);
 }
 
-void supervisor_setup_error(struct shim *s, int status, const char *msg)
+void supervisor_setup_error(struct supervisor *s, int status, const char *msg)
 {
     if (s->setup_err_got == sizeof(s->setup_err))
         return;
@@ -750,7 +739,7 @@ void supervisor_setup_error(struct shim *s, int status, const char *msg)
     kill_box(s, SIGKILL);
 }
 
-static void pid1_read_err(struct shim *s, bool block)
+static void pid1_read_err(struct supervisor *s, bool block)
 {
     if (s->pid1_errfd < 0)
         return;
@@ -785,20 +774,20 @@ static void pid1_read_err(struct shim *s, bool block)
         on_started(s);
 }
 
-static void reap_all(struct shim *s)
+static void reap_all(struct supervisor *s)
 {
     for (;;) {
         int st;
         pid_t pid = waitpid(-1, &st, WNOHANG);
         if (pid <= 0)
             return;
-        if (pid == s->pid1) {
+        if (pid == s->pid1.pid) {
             s->pid1_exited = true;
             s->pid1_status = exit_status(st);
             shim_log("PID 1 exited with status %d", s->pid1_status);
             continue;
         }
-        if (zygote_reaped(s, pid) || net_reaped(pid))
+        if (zygote_reaped(&s->zyg, pid) || net_reaped(&s->net, pid))
             continue;
         for (struct exec_proc *p = s->procs; p; p = p->next) {
             if (p->pid != pid)
@@ -811,7 +800,7 @@ static void reap_all(struct shim *s)
     }
 }
 
-static void on_signal(struct shim *s)
+static void on_signal(struct supervisor *s)
 {
     struct signalfd_siginfo si;
     while (read(s->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
@@ -824,7 +813,7 @@ static void on_signal(struct shim *s)
     }
 }
 
-static void on_spawn(struct shim *s, uint32_t events)
+static void on_spawn(struct supervisor *s, uint32_t events)
 {
     for (;;) {
         struct bl_msg m = BL_MSG_NULL;
@@ -856,7 +845,7 @@ static void on_spawn(struct shim *s, uint32_t events)
     }
 }
 
-static void on_timer(struct shim *s)
+static void on_timer(struct supervisor *s)
 {
     uint64_t ticks;
     if (read(s->timerfd, &ticks, sizeof(ticks)) > 0) {
@@ -867,9 +856,9 @@ static void on_timer(struct shim *s)
 
 /* ---- logs of a detached box ---------------------------------------------------------------- */
 
-static void on_log(struct shim *s, struct log_stream *l)
+static void on_log(struct supervisor *s, struct log_stream *l)
 {
-    if (l->fd >= 0 && console_pump(l->fd, l->name)) {
+    if (l->fd >= 0 && console_pump(&s->console, l)) {
         ep_del(s, l->fd);
         l->fd = bl_close(l->fd);
     }
@@ -877,19 +866,20 @@ static void on_log(struct shim *s, struct log_stream *l)
 
 /* ---- teardown ---------------------------------------------------------------------------- */
 
-static void teardown(struct shim *s, int status)
+static void teardown(struct supervisor *s, int status)
 {
     /* Back to our own pid namespace for any later child (LSan's tracer, for one). */
-    if (s->orig_pidns_fd >= 0 && s->pidns_joined && setns(s->orig_pidns_fd, CLONE_NEWPID) == 0)
-        s->pidns_joined = false;
+    if (s->pid1.orig_pidns_fd >= 0 && s->pid1.pidns_joined &&
+        setns(s->pid1.orig_pidns_fd, CLONE_NEWPID) == 0)
+        s->pid1.pidns_joined = false;
     ep_del(s, s->listenfd);
     s->listenfd = bl_close(s->listenfd);
     (void) unlinkat(s->boxfd, "shim.sock", 0);
-    net_stop(s);
+    net_done(&s->net);
     cg_destroy(&s->cg);
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "{\"exit_code\": %d}\n", status);
-    int r = write_file_atomic(s->boxfd, "exit.json", buf, (size_t) n);
+    int r = bl_write_file_atomic_at(s->boxfd, "exit.json", buf, (size_t) n, 0644, NULL);
     if (r < 0)
         shim_log("cannot write exit.json: %s", strerror(-r));
     (void) unlinkat(s->boxfd, "shim.pid", 0);
@@ -898,7 +888,7 @@ static void teardown(struct shim *s, int status)
 }
 
 /* Report to the spawn channel and every waiter; close every connection. */
-static void report(struct shim *s, bool error, int status, const char *msg)
+static void report(struct supervisor *s, bool error, int status, const char *msg)
 {
     if (s->spawn_open) {
         if (error)
@@ -917,7 +907,7 @@ static void report(struct shim *s, bool error, int status, const char *msg)
     }
 }
 
-void supervisor_fail(struct shim *s, int status, const char *msg)
+void supervisor_fail(struct supervisor *s, int status, const char *msg)
 {
     shim_log("error %d: %s", status, msg);
     teardown(s, status);
@@ -925,10 +915,10 @@ void supervisor_fail(struct shim *s, int status, const char *msg)
 }
 
 /* Returns the shim's exit status: 0 after `exit`, 1 after `error`. */
-static int finish(struct shim *s)
+static int finish(struct supervisor *s)
 {
     int ret = 1;
-    zygote_reap(s); /* not in the box's pid namespace: it does not die with PID 1 */
+    zygote_reap(&s->zyg); /* not in the box's pid namespace: it does not die with PID 1 */
     reap_all(s);
     /* Every process of the box is gone: exec error pipes hold EOF or a report. */
     for (struct exec_proc *p = s->procs; p; p = p->next) {
@@ -940,8 +930,8 @@ static int finish(struct shim *s)
     if (!s->started)
         pid1_read_err(s, true);
     /* Every writer of the log pipes is gone: what is left in them is the end of the log. */
-    on_log(s, &s->log_out);
-    on_log(s, &s->log_err);
+    on_log(s, &s->console.out);
+    on_log(s, &s->console.err);
     if (s->setup_err_got == sizeof(s->setup_err)) {
         supervisor_fail(s, s->setup_err.status, s->setup_err.msg);
     } else if (!s->started) {
@@ -956,7 +946,7 @@ static int finish(struct shim *s)
     return ret;
 }
 
-int supervisor_run(struct shim *s)
+int supervisor_run(struct supervisor *s)
 {
     while (!s->pid1_exited) {
         struct epoll_event evs[16];
@@ -964,7 +954,7 @@ int supervisor_run(struct shim *s)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            shim_log("epoll_wait: %m");
+            shim_log("epoll_wait: %s", strerror(errno));
             kill_box(s, SIGKILL);
             /* Without the loop, wait for PID 1 (and the box's execs) the plain way. */
             while (!s->pid1_exited) {
@@ -972,7 +962,7 @@ int supervisor_run(struct shim *s)
                 pid_t pid = waitpid(-1, &st, 0);
                 if (pid < 0 && errno != EINTR)
                     break;
-                if (pid == s->pid1) {
+                if (pid == s->pid1.pid) {
                     s->pid1_exited = true;
                     s->pid1_status = exit_status(st);
                 }
@@ -1006,7 +996,7 @@ int supervisor_run(struct shim *s)
                 on_log(s, (struct log_stream *) ev);
                 break;
             case EV_NET:
-                net_on_event(s, ev, events);
+                net_on_event(&s->net, ev, events);
                 break;
             case EV_EXEC_ERR: {
                 struct exec_proc *p = (struct exec_proc *) ev;
@@ -1017,12 +1007,72 @@ int supervisor_run(struct shim *s)
             }
         }
         sweep(s);
-        net_sweep();
+        net_sweep(&s->net);
     }
     return finish(s);
 }
 
-void supervisor_free(struct shim *s)
+int supervisor_open(struct supervisor *s, bl_error **err)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (s->epfd < 0 || s->sigfd < 0 || s->timerfd < 0)
+        return bl_err_errno(err, "cannot set up the event loop");
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->sig_ev};
+    int r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &e);
+    e = (struct epoll_event){.events = EPOLLIN, .data.ptr = &s->timer_ev};
+    r = r < 0 ? r : epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &e);
+    e = (struct epoll_event){.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &s->spawn_ev};
+    r = r < 0 ? r : epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->spawnfd, &e);
+    if (r < 0)
+        return bl_err_errno(err, "cannot set up the event loop");
+    return 0;
+}
+
+void supervisor_init(struct supervisor *s)
+{
+    *s = (struct supervisor){
+        .boxfd = -1,
+        .lockfd = -1,
+        .spawnfd = -1,
+        .cg = BOX_CGROUPS_NULL,
+        .tty_sock = -1,
+        .tty_master = -1,
+        .box_root_fd = -1,
+        .box_ns_fd = {-1, -1, -1, -1, -1, -1, -1},
+        .pid1 = BOX_PID1_NULL,
+        .pid1_errfd = -1,
+        .userns = geteuid() != 0,
+        .epfd = -1,
+        .sigfd = -1,
+        .listenfd = -1,
+        .timerfd = -1,
+        .sig_ev = {EV_SIGNAL},
+        .spawn_ev = {EV_SPAWN},
+        .pid1_err_ev = {EV_PID1_ERR},
+        .listen_ev = {EV_LISTEN},
+        .timer_ev = {EV_TIMER},
+    };
+    /* (the parts borrow from *s: it must not move from here on) */
+    zygote_init(&s->zyg, &(struct zygote_box){.conf = &s->conf,
+                                              .seccomp = &s->seccomp,
+                                              .cg = &s->cg,
+                                              .nofile = &s->nofile,
+                                              .pid1 = &s->pid1,
+                                              .ns_fd = s->box_ns_fd,
+                                              .userns = s->userns});
+    net_init(&s->net);
+    console_init(&s->console);
+}
+
+void supervisor_done(struct supervisor *s)
 {
     for (struct conn *c = s->conns; c; c = c->next)
         conn_close(s, c);
@@ -1037,4 +1087,19 @@ void supervisor_free(struct shim *s)
         s->procs = p->next;
         proc_free(p);
     }
+    net_done(&s->net);
+    zygote_reap(&s->zyg);
+    cg_destroy(&s->cg); /* no-op after a teardown */
+    console_done(&s->console);
+    int *fds[] = {&s->boxfd,      &s->lockfd,     &s->spawnfd,  &s->pid1.orig_pidns_fd,
+                  &s->pid1.pidfd, &s->pid1_errfd, &s->epfd,     &s->sigfd,
+                  &s->listenfd,   &s->timerfd,    &s->tty_sock, &s->tty_master,
+                  &s->box_root_fd};
+    for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+        *fds[i] = bl_close(*fds[i]);
+    for (size_t i = 0; i < SHIM_BOX_NS; i++)
+        s->box_ns_fd[i] = bl_close(s->box_ns_fd[i]);
+    free(s->filter);
+    s->filter = NULL;
+    conf_done(&s->conf);
 }

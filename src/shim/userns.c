@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,33 +19,34 @@
 
 #include "alloc-util.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "process.h"
+#include "userns.h"
 
-int idmap_parse(const char *spec, struct conf_idmap *m)
+/* One id: ours, written by ourselves (a process may map only its own id). */
+int write_id_maps(pid_t pid, uid_t uid, gid_t gid)
 {
-    unsigned long v[6];
-    char tail;
-    if (sscanf(spec, "%lu:%lu:%lu:%lu:%lu:%lu%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-               &tail) != 6)
-        return -EINVAL;
-    for (int i = 0; i < 6; i++)
-        if (v[i] > 0xfffffffeUL)
-            return -EINVAL;
-    if (v[2] == 0 || v[5] == 0 || v[1] + v[2] - 1 > 0xfffffffeUL || v[4] + v[5] - 1 > 0xfffffffeUL)
-        return -EINVAL;
-    m->range = true;
-    m->uid = (uint32_t) v[0];
-    m->sub_uid = (uint32_t) v[1];
-    m->n_uid = (uint32_t) v[2];
-    m->gid = (uint32_t) v[3];
-    m->sub_gid = (uint32_t) v[4];
-    m->n_gid = (uint32_t) v[5];
+    char uid_map[32], gid_map[32];
+    (void) snprintf(uid_map, sizeof(uid_map), "0 %u 1\n", (unsigned) uid);
+    (void) snprintf(gid_map, sizeof(gid_map), "0 %u 1\n", (unsigned) gid);
+    const struct {
+        const char *file, *text;
+    } maps[] = {{"setgroups", "deny"}, {"uid_map", uid_map}, {"gid_map", gid_map}};
+    for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
+        char path[64];
+        if (pid)
+            (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, maps[i].file);
+        else
+            (void) snprintf(path, sizeof(path), "/proc/self/%s", maps[i].file);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write_str(fd, maps[i].text) < 0)
+            return -errno;
+    }
     return 0;
 }
 
-/* helper PID 0 ID 1 1 SUB N, its stderr (first line) into why on failure. */
+/* helper PID 0 ID 1 1 SUB N, its stderr (first line) into *err on failure. */
 static int run_map_helper(const char *helper, pid_t pid, uint32_t id, uint32_t sub, uint32_t n,
-                          char *why, size_t why_len)
+                          bl_error **err)
 {
     char a_pid[16], a_id[16], a_sub[16], a_n[16];
     (void) snprintf(a_pid, sizeof(a_pid), "%d", (int) pid);
@@ -82,29 +82,30 @@ static int run_map_helper(const char *helper, pid_t pid, uint32_t id, uint32_t s
     while (w < 0 && errno == EINTR);
     if (w == child && WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
+    if (!msg) /* its stderr could not be read: say what we know */
+        msg = bl_strdup("");
+    if (!msg)
+        return bl_oom(err);
     msg[strcspn(msg, "\n")] = 0;
-    (void) snprintf(why, why_len, "%s %s", helper,
-                    *msg                                      ? msg
-                    : WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "could not be run"
-                                                              : "failed");
-    return -EPERM;
+    return bl_err(err, -EPERM, "%s %s", helper,
+                  *msg                                      ? msg
+                  : WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "could not be run"
+                                                            : "failed");
 }
 
-int map_userns(pid_t pid, const struct conf_idmap *m, char *why, size_t why_len)
+int map_userns(pid_t pid, const struct conf_idmap *m, bl_error **err)
 {
     if (!m->range) {
         int r = write_id_maps(pid, geteuid(), getegid());
         if (r < 0)
-            (void) snprintf(why, why_len, "%s", strerror(-r));
+            return bl_err(err, r, "%s", strerror(-r));
         return r;
     }
-    if (!m->newuidmap || !m->newgidmap) {
-        (void) snprintf(why, why_len, "newuidmap/newgidmap are not configured");
-        return -EINVAL;
-    }
-    int r = run_map_helper(m->newuidmap, pid, m->uid, m->sub_uid, m->n_uid, why, why_len);
+    if (!m->newuidmap || !m->newgidmap)
+        return bl_err(err, -EINVAL, "newuidmap/newgidmap are not configured");
+    int r = run_map_helper(m->newuidmap, pid, m->uid, m->sub_uid, m->n_uid, err);
     if (r >= 0)
-        r = run_map_helper(m->newgidmap, pid, m->gid, m->sub_gid, m->n_gid, why, why_len);
+        r = run_map_helper(m->newgidmap, pid, m->gid, m->sub_gid, m->n_gid, err);
     return r;
 }
 
@@ -123,13 +124,11 @@ static int open_parent(const char *path, int *ret_fd, const char **ret_base)
     _cleanup_free_ char *dir = strndup(path, (size_t) (slash - path));
     if (!dir)
         return -ENOMEM;
-    struct open_how how = {
-        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-    };
-    int fd = (int) syscall(SYS_openat2, USERNS_DIR, dir, &how, sizeof(how));
+    /* confined to the directory (".." and symlinks resolve inside it), with the userspace
+     * walk where the kernel has no openat2() */
+    int fd = bl_open_in_root(USERNS_DIR, dir, O_PATH | O_DIRECTORY, BL_RESOLVE_AUTO);
     if (fd < 0)
-        return -errno;
+        return fd;
     *ret_fd = fd;
     *ret_base = slash + 1;
     return 0;
@@ -238,10 +237,10 @@ int userns_main(int argc, char **argv)
     }
     (void) close(pidfd);
     go_r = bl_close(go_r);
-    char why[300];
-    int r = map_userns(pid, &m, why, sizeof(why));
+    _cleanup_(bl_error_freep) bl_error *err = NULL;
+    int r = map_userns(pid, &m, &err);
     if (r < 0)
-        fprintf(stderr, "cannot map the user namespace: %s\n", why);
+        fprintf(stderr, "cannot map the user namespace: %s\n", bl_error_msg(err));
     else if (write(go_w, "1", 1) != 1)
         r = -errno;
     go_w = bl_close(go_w);

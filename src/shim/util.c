@@ -157,29 +157,3 @@ const char *fd_path(struct fd_path *p, int fd)
     (void) snprintf(p->s, sizeof(p->s), "/proc/self/fd/%d", fd);
     return p->s;
 }
-
-int write_file_atomic(int dirfd, const char *name, const void *data, size_t len)
-{
-    return bl_write_file_atomic_at(dirfd, name, data, len, 0644, /* err= */ NULL);
-}
-
-int write_id_maps(pid_t pid, uid_t uid, gid_t gid)
-{
-    char uid_map[32], gid_map[32];
-    (void) snprintf(uid_map, sizeof(uid_map), "0 %u 1\n", (unsigned) uid);
-    (void) snprintf(gid_map, sizeof(gid_map), "0 %u 1\n", (unsigned) gid);
-    const struct {
-        const char *file, *text;
-    } maps[] = {{"setgroups", "deny"}, {"uid_map", uid_map}, {"gid_map", gid_map}};
-    for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
-        char path[64];
-        if (pid)
-            (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, maps[i].file);
-        else
-            (void) snprintf(path, sizeof(path), "/proc/self/%s", maps[i].file);
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write_str(fd, maps[i].text) < 0)
-            return -errno;
-    }
-    return 0;
-}

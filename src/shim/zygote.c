@@ -43,7 +43,8 @@
 
 #include "alloc-util.h"
 #include "fs-util.h"
-#include "shim.h"
+#include "proto.h"
+#include "zygote.h"
 
 #define ZYG_FDS 4
 #define ZYG_TIMEOUT_MS 5000
@@ -58,7 +59,7 @@ struct zyg_clone_args {
 /* ---- in the zygote ------------------------------------------------------------------------ */
 
 /* Fork an exec child as a sibling (its parent is the shim) and send back its pidfd. */
-static void zygote_serve(struct shim *s, int sock, struct bl_msg *m)
+static void zygote_serve(const struct zygote_box *b, int sock, struct bl_msg *m)
 {
     int argc, envc;
     size_t i = 2;
@@ -85,8 +86,8 @@ static void zygote_serve(struct shim *s, int sock, struct bl_msg *m)
         .envp = envp,
         .cwd = cwd,
         .user = user,
-        .caps = s->conf.caps,
-        .seccomp = s->seccomp.len ? &s->seccomp : NULL,
+        .caps = b->conf->caps,
+        .seccomp = b->seccomp->len ? b->seccomp : NULL,
         .tty = !strcmp(m->field[1], "1"),
     };
     struct zyg_clone_args a = {
@@ -112,25 +113,26 @@ static void zygote_serve(struct shim *s, int sock, struct bl_msg *m)
 
 /* Into PID 1's namespaces: through its pidfd, or (an init without root, whose /proc entries are
  * closed to us) through the namespace fds it handed over, the user namespace first. */
-static int join_box(struct shim *s)
+static int join_box(const struct zygote_box *b)
 {
-    if (s->box_ns_fd[0] < 0)
-        return setns(s->pid1fd, ZYG_NS_FLAGS | (s->userns ? CLONE_NEWUSER : 0));
+    if (b->ns_fd[0] < 0)
+        return setns(b->pid1->pidfd, ZYG_NS_FLAGS | (b->userns ? CLONE_NEWUSER : 0));
     for (size_t i = 0; i < SHIM_BOX_NS; i++)
-        if (setns(s->box_ns_fd[i], 0) < 0)
+        if (setns(b->ns_fd[i], 0) < 0)
             return -1;
     return 0;
 }
 
-static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, bool in_cgroup)
+static _noreturn_ void zygote_main(const struct zygote_box *b, pid_t shim_pid, int sock,
+                                   bool in_cgroup)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != shim_pid)
         _exit(1);
     (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* the box's root may not ptrace or peek at us */
     (void) prctl(PR_SET_NAME, "boxlite-zygote", 0, 0, 0);
     /* the box's processes get the fd limit the shim was given, not the one it raised */
-    (void) setrlimit(RLIMIT_NOFILE, &s->nofile);
-    if (cg_join_self(&s->cg, in_cgroup) < 0 || join_box(s) < 0)
+    (void) setrlimit(RLIMIT_NOFILE, b->nofile);
+    if (cg_join_self(b->cg, in_cgroup) < 0 || join_box(b) < 0)
         _exit(1); /* the shim reads EOF instead of `ready`: execs fail */
     /* Nothing of the shim but our socket (0, 1 and 2 are /dev/null by now). */
     if (sock > 3)
@@ -148,7 +150,7 @@ static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, boo
         struct bl_msg m = BL_MSG_NULL;
         int r = proto_recv(sock, &m);
         if (r == 0)
-            zygote_serve(s, sock, &m);
+            zygote_serve(b, sock, &m);
         bl_msg_done(&m);
         if (r < 0 && r != -EAGAIN && r != -EINTR)
             _exit(0); /* the shim closed its end (or is gone) */
@@ -157,84 +159,81 @@ static _noreturn_ void zygote_main(struct shim *s, pid_t shim_pid, int sock, boo
 
 /* ---- in the shim -------------------------------------------------------------------------- */
 
-int zygote_start(struct shim *s)
+void zygote_init(struct zygote *z, const struct zygote_box *box)
 {
+    *z = (struct zygote){.box = *box, .pid = 0, .pidfd = -1, .fd = -1, .ready = false};
+}
+
+int zygote_start(struct zygote *z, bl_error **err)
+{
+    struct box_pid1 *p1 = z->box.pid1;
     /* (without root we never joined the box's pid namespace: nothing to step out of) */
-    bool step_out = !s->userns;
-    if ((step_out && (!s->pidns_joined || s->orig_pidns_fd < 0)) || s->pid1_exited ||
-        s->kill_requested)
+    bool step_out = !z->box.userns;
+    if (step_out && (!p1->pidns_joined || p1->orig_pidns_fd < 0))
         return -ESRCH;
     int sp[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-        int r = -errno;
-        shim_log("exec zygote: socketpair: %m");
-        return r;
-    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        return bl_err_errno(err, "exec zygote: socketpair");
     _cleanup_close_ int ours = sp[0], theirs = sp[1];
     /* Born in our own pid namespace (invisible to the box), not the box's. */
-    if (step_out && setns(s->orig_pidns_fd, CLONE_NEWPID) < 0) {
-        int r = -errno;
-        shim_log("exec zygote: cannot return to our pid namespace: %m");
-        return r;
-    }
+    if (step_out && setns(p1->orig_pidns_fd, CLONE_NEWPID) < 0)
+        return bl_err_errno(err, "exec zygote: cannot return to our pid namespace");
     pid_t shim_pid = getpid();
     int pidfd = -1;
     bool in_cgroup = false;
-    pid_t pid = shim_clone(0, s->cg.v2_fd, &pidfd, &in_cgroup);
+    pid_t pid = shim_clone(0, z->box.cg->v2_fd, &pidfd, &in_cgroup);
     if (pid == 0) {
         ours = bl_close(ours);
-        zygote_main(s, shim_pid, theirs, in_cgroup);
+        zygote_main(&z->box, shim_pid, theirs, in_cgroup);
     }
-    if (step_out && setns(s->pid1fd, CLONE_NEWPID) < 0) {
-        shim_log("cannot join the box's pid namespace again: %m (exec disabled)");
-        s->pidns_joined = false;
+    if (step_out && setns(p1->pidfd, CLONE_NEWPID) < 0) {
+        shim_log("cannot join the box's pid namespace again: %s (exec disabled)", strerror(errno));
+        p1->pidns_joined = false;
     }
-    if (pid < 0) {
-        shim_log("exec zygote: cannot create it: %s", strerror(-pid));
-        return pid;
-    }
-    s->zyg_pid = pid;
-    s->zyg_pidfd = pidfd;
-    s->zyg_fd = TAKE_FD(ours);
-    s->zyg_ready = false;
+    if (pid < 0)
+        return bl_err_code(err, pid, "exec zygote: cannot create it");
+    z->pid = pid;
+    z->pidfd = pidfd;
+    z->fd = TAKE_FD(ours);
+    z->ready = false;
     return 0;
 }
 
 /* Kill the zygote (it is reaped by the SIGCHLD loop, or by zygote_reap). */
-void zygote_stop(struct shim *s)
+void zygote_stop(struct zygote *z)
 {
-    s->zyg_fd = bl_close(s->zyg_fd);
-    s->zyg_ready = false;
-    if (s->zyg_pidfd >= 0)
-        (void) pidfd_send_signal(s->zyg_pidfd, SIGKILL, NULL, 0);
+    z->fd = bl_close(z->fd);
+    z->ready = false;
+    if (z->pidfd >= 0)
+        (void) pidfd_send_signal(z->pidfd, SIGKILL, NULL, 0);
 }
 
-bool zygote_reaped(struct shim *s, pid_t pid)
+bool zygote_reaped(struct zygote *z, pid_t pid)
 {
-    if (s->zyg_pid <= 0 || pid != s->zyg_pid)
+    if (z->pid <= 0 || pid != z->pid)
         return false;
-    s->zyg_pid = 0;
-    s->zyg_pidfd = bl_close(s->zyg_pidfd);
-    zygote_stop(s);
+    z->pid = 0;
+    z->pidfd = bl_close(z->pidfd);
+    zygote_stop(z);
     return true;
 }
 
-void zygote_reap(struct shim *s)
+void zygote_reap(struct zygote *z)
 {
-    zygote_stop(s);
-    if (s->zyg_pid > 0) {
+    zygote_stop(z);
+    if (z->pid > 0) {
         int st;
-        while (waitpid(s->zyg_pid, &st, 0) < 0 && errno == EINTR)
+        while (waitpid(z->pid, &st, 0) < 0 && errno == EINTR)
             ;
-        s->zyg_pid = 0;
+        z->pid = 0;
     }
-    s->zyg_pidfd = bl_close(s->zyg_pidfd);
+    z->pidfd = bl_close(z->pidfd);
 }
 
 /* Wait up to the timeout for one datagram from the zygote. */
-static int zyg_recv(struct shim *s, struct bl_msg *m)
+static int zyg_recv(struct zygote *z, struct bl_msg *m)
 {
-    struct pollfd pfd = {.fd = s->zyg_fd, .events = POLLIN};
+    struct pollfd pfd = {.fd = z->fd, .events = POLLIN};
     int r;
     do
         r = poll(&pfd, 1, ZYG_TIMEOUT_MS);
@@ -243,25 +242,24 @@ static int zyg_recv(struct shim *s, struct bl_msg *m)
         return -errno;
     if (r == 0)
         return -ETIMEDOUT;
-    return proto_recv(s->zyg_fd, m);
+    return proto_recv(z->fd, m);
 }
 
-bool zygote_ready(struct shim *s)
+bool zygote_ready(struct zygote *z)
 {
-    if (s->zyg_fd < 0)
+    if (z->fd < 0)
         return false;
-    if (s->zyg_ready)
+    if (z->ready)
         return true;
     struct bl_msg m = BL_MSG_NULL;
-    int r = zyg_recv(s, &m);
-    s->zyg_ready = r == 0 && m.n >= 1 && !strcmp(m.field[0], "ready");
+    int r = zyg_recv(z, &m);
+    z->ready = r == 0 && m.n >= 1 && !strcmp(m.field[0], "ready");
     bl_msg_done(&m);
-    if (!s->zyg_ready) {
-        shim_log("exec zygote did not come up (%s)",
-                 r < 0 ? strerror(-r) : "unexpected message");
-        zygote_stop(s);
+    if (!z->ready) {
+        shim_log("exec zygote did not come up (%s)", r < 0 ? strerror(-r) : "unexpected message");
+        zygote_stop(z);
     }
-    return s->zyg_ready;
+    return z->ready;
 }
 
 /* The pid of a pidfd, in our pid namespace. */
@@ -314,29 +312,29 @@ static int send_request(int sock, const struct proc_spec *spec, const int *fds)
     return bl_wire_send(sock, f, n, fds, ZYG_FDS, /* flags= */ 0);
 }
 
-int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio, int errfd,
+int zygote_spawn(struct zygote *z, const struct proc_spec *spec, const int *stdio, int errfd,
                  pid_t *ret_pid, int *ret_pidfd)
 {
-    if (!zygote_ready(s))
+    if (!zygote_ready(z))
         return -ENOENT;
     int fds[ZYG_FDS] = {stdio[0], stdio[1], stdio[2], errfd};
-    int r = send_request(s->zyg_fd, spec, fds);
+    int r = send_request(z->fd, spec, fds);
     if (r == -E2BIG || r == -ENOMEM)
         return r;
     if (r < 0) {
         shim_log("exec zygote is gone (%s): a new one is started", strerror(-r));
-        zygote_stop(s);
+        zygote_stop(z);
         return -ENOENT;
     }
     /* A child reports itself; the zygote only reports a fork that failed. EOF means the zygote
      * is gone and no child of this request lives (one that did would hold the socket): nothing
      * of the command ran, and a new zygote may be asked. */
     struct bl_msg m = BL_MSG_NULL;
-    r = zyg_recv(s, &m);
+    r = zyg_recv(z, &m);
     if (r == -EPIPE) {
         bl_msg_done(&m);
         shim_log("exec zygote died with the request: a new one is started");
-        zygote_stop(s);
+        zygote_stop(z);
         return -ENOENT;
     }
     if (r == 0 && m.n >= 1 && !strcmp(m.field[0], "error")) {
@@ -349,7 +347,7 @@ int zygote_spawn(struct shim *s, const struct proc_spec *spec, const int *stdio,
     if (r < 0 || m.n < 1 || strcmp(m.field[0], "child") || m.n_fds != 1) {
         bl_msg_done(&m);
         shim_log("exec zygote failed: %s", r < 0 ? strerror(-r) : "bad reply");
-        zygote_stop(s);
+        zygote_stop(z);
         return r < 0 ? r : -EPROTO;
     }
     _cleanup_close_ int pidfd = TAKE_FD(m.fds[0]);
