@@ -10,7 +10,7 @@
  * line 3 one response header line (handed over as curl does: not NUL-terminated, ending in
  * "\n"), the rest the JSON document.
  */
-#include "../../src/lib/image-pull.c"
+#include "../../src/lib/image/image-pull.c"
 
 #include "fuzz-util.h"
 

@@ -77,7 +77,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # Where a crash happened: the first frame in src/ of its report ("image-pull.c:274"), so that a
 # known open bug found again while fuzzing counts as that bug and not as a new failure.
 signature() {
-    grep -a -m1 -o -E 'src/[a-z]+/[a-z0-9-]+\.c:[0-9]+' "$1" | sed 's|.*/||'
+    grep -a -m1 -o -E 'src/([a-z]+/)+[a-z0-9-]+\.c:[0-9]+' "$1" | sed 's|.*/||'
 }
 
 # One target: replay, known crashes, fuzz. Writes $probe_dir/<target>.tap (lines without numbers).

@@ -7,7 +7,7 @@
  */
 #include <sys/mman.h>
 
-#include "../../src/lib/image-pull.c"
+#include "../../src/lib/image/image-pull.c"
 
 #include "../lib/tap.h"
 

@@ -6,10 +6,11 @@
  * Otherwise, for each candidate the reference names (registry.c), it fetches the manifest
  * (choosing from an index the manifest of the wanted platform), the config, then every layer
  * blob the store lacks: all of them at once over libcurl's multi interface, each streamed
- * straight through sha256 into a staging file (struct bl_blob_sink, shared with image-load.c),
- * checked for size and digest as its last byte arrives, and handed at once to the unpack pool,
- * which unpacks layers on other threads while the rest are still downloading. A transfer cut
- * short resumes with a Range request from the bytes already staged, continuing the same hash.
+ * straight through sha256 into a staging file (blob-sink.h, as image-load.c stages too),
+ * checked for size and digest as its last byte arrives, and handed at once to the unpack pool
+ * (unpack-pool.h), which unpacks layers on other threads while the rest are still downloading.
+ * A transfer cut short resumes with a Range request from the bytes already staged, continuing
+ * the same hash.
  * When every layer is unpacked and verified, bl_images_commit() moves the files into the store
  * under the database's write lock, so a concurrent pull or load of the same image ends with one
  * correct copy. Any failure leaves the store as it was: the staging directory goes with its
@@ -29,13 +30,15 @@
 
 #include "alloc-util.h"
 #include "boxlite/image.h"
+#include "blob-sink.h"
 #include "curl-dl.h"
-#include "image-load.h"
 #include "image-ref.h"
 #include "image-store.h"
 #include "log.h"
+#include "oci.h"
 #include "registry.h"
 #include "strv.h"
+#include "unpack-pool.h"
 
 #define MAX_MANIFEST (4u << 20)
 #define MAX_CONFIG (16u << 20)
@@ -359,7 +362,7 @@ static size_t xfer_write(char *data, size_t size, size_t n, void *userdata)
             l->done = 0;
         }
     }
-    if (x->sink.off + len > l->nl->size) {
+    if (!bl_blob_sink_fits(&x->sink, x->sink.off, len)) { /* its limit: the layer's size */
         x->too_long = 1;
         return 0;
     }
@@ -654,7 +657,7 @@ static int stage_memory(struct pull *P, const char *name, const char *expect, co
                         size_t len, bl_error **err)
 {
     _cleanup_(bl_blob_sink_close) struct bl_blob_sink s = BL_BLOB_SINK_NULL;
-    int r = bl_blob_sink_open(&s, P->stage.fd, name, err);
+    int r = bl_blob_sink_open(&s, P->stage.fd, name, BL_BLOB_SINK_NO_LIMIT, err);
     if (r < 0)
         return r;
     r = bl_blob_sink_write(&s, 0, data, len, err);
@@ -762,7 +765,7 @@ static int plan_layers(struct pull *P, json_t *manifest, json_t *config, bl_erro
         *x = (struct xfer){.P = P, .layer = k, .sink = BL_BLOB_SINK_NULL};
         char name[32];
         snprintf(name, sizeof(name), "layer%zu", k);
-        r = bl_blob_sink_open(&x->sink, P->stage.fd, name, err);
+        r = bl_blob_sink_open(&x->sink, P->stage.fd, name, nl->size, err);
         if (r < 0)
             return r;
     }
