@@ -9,8 +9,8 @@ CC_clang := clang
 CC := $(or $(CC_$(BUILD)),gcc)
 
 PKGS := libarchive sqlite3 jansson libseccomp
-# libcurl and libcrypto are not linked: src/lib/curl-dl.c loads libcurl when a pull needs the
-# network and src/lib/digest.c libcrypto when something is hashed, so that other commands do
+# libcurl and libcrypto are not linked: src/lib/image/curl-dl.c loads libcurl when a pull needs the
+# network and src/lib/image/digest.c libcrypto when something is hashed, so that other commands do
 # not pay for binding their symbols at start. Only their headers are needed here.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl libcrypto)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
