@@ -39,7 +39,8 @@
 #include <sys/stat.h>
 
 #include "alloc-util.h"
-#include "box.h"
+#include "box-records.h"
+#include "box-shim.h"
 #include "fs-util.h"
 #include "log.h"
 #include "proc-util.h"

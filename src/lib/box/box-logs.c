@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "alloc-util.h"
-#include "box.h"
+#include "box-internal.h"
 #include "fs-util.h"
 #include "runtime.h"
 #include "shim-proto.h"

@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "box.h"
+#include "box-internal.h"
+#include "box-lifecycle.h"
 #include "shim-proto.h"
 
 static int64_t value(const struct bl_msg *m, const char *key)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "cgroup-warm.h"
 #include "fs-util.h"
 #include "runtime.h"
 
