@@ -463,12 +463,7 @@ CMD(run)
         enter_raw_mode();
     if (boxlite_box_start(rt, box, stdio, &status, &err) < 0) {
         term_restore(); /* the message on a terminal in its own mode */
-        cli_error(err);
-        if (o.rm) {
-            boxlite_error *e2 = NULL;
-            if (boxlite_box_remove(rt, box, 1, &e2) < 0)
-                cli_error(e2);
-        }
+        cli_error(err); /* (a --rm box that did not start is gone: the library removed it) */
         return status;
     }
     if (!o.tty)
