@@ -153,14 +153,14 @@ char *bl_idmap_describe(const struct bl_idmap *m)
 
 /* boxlite-shim --userns OP SPEC NEWUIDMAP NEWGIDMAP [NAME], with fd 0 and fd 3 as given; its
  * stderr is the message of a failure. */
-int bl_idmap_run(const struct bl_idmap *m, const char *shim, const char *op, int in_fd,
-                 int dir_fd, const char *name, bl_error **err)
+int bl_idmap_run(const struct bl_idmap *m, const char *shim, const char *op, int in_fd, int dir_fd,
+                 const char *name, bl_error **err)
 {
     _cleanup_free_ char *spec = bl_idmap_spec(m);
     if (!spec)
         return bl_oom(err);
-    char *argv[] = {(char *) shim,        (char *) "--userns", (char *) op,   spec,
-                    m->newuidmap, m->newgidmap,        (char *) name, NULL};
+    char *argv[] = {(char *) shim, (char *) "--userns", (char *) op,   spec,
+                    m->newuidmap,  m->newgidmap,        (char *) name, NULL};
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return bl_err_errno(err, "pipe");

@@ -49,5 +49,5 @@ char *bl_idmap_describe(const struct bl_idmap *m);
  * range, and wait for it; its stderr becomes the message of a failure (-EIO). The runtime's
  * bl_idmap_chown() and bl_rm_tree() (runtime.h) call it.
  */
-int bl_idmap_run(const struct bl_idmap *m, const char *shim, const char *op, int in_fd,
-                 int dir_fd, const char *name, bl_error **err);
+int bl_idmap_run(const struct bl_idmap *m, const char *shim, const char *op, int in_fd, int dir_fd,
+                 const char *name, bl_error **err);

@@ -170,7 +170,8 @@ int bl_stage_new(struct boxlite_runtime *rt, const char *prefix, struct bl_stage
         (void) unlinkat(rt->tmp_fd, tmpl, AT_REMOVEDIR);
         return r;
     }
-    *ret = (struct bl_stage){.rt = rt, .tmp_fd = rt->tmp_fd, .name = TAKE_PTR(name), .fd = TAKE_FD(fd)};
+    *ret = (struct bl_stage){
+        .rt = rt, .tmp_fd = rt->tmp_fd, .name = TAKE_PTR(name), .fd = TAKE_FD(fd)};
     return 0;
 }
 

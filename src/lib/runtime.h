@@ -27,9 +27,9 @@ struct boxlite_runtime {
     struct bl_registries *registries; /* the configuration's image registries (never NULL) */
     pthread_t warm_thread;            /* cgroup-warm.c, when warm_started */
     bool warm_started;
-    _Atomic bool warm_done;           /* set by the thread when it is finished */
-    struct bl_idmap idmap;            /* without root: the ids of boxes (idmap.h) */
-    char *shim_path;                  /* boxlite-shim (helpers.h), NULL when there is none */
+    _Atomic bool warm_done; /* set by the thread when it is finished */
+    struct bl_idmap idmap;  /* without root: the ids of boxes (idmap.h) */
+    char *shim_path;        /* boxlite-shim (helpers.h), NULL when there is none */
 };
 
 BL_DEFINE_CLEANUP_FUNC(struct boxlite_runtime *, boxlite_runtime_free)
@@ -59,9 +59,9 @@ int bl_rm_tree(struct boxlite_runtime *rt, int dirfd, const char *name);
  * recovery of another process never removes it; removed (and unlocked) by bl_stage_done(). */
 struct bl_stage {
     struct boxlite_runtime *rt; /* borrowed */
-    int tmp_fd;   /* borrowed */
-    char *name;   /* entry under tmp/ */
-    int fd;       /* the directory, holding the lock */
+    int tmp_fd;                 /* borrowed */
+    char *name;                 /* entry under tmp/ */
+    int fd;                     /* the directory, holding the lock */
 };
 #define BL_STAGE_NULL ((struct bl_stage){.rt = NULL, .tmp_fd = -1, .name = NULL, .fd = -1})
 int bl_stage_new(struct boxlite_runtime *rt, const char *prefix, struct bl_stage *ret,

@@ -105,12 +105,12 @@ static int create_resources(struct boxlite_runtime *rt, const boxlite_box_opts *
     long long millis = cpus > 0 ? (long long) (cpus * 1000 + 0.5) : 0; /* no libm */
     if (cpus > 0 && millis == 0)
         return bl_err(err, -EINVAL, "invalid argument: the CPU limit must be at least 0.001");
-    if (json_object_set_new(cfg, "memory_mib", mem < 0 ? json_null()
-                                                         : json_integer(mem ? mem : 1024)) < 0 ||
+    if (json_object_set_new(cfg, "memory_mib",
+                            mem < 0 ? json_null() : json_integer(mem ? mem : 1024)) < 0 ||
         json_object_set_new(cfg, "memory_explicit", json_boolean(mem != 0)) < 0 ||
-        json_object_set_new(cfg, "cpus", cpus < 0 ? json_null()
-                                                  : json_real(cpus > 0 ? (double) millis / 1000
-                                                                       : 1.0)) < 0 ||
+        json_object_set_new(cfg, "cpus",
+                            cpus < 0 ? json_null()
+                                     : json_real(cpus > 0 ? (double) millis / 1000 : 1.0)) < 0 ||
         json_object_set_new(cfg, "cpus_explicit", json_boolean(cpus != 0)) < 0 ||
         json_object_set_new(cfg, "pids_limit", json_integer(pids > 0 ? pids : 0)) < 0 ||
         json_object_set_new(cfg, "tty", json_boolean(v2 && o->tty)) < 0)
@@ -221,19 +221,16 @@ int bl_box_create(struct boxlite_runtime *rt, const boxlite_box_opts *o, const c
     /* Env: the image's, then ours; PATH defaults like docker's */
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(icfg, "Env"), i, e)
-        if (json_is_string(e))
-            bl_box_env_set(env, json_string_value(e));
+    json_array_foreach(json_object_get(icfg, "Env"), i, e) if (json_is_string(e))
+        bl_box_env_set(env, json_string_value(e));
     int has_path = 0;
-    json_array_foreach(env, i, e)
-        has_path |= !strncmp(json_string_value(e), "PATH=", 5);
+    json_array_foreach(env, i, e) has_path |= !strncmp(json_string_value(e), "PATH=", 5);
     if (!has_path)
         bl_box_env_set(env, DEFAULT_PATH);
     for (const char *const *p = o->env; p && *p; p++)
         bl_box_env_set(env, *p);
     size_t env_bytes = 0;
-    json_array_foreach(env, i, e)
-        env_bytes += strlen(json_string_value(e)) + 1;
+    json_array_foreach(env, i, e) env_bytes += strlen(json_string_value(e)) + 1;
     if (env_bytes > BL_BOX_ENV_MAX)
         return bl_err(err, -E2BIG,
                       "the box's environment is too large: %zu bytes (the image's Env and -e "
@@ -245,15 +242,14 @@ int bl_box_create(struct boxlite_runtime *rt, const boxlite_box_opts *o, const c
         if (*o->entrypoint)
             json_array_append_new(args, json_string(o->entrypoint));
     } else {
-        json_array_foreach(json_object_get(icfg, "Entrypoint"), i, e)
-            json_array_append(args, e);
+        json_array_foreach(json_object_get(icfg, "Entrypoint"), i, e) json_array_append(args, e);
     }
     if (o->cmd && o->cmd[0])
         json_strv_append(args, o->cmd);
     else if (!o->entrypoint)
-        json_array_foreach(json_object_get(icfg, "Cmd"), i, e)
-            json_array_append(args, e);
-    const char *wd = o->workdir ? o->workdir : json_string_value(json_object_get(icfg, "WorkingDir"));
+        json_array_foreach(json_object_get(icfg, "Cmd"), i, e) json_array_append(args, e);
+    const char *wd =
+        o->workdir ? o->workdir : json_string_value(json_object_get(icfg, "WorkingDir"));
     const char *user = o->user ? o->user : json_string_value(json_object_get(icfg, "User"));
     uint64_t caps = 0;
     r = bl_caps_apply(bl_caps_default(), (char *const *) o->cap_add, (char *const *) o->cap_drop,
@@ -320,8 +316,8 @@ int bl_box_create(struct boxlite_runtime *rt, const boxlite_box_opts *o, const c
     b->lock_fd = openat(b->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (b->lock_fd < 0 || flock(b->lock_fd, LOCK_EX) < 0)
         return bl_err_errno(err, "cannot lock box");
-    static const char *const dirs[] = {"rootfs", "rootfs/upper", "rootfs/work", "rootfs/merged",
-                                       "logs", NULL};
+    static const char *const dirs[] = {"rootfs",        "rootfs/upper", "rootfs/work",
+                                       "rootfs/merged", "logs",         NULL};
     r = mkdirs_at(b->dir_fd, dirs, err);
     if (r < 0)
         return r;
@@ -366,7 +362,8 @@ int bl_box_create(struct boxlite_runtime *rt, const boxlite_box_opts *o, const c
                          &insl, err);
     if (r < 0)
         return r;
-    json_array_foreach(layers, i, e) {
+    json_array_foreach(layers, i, e)
+    {
         bl_stmt_bind_text(insl, 1, id);
         sqlite3_bind_int(insl, 2, (int) i);
         bl_stmt_bind_text(insl, 3, json_string_value(e));
@@ -385,4 +382,3 @@ int bl_box_create(struct boxlite_runtime *rt, const boxlite_box_opts *o, const c
     *ret_box = TAKE_PTR(b);
     return 0;
 }
-

@@ -26,18 +26,17 @@ BOXLITE_API int boxlite_box_inspect(boxlite_runtime *rt, boxlite_box *b, char **
     json_t *jm = json_object_get(cfg, "memory_mib"), *jc = json_object_get(cfg, "cpus");
     json_int_t memory = !jm ? (json_int_t) 1073741824 : json_integer_value(jm) * 1048576;
     double cpus = !jc ? 1.0 : json_number_value(jc);
-    json_t *cpus_j = cpus == (double) (json_int_t) cpus ? json_integer((json_int_t) cpus)
-                                                        : json_real(cpus);
+    json_t *cpus_j =
+        cpus == (double) (json_int_t) cpus ? json_integer((json_int_t) cpus) : json_real(cpus);
     json_t *mounts = json_array();
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(cfg, "volumes"), i, v)
-        json_array_append_new(
-            mounts, json_pack("{s:s,s:O,s:O,s:b}", "Type",
-                              json_is_true(json_object_get(v, "anonymous")) ? "volume" : "bind",
-                              "Source", json_object_get(v, "source"), "Destination",
-                              json_object_get(v, "target"),
-                              "RW", !json_is_true(json_object_get(v, "ro"))));
+    json_array_foreach(json_object_get(cfg, "volumes"), i, v) json_array_append_new(
+        mounts,
+        json_pack("{s:s,s:O,s:O,s:b}", "Type",
+                  json_is_true(json_object_get(v, "anonymous")) ? "volume" : "bind", "Source",
+                  json_object_get(v, "source"), "Destination", json_object_get(v, "target"), "RW",
+                  !json_is_true(json_object_get(v, "ro"))));
     json_t *net = NULL;
     r = bl_box_net_inspect(b, &net, err);
     if (r < 0) {

@@ -25,14 +25,14 @@ struct boxlite_box {
     int pid;
     int exit_code;
     json_t *config;
-    int dir_fd;  /* boxes/<id> */
-    int lock_fd; /* flock on boxes/<id>/lock while this handle owns the box's lifecycle */
+    int dir_fd;          /* boxes/<id> */
+    int lock_fd;         /* flock on boxes/<id>/lock while this handle owns the box's lifecycle */
     struct bl_proc shim; /* attached start: our child */
     int chan_fd;         /* attached start: the spawn channel */
     int tty_master;      /* attached start of a tty box: PID 1's pty */
     int io_in, io_out;   /* attached tty start: the caller's fds (borrowed) */
     struct box_stdio *stdio; /* attached start: the relays of the caller's files (box-stdio.c) */
-    char *log_path;      /* boxlite_box_log_path() */
+    char *log_path;          /* boxlite_box_log_path() */
 };
 
 /* Sizes (bytes of NUL-terminated strings) that every exec can carry. An exec request travels
@@ -52,7 +52,8 @@ static inline int bl_box_env_set(json_t *env, const char *kv)
     size_t klen = eq ? (size_t) (eq - kv) : strlen(kv);
     size_t i;
     json_t *e;
-    json_array_foreach(env, i, e) {
+    json_array_foreach(env, i, e)
+    {
         const char *s = json_string_value(e);
         if (s && !strncmp(s, kv, klen) && (s[klen] == '=' || s[klen] == 0))
             return json_array_set_new(env, i, json_string(kv));

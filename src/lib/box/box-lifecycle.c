@@ -75,10 +75,9 @@ static int start_box(struct boxlite_runtime *rt, struct boxlite_box *b, const in
             *ret_status = status;
         if (proc.pid > 0)
             (void) bl_proc_wait(&proc);
-        (void) bl_box_set_status(rt, b, json_is_true(json_object_get(b->config, "user_command"))
-                                     ? "stopped"
-                                     : b->status,
-                          0, status, 1, NULL);
+        (void) bl_box_set_status(
+            rt, b, json_is_true(json_object_get(b->config, "user_command")) ? "stopped" : b->status,
+            0, status, 1, NULL);
         /* 125: the box's process could not be set up (its working directory, user, mounts):
          * upstream's words for that, which scripts grep for (spec/cli.md §4.2) */
         const char *why = msg->n > 2 && *msg->field[2] ? msg->field[2] : "cannot start the box";
@@ -162,8 +161,8 @@ static int finish_stopped(struct boxlite_runtime *rt, struct boxlite_box *b, int
     return bl_box_set_status(rt, b, "stopped", 0, status, 1, err);
 }
 
-BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *b, int sigfd,
-                                 int *ret_status, boxlite_error **err)
+BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *b, int sigfd, int *ret_status,
+                                 boxlite_error **err)
 {
     if (b->chan_fd < 0)
         return bl_err(err, -EINVAL, "box %s was not started attached by this handle", b->id);
@@ -242,9 +241,10 @@ BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *b, int grace_
 {
     if (!bl_lock_held(b->dir_fd, "shim.lock")) {
         if (!strcmp(b->status, "running")) /* died without us noticing: repair */
-            return finish_stopped(rt, b, bl_box_read_exit_code(b->dir_fd) >= 0
-                                             ? bl_box_read_exit_code(b->dir_fd)
-                                             : b->exit_code,
+            return finish_stopped(rt, b,
+                                  bl_box_read_exit_code(b->dir_fd) >= 0
+                                      ? bl_box_read_exit_code(b->dir_fd)
+                                      : b->exit_code,
                                   err);
         return 0;
     }
@@ -293,8 +293,10 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, boxlite_box *b, int forc
             return r;
     }
     if (bl_box_reap_dead_shim(rt, b->dir_fd, b->id) > 0)
-        return bl_err(err, -EBUSY, "cannot remove box %s: its cgroups are still busy (its "
-                                   "processes are exiting); try again", b->id);
+        return bl_err(err, -EBUSY,
+                      "cannot remove box %s: its cgroups are still busy (its "
+                      "processes are exiting); try again",
+                      b->id);
     return bl_box_delete(rt, b->id, err);
 }
 

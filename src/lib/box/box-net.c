@@ -27,9 +27,9 @@
 #include "alloc-util.h"
 #include "box-net.h"
 #include "box-records.h"
+#include "fs-util.h"
 #include "helpers.h"
 #include "log.h"
-#include "fs-util.h"
 
 #define HOST_ALIAS "host.boxlite.internal"
 #define BOX_IP "10.0.2.100" /* slirp4netns's defaults */
@@ -452,10 +452,11 @@ int bl_box_net_ports(struct boxlite_box *b, int running, json_t **ret, bl_error 
         return bl_oom(err);
     size_t i;
     json_t *e;
-    json_array_foreach(configured, i, e) {
-        json_t *p = json_pack("{s:O,s:O,s:O}", "host_ip", json_object_get(e, "host_ip"),
-                              "host_port", json_object_get(e, "host_port"), "box_port",
-                              json_object_get(e, "box_port"));
+    json_array_foreach(configured, i, e)
+    {
+        json_t *p =
+            json_pack("{s:O,s:O,s:O}", "host_ip", json_object_get(e, "host_ip"), "host_port",
+                      json_object_get(e, "host_port"), "box_port", json_object_get(e, "box_port"));
         if (!p || json_array_append_new(list, p) < 0)
             return bl_err(err, -EINVAL, "box %s: malformed port record", b->id);
     }

@@ -89,7 +89,6 @@ BOXLITE_API int boxlite_box_has_user_command(const boxlite_box *b)
     return json_is_true(json_object_get(b->config, "user_command"));
 }
 
-
 /* ---- loading records ---- */
 
 #define BOX_COLUMNS "id, name, created_at, config, status, pid, exit_code"

@@ -13,8 +13,8 @@
  */
 #pragma once
 
-#include <stdbool.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "box-internal.h"
 #include "error.h"

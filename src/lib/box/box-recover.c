@@ -68,8 +68,7 @@ static int cgroup_cleanup(struct boxlite_runtime *rt, const char *id)
         return left;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || !strncmp(de->d_name, "boxlite-", 8) ||
-            de->d_type != DT_DIR)
+        if (de->d_name[0] == '.' || !strncmp(de->d_name, "boxlite-", 8) || de->d_type != DT_DIR)
             continue;
         char root[300];
         snprintf(root, sizeof(root), "/sys/fs/cgroup/%s", de->d_name);
@@ -210,4 +209,3 @@ void bl_box_recover(struct boxlite_runtime *rt)
         }
     }
 }
-

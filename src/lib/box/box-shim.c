@@ -21,7 +21,6 @@
 #include "seccomp-profile.h"
 #include "wire.h"
 
-
 /* box-net.c names its keys: an unknown one fails the write (bl_conf_put_name). */
 static void conf_put_cb(void *c, const char *k, const char *v)
 {
@@ -43,7 +42,8 @@ static void conf_put_volumes(struct bl_conf_buf *c, json_t *volumes)
     for (size_t depth = 0, done = 0; done < n && depth < 4096; depth++) {
         size_t i;
         json_t *v;
-        json_array_foreach(volumes, i, v) {
+        json_array_foreach(volumes, i, v)
+        {
             const char *target = json_string_value(json_object_get(v, "target"));
             const char *source = json_string_value(json_object_get(v, "source"));
             if (!target || !source || path_depth(target) != depth)
@@ -100,7 +100,8 @@ int bl_box_write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, co
     const char *rootfs = json_string_value(json_object_get(cfg, "rootfs"));
     if (rootfs)
         bl_conf_put(&c, BL_CONF_layer, rootfs);
-    json_array_foreach(json_object_get(cfg, "layers"), i, e) {
+    json_array_foreach(json_object_get(cfg, "layers"), i, e)
+    {
         char p[PATH_MAX];
         snprintf(p, sizeof(p), "%s/images/layers/%s", rt->home,
                  bl_digest_hex(json_string_value(e)));
@@ -196,8 +197,7 @@ int bl_shim_spawn(struct boxlite_runtime *rt, struct boxlite_box *b, const char 
         argv[1] = (char *) mode;
         argv[2] = box_dir;
     }
-    int fds[4] = {stdio ? stdio[0] : -1, stdio ? stdio[1] : -1, stdio ? stdio[2] : -1,
-                  chan_child};
+    int fds[4] = {stdio ? stdio[0] : -1, stdio ? stdio[1] : -1, stdio ? stdio[2] : -1, chan_child};
     _cleanup_proc_ struct bl_proc proc = BL_PROC_NULL;
     r = bl_proc_spawn(argv, fds, 4, flags, &proc, err);
     if (r < 0)

@@ -356,7 +356,6 @@ void bl_volume_remove_anonymous_all(struct boxlite_runtime *rt, json_t *volumes)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(volumes, i, v)
-        if (json_is_true(json_object_get(v, "anonymous")))
-            bl_volume_remove_anonymous(rt, json_string_value(json_object_get(v, "source")));
+    json_array_foreach(volumes, i, v) if (json_is_true(json_object_get(v, "anonymous")))
+        bl_volume_remove_anonymous(rt, json_string_value(json_object_get(v, "source")));
 }
