@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
@@ -17,6 +18,7 @@
 #include "box-internal.h"
 #include "box-records.h"
 #include "box-shim.h"
+#include "fault.h"
 #include "fs-util.h"
 #include "runtime.h"
 #include "wire.h"
@@ -30,8 +32,8 @@ static char *tmp_path(const char *name)
 
 static char *tmp_dir(const char *name)
 {
-    char *p = tmp_path(name);
-    ASSERT_OK(bl_mkdir_p(p, 0755, &tap_last_err));
+    char *p = tmp_path(name); /* (libc only: no fault point, see oom_torture) */
+    ASSERT_OK(mkdir(p, 0755));
     char *real = realpath(p, NULL);
     ASSERT_NOT_NULL(real);
     free(p);
@@ -237,4 +239,96 @@ TEST(parse_status)
     ASSERT_EQ(bl_shim_parse_status(NULL), 125);
 }
 
-TAP_MAIN(T(full_config), T(defaults_and_attached), T(log_max_from_env), T(parse_status))
+#ifdef BL_FAULT_INJECTION
+/* In a child with BL_FAULT=n: open, look the box up, write its shim.conf. 0 when no fault point
+ * was reached, 2 when one failed cleanly (an error with its message, no fd left open), 1 not. */
+static int oom_run(const char *home, const char *id, unsigned long n)
+{
+    int fds = tap_open_fds();
+    boxlite_runtime_opts o;
+    boxlite_runtime_opts_init(&o);
+    o.home = home;
+    boxlite_runtime *rt = NULL;
+    boxlite_box *b = NULL;
+    bl_error *e = NULL;
+    int r = boxlite_runtime_open(&o, &rt, &e);
+    if (r >= 0)
+        r = boxlite_box_lookup(rt, id, &b, &e);
+    if (r >= 0)
+        r = bl_box_write_shim_conf(rt, b, NULL, &e);
+    int res = r < 0 ? (e && e->code == r ? 2 : 1) : bl_fault_count() < n ? 0 : 1;
+    if (res == 1)
+        fprintf(stderr, "BL_FAULT=%lu: r=%d err=%s\n", n, r, e ? bl_error_msg(e) : "(none)");
+    bl_error_free(e);
+    boxlite_box_free(b);
+    boxlite_runtime_free(rt);
+    return tap_open_fds() == fds ? res : 1;
+}
+#endif
+
+TEST(oom_torture)
+{
+#ifndef BL_FAULT_INJECTION
+    SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
+#else
+    _cleanup_free_ char *home = tmp_path("home"), *root = tmp_dir("rootfs"), *vol = tmp_dir("vol");
+    _cleanup_free_ char *spec = NULL;
+    ASSERT_TRUE(asprintf(&spec, "%s:/data:ro", vol) > 0);
+    const char *vols[] = {spec, NULL};
+    const char *env[] = {"A=1", NULL};
+    /* the box is made in a child: the fault counter of this process must stay untouched
+     * (a child inherits it, and reads BL_FAULT only at its first fault point) */
+    int p[2];
+    ASSERT_OK(pipe2(p, O_CLOEXEC));
+    pid_t setup = fork();
+    ASSERT_TRUE(setup >= 0);
+    if (setup == 0) {
+        boxlite_runtime *rt = open_rt();
+        boxlite_box_opts o;
+        boxlite_box_opts_init(&o);
+        o.rootfs = root;
+        o.env = env;
+        o.volumes = vols;
+        o.pids_limit = 10;
+        o.network = "disabled";
+        struct boxlite_box *b = NULL;
+        ASSERT_OK(bl_box_create(rt, &o, NULL, &b, &tap_last_err));
+        ASSERT_EQ(write(p[1], b->id, 13), 13);
+        bl_box_free(b);
+        boxlite_runtime_free(rt);
+        exit(0);
+    }
+    (void) close(p[1]);
+    char id[13] = {0};
+    ASSERT_EQ(read(p[0], id, 13), 13);
+    (void) close(p[0]);
+    int st = 0;
+    ASSERT_EQ(waitpid(setup, &st, 0), setup);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ASSERT_EQ(id[12], 0);
+    for (unsigned long n = 1;; n++) {
+        ASSERT_TRUE(n < 1000);
+        fflush(stdout);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+            char num[32];
+            (void) snprintf(num, sizeof(num), "%lu", n);
+            (void) setenv("BL_FAULT", num, 1);
+            exit(oom_run(home, id, n)); /* exit, not _exit: LeakSanitizer runs at exit */
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        if (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 2)
+            tap_fail(__FILE__, __LINE__, "BL_FAULT=%lu: exit status %d", n, WEXITSTATUS(status));
+        if (WEXITSTATUS(status) == 0) {
+            printf("# %lu fault points failed cleanly\n", n - 1);
+            break;
+        }
+    }
+#endif
+}
+
+TAP_MAIN(T(full_config), T(defaults_and_attached), T(log_max_from_env), T(parse_status),
+         T(oom_torture))
