@@ -177,10 +177,11 @@ int bl_box_create(struct boxlite_runtime *rt, const boxlite_box_opts *o, const c
     if (o->image) {
         /* the image is here (the API's create pulled it when it was not): this layer only
          * reads the store */
-        image_id = bl_strdup(image_id_in);
-        if (image_id_in && !image_id)
-            return bl_oom(err);
-        if (!image_id) {
+        if (image_id_in) {
+            image_id = bl_strdup(image_id_in);
+            if (!image_id)
+                return bl_oom(err);
+        } else {
             r = bl_image_resolve(rt, o->image, &image_id, NULL, err);
             if (r < 0)
                 return r;
