@@ -4,7 +4,7 @@
  * running whose shim is gone becomes stopped with the exit code of its exit.json (or keeps its
  * own); a box whose shim.lock or lock is held is left alone; a stale --rm box is deleted, a
  * configured one kept; the staging directory of a killed creator goes, with the box directory
- * no row names; and bl_box_reap_dead_shim() leaves the cgroups to a shim that tore down.
+ * no row names; and bl_box_reap_cgroups() of a box without cgroups has nothing left.
  */
 #include <fcntl.h>
 #include <sys/file.h>
@@ -207,18 +207,17 @@ TEST(killed_creator_stage)
     boxlite_runtime_free(rt);
 }
 
-TEST(reap_dead_shim)
+TEST(reap_cgroups_and_exit_code)
 {
     boxlite_runtime *rt = open_rt();
     char id[13];
     make_box(rt, 0, id);
     int dfd = box_dir(rt, id);
     ASSERT_TRUE(dfd >= 0);
-    /* no cgroup of this box exists: nothing is left either way */
-    ASSERT_EQ(bl_box_reap_dead_shim(rt, dfd, id), 0);
+    /* no cgroup of this box exists: nothing is left */
+    ASSERT_EQ(bl_box_reap_cgroups(rt, id), 0);
+    ASSERT_EQ(bl_box_reap_cgroups(rt, "NOSUCHBOX000"), 0);
     put_file(dfd, "exit.json", "{\"exit_code\": 0}\n");
-    ASSERT_EQ(bl_box_reap_dead_shim(rt, dfd, id), 0);
-    ASSERT_EQ(bl_box_reap_dead_shim(rt, -1, "NOSUCHBOX000"), 0);
     ASSERT_EQ(bl_box_read_exit_code(dfd), 0);
     put_file(dfd, "exit.json", "{\"exit_code\": 137}\n");
     ASSERT_EQ(bl_box_read_exit_code(dfd), 137);
@@ -231,4 +230,5 @@ TEST(reap_dead_shim)
 }
 
 TAP_MAIN(T(running_box_whose_shim_died), T(live_boxes_are_left_alone),
-         T(stale_auto_remove_goes_configured_stays), T(killed_creator_stage), T(reap_dead_shim))
+         T(stale_auto_remove_goes_configured_stays), T(killed_creator_stage),
+         T(reap_cgroups_and_exit_code))

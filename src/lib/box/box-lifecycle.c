@@ -64,7 +64,7 @@ static int start_box(struct boxlite_runtime *rt, struct boxlite_box *b, const in
     if (r < 0 || msg->n < 1) {
         if (proc.pid > 0)
             (void) bl_proc_wait(&proc);
-        (void) bl_box_reap_dead_shim(rt, b->dir_fd, b->id);
+        (void) bl_box_reap_cgroups(rt, b->id);
         if (ret_status)
             *ret_status = 125;
         return bl_err(err, -EIO, "box %s: the shim exited before starting the box", b->id);
@@ -151,7 +151,7 @@ BOXLITE_API int boxlite_box_signal(boxlite_runtime *rt, boxlite_box *b, int sig,
 static int finish_stopped(struct boxlite_runtime *rt, struct boxlite_box *b, int status,
                           bl_error **err)
 {
-    int busy = bl_box_reap_dead_shim(rt, b->dir_fd, b->id);
+    int busy = bl_box_reap_cgroups(rt, b->id);
     (void) unlinkat(b->dir_fd, "shim.pid", 0);
     (void) unlinkat(b->dir_fd, "shim.sock", 0);
     /* (a --rm box whose cgroups are still busy stays, stopped, for the recovery of the next
@@ -292,7 +292,7 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, boxlite_box *b, int forc
         if (r < 0)
             return r;
     }
-    if (bl_box_reap_dead_shim(rt, b->dir_fd, b->id) > 0)
+    if (bl_box_reap_cgroups(rt, b->id) > 0)
         return bl_err(err, -EBUSY,
                       "cannot remove box %s: its cgroups are still busy (its "
                       "processes are exiting); try again",

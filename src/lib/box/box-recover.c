@@ -153,10 +153,8 @@ static void recover_box_stages(struct boxlite_runtime *rt)
     closedir(d);
 }
 
-int bl_box_reap_dead_shim(struct boxlite_runtime *rt, int dir_fd, const char *id)
+int bl_box_reap_cgroups(struct boxlite_runtime *rt, const char *id)
 {
-    if (dir_fd >= 0 && faccessat(dir_fd, "exit.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-        return 0; /* the shim's teardown ran: its cgroups are its business, and done */
     return cgroup_cleanup(rt, id);
 }
 
@@ -185,7 +183,7 @@ void bl_box_recover(struct boxlite_runtime *rt)
         /* a shim killed with SIGKILL could not remove them; while one is left (its tasks
          * still dying), a --rm box's record stays for the next open to try again (another box
          * has its next start or its rm for that) */
-        if (bl_box_reap_dead_shim(rt, dfd, id) > 0 && auto_remove && dfd >= 0)
+        if (bl_box_reap_cgroups(rt, id) > 0 && auto_remove && dfd >= 0)
             continue;
         if (auto_remove || dfd < 0) {
             bl_debug("recovery: removing stale box %s", id);
