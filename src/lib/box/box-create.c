@@ -21,7 +21,6 @@
 #include "box-records.h"
 #include "box-volume.h"
 #include "caps.h"
-#include "cgroup-warm.h"
 #include "fs-util.h"
 #include "image-store.h"
 #include "runtime.h"
@@ -166,7 +165,8 @@ int bl_box_create(struct boxlite_runtime *rt, const boxlite_box_opts *o, const c
     int r = bl_box_create_check(o, err);
     if (r < 0)
         return r;
-    bl_cgroup_warm(rt); /* a start usually follows: overlap the kernel's wait with our work */
+    /* (the API's create has started warming the cgroup lock for the start that usually
+     * follows, before it ensured the image: once, a second call could start a second warm-up) */
     _cleanup_json_ json_t *cfg = json_object(), *env = json_array(), *args = json_array(),
                           *layers = json_array();
     if (!cfg || !env || !args || !layers)
