@@ -463,7 +463,7 @@ CMD(run)
         enter_raw_mode();
     if (boxlite_box_start(rt, box, stdio, &status, &err) < 0) {
         term_restore(); /* the message on a terminal in its own mode */
-        cli_error(err); /* (a --rm box that did not start is gone: the library removed it) */
+        cli_error(err);
         return status;
     }
     if (!o.tty)
