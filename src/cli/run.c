@@ -78,11 +78,6 @@ int cmd_run(const struct cli_command *cmd, int argc, char **argv)
     if (boxlite_box_start(rt, box, stdio, &status, &err) < 0) {
         term_restore(); /* the message on a terminal in its own mode */
         cli_error(err);
-        if (o.rm) {
-            boxlite_error *e2 = NULL;
-            if (boxlite_box_remove(rt, box, 1, &e2) < 0)
-                cli_error(e2);
-        }
         return status;
     }
     if (!o.tty)

@@ -10,12 +10,11 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
-#include "box.h"
 #include "fs-util.h"
+#include "helpers.h"
 #include "idmap.h"
 #include "log.h"
 #include "proc-util.h"
-#include "runtime.h"
 
 void bl_idmap_done(struct bl_idmap *m)
 {
@@ -154,26 +153,21 @@ char *bl_idmap_describe(const struct bl_idmap *m)
 
 /* boxlite-shim --userns OP SPEC NEWUIDMAP NEWGIDMAP [NAME], with fd 0 and fd 3 as given; its
  * stderr is the message of a failure. */
-static int run_helper(struct boxlite_runtime *rt, const char *op, int in_fd, int dir_fd,
-                      const char *name, bl_error **err)
+int bl_idmap_run(const struct bl_idmap *m, const char *shim, const char *op, int in_fd, int dir_fd,
+                 const char *name, bl_error **err)
 {
-    const struct bl_idmap *m = &rt->idmap;
-    _cleanup_free_ char *shim = NULL;
-    int r = bl_shim_path(&shim, err);
-    if (r < 0)
-        return r;
     _cleanup_free_ char *spec = bl_idmap_spec(m);
     if (!spec)
         return bl_oom(err);
-    char *argv[] = {shim,         (char *) "--userns", (char *) op,   spec,
-                    m->newuidmap, m->newgidmap,        (char *) name, NULL};
+    char *argv[] = {(char *) shim, (char *) "--userns", (char *) op,   spec,
+                    m->newuidmap,  m->newgidmap,        (char *) name, NULL};
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return bl_err_errno(err, "pipe");
     _cleanup_close_ int msg_r = p[0], msg_w = p[1];
     int fds[4] = {in_fd, -1, msg_w, dir_fd};
     _cleanup_proc_ struct bl_proc proc = BL_PROC_NULL;
-    r = bl_proc_spawn(argv, fds, 4, 0, &proc, err);
+    int r = bl_proc_spawn(argv, fds, 4, 0, &proc, err);
     if (r < 0)
         return r;
     msg_w = bl_close(msg_w);
@@ -188,30 +182,4 @@ static int run_helper(struct boxlite_runtime *rt, const char *op, int in_fd, int
     return bl_err(err, -EIO, "cannot %s in the user namespace of the id range: %s",
                   !strcmp(op, "rm") ? "remove files" : "set the owners of files",
                   msg && *msg ? msg : "the helper failed");
-}
-
-int bl_idmap_chown(struct boxlite_runtime *rt, int root_fd, int owners_fd, bl_error **err)
-{
-    struct stat st;
-    if (!rt->idmap.range || owners_fd < 0)
-        return 0;
-    if (fstat(owners_fd, &st) < 0)
-        return bl_err_errno(err, "cannot stat the owner records");
-    if (st.st_size == 0)
-        return 0;
-    if (lseek(owners_fd, 0, SEEK_SET) < 0)
-        return bl_err_errno(err, "cannot rewind the owner records");
-    return run_helper(rt, "chown", owners_fd, root_fd, NULL, err);
-}
-
-int bl_rm_tree(struct boxlite_runtime *rt, int dirfd, const char *name)
-{
-    int r = bl_rm_rf_at(dirfd, name);
-    if (r >= 0 || !rt->idmap.range || (r != -EACCES && r != -EPERM))
-        return r;
-    _cleanup_(bl_error_freep) bl_error *err = NULL;
-    r = run_helper(rt, "rm", -1, dirfd, name, &err);
-    if (r < 0)
-        bl_warn("%s", bl_error_msg(err));
-    return r;
 }

@@ -16,8 +16,6 @@
 
 #include "error.h"
 
-struct boxlite_runtime;
-
 struct bl_idmap {
     bool userns; /* not root: boxes get a user namespace */
     bool range;  /* ... mapped with a subordinate range (else: single id) */
@@ -46,11 +44,10 @@ char *bl_idmap_spec(const struct bl_idmap *m);
 char *bl_idmap_describe(const struct bl_idmap *m);
 
 /*
- * Apply the owners recorded in owners_fd (records "UID GID MODE PATH\0", from bl_layer_unpack)
- * to the tree at root_fd, inside a namespace with the range. No-op for an empty record.
+ * Run `SHIM --userns OP SPEC NEWUIDMAP NEWGIDMAP [NAME]` (the shim's helper mode: "chown" the
+ * tree at dir_fd from the owner records on in_fd, or "rm" dir_fd/name) in a namespace with the
+ * range, and wait for it; its stderr becomes the message of a failure (-EIO). The runtime's
+ * bl_idmap_chown() and bl_rm_tree() (runtime.h) call it.
  */
-int bl_idmap_chown(struct boxlite_runtime *rt, int root_fd, int owners_fd, bl_error **err);
-
-/* rm -rf dirfd/name; what the user may not remove (files of subordinate ids) is removed inside a
- * namespace with the range. ENOENT is success. */
-int bl_rm_tree(struct boxlite_runtime *rt, int dirfd, const char *name);
+int bl_idmap_run(const struct bl_idmap *m, const char *shim, const char *op, int in_fd, int dir_fd,
+                 const char *name, bl_error **err);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Opening a home: layout creation, the store, and the cheap recovery pass that runs on every
- * open (stale staging directories of dead processes are removed). Many processes may open the
- * same home at once; nothing here assumes it is alone.
+ * Opening a home: layout creation, the store, the helpers every box needs, and the cheap
+ * recovery pass of its staging directories that runs on every open (those of dead processes are
+ * removed; the box module's own recovery follows, from the API's open). Many processes may open
+ * the same home at once; nothing here assumes it is alone.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,16 +15,10 @@
 
 #include "alloc-util.h"
 #include "fs-util.h"
+#include "helpers.h"
 #include "idmap.h"
 #include "log.h"
-#include "box.h"
-#include "registry.h"
 #include "runtime.h"
-
-BOXLITE_API void boxlite_runtime_opts_init(boxlite_runtime_opts *opts)
-{
-    *opts = (boxlite_runtime_opts) BOXLITE_RUNTIME_OPTS_INIT;
-}
 
 int bl_home_resolve(const char *explicit_home, char **ret, bl_error **err)
 {
@@ -175,7 +170,8 @@ int bl_stage_new(struct boxlite_runtime *rt, const char *prefix, struct bl_stage
         (void) unlinkat(rt->tmp_fd, tmpl, AT_REMOVEDIR);
         return r;
     }
-    *ret = (struct bl_stage){.rt = rt, .tmp_fd = rt->tmp_fd, .name = TAKE_PTR(name), .fd = TAKE_FD(fd)};
+    *ret = (struct bl_stage){
+        .rt = rt, .tmp_fd = rt->tmp_fd, .name = TAKE_PTR(name), .fd = TAKE_FD(fd)};
     return 0;
 }
 
@@ -189,32 +185,13 @@ void bl_stage_done(struct bl_stage *s)
     s->fd = bl_close(s->fd);
 }
 
-BOXLITE_API int boxlite_runtime_open(const boxlite_runtime_opts *opts, boxlite_runtime **ret_rt,
-                                     boxlite_error **err)
+int bl_runtime_open(const char *home, struct boxlite_runtime **ret_rt, bl_error **err)
 {
-    if (!ret_rt)
-        return bl_err(err, -EINVAL, "ret_rt must not be NULL");
-    _cleanup_(boxlite_runtime_freep) struct boxlite_runtime *rt = bl_calloc(1, sizeof(*rt));
+    _cleanup_(bl_runtime_freep) struct boxlite_runtime *rt = bl_calloc(1, sizeof(*rt));
     if (!rt)
         return bl_oom(err);
     rt->home_fd = rt->tmp_fd = rt->blobs_fd = rt->layers_fd = rt->boxes_fd = -1;
-    rt->registries = bl_calloc(1, sizeof(*rt->registries));
-    if (!rt->registries)
-        return bl_oom(err);
-    int r = 0;
-    if (opts && opts->version >= 2) /* config_json and registries exist since version 2 */
-        r = bl_registries_parse(opts->config_json, opts->registries, rt->registries, err);
-    if (r < 0)
-        return r;
-    /* --home > $BOXLITE_HOME > the configuration's home_dir > ~/.boxlite. A home that is given
-     * must be a path: "" is not "the default" (NULL is). */
-    const char *home = opts ? opts->home : NULL;
-    if (home && !*home)
-        return bl_err(err, -EINVAL, "home_dir must not be empty");
-    const char *env = getenv("BOXLITE_HOME");
-    if ((!home || !*home) && (!env || !*env) && rt->registries->home_dir)
-        home = rt->registries->home_dir;
-    r = bl_home_resolve(home, &rt->home, err);
+    int r = bl_home_resolve(home, &rt->home, err);
     if (r < 0)
         return r;
     r = open_dir(rt->home, "", &rt->home_fd, err);
@@ -246,10 +223,54 @@ BOXLITE_API int boxlite_runtime_open(const boxlite_runtime_opts *opts, boxlite_r
     r = bl_idmap_detect(&rt->idmap, err);
     if (r < 0)
         return r;
+    /* (missing: commands that start nothing work without it; a start says so) */
+    r = bl_shim_find(&rt->shim_path, err);
+    if (r < 0 && r != -ENOENT)
+        return r;
     recover_tmp(rt);
-    bl_box_recover(rt);
     *ret_rt = TAKE_PTR(rt);
     return 0;
+}
+
+int bl_runtime_shim_path(const struct boxlite_runtime *rt, const char **ret, bl_error **err)
+{
+    if (!rt->shim_path)
+        return bl_err(err, -ENOENT, "cannot find boxlite-shim (set BOXLITE_SHIM)");
+    *ret = rt->shim_path;
+    return 0;
+}
+
+int bl_idmap_chown(struct boxlite_runtime *rt, int root_fd, int owners_fd, bl_error **err)
+{
+    struct stat st;
+    if (!rt->idmap.range || owners_fd < 0)
+        return 0;
+    if (fstat(owners_fd, &st) < 0)
+        return bl_err_errno(err, "cannot stat the owner records");
+    if (st.st_size == 0)
+        return 0;
+    if (lseek(owners_fd, 0, SEEK_SET) < 0)
+        return bl_err_errno(err, "cannot rewind the owner records");
+    const char *shim = NULL;
+    int r = bl_runtime_shim_path(rt, &shim, err);
+    if (r < 0)
+        return r;
+    return bl_idmap_run(&rt->idmap, shim, "chown", owners_fd, root_fd, NULL, err);
+}
+
+int bl_rm_tree(struct boxlite_runtime *rt, int dirfd, const char *name)
+{
+    int r = bl_rm_rf_at(dirfd, name);
+    if (r >= 0 || !rt->idmap.range || (r != -EACCES && r != -EPERM))
+        return r;
+    _cleanup_(bl_error_freep) bl_error *err = NULL;
+    const char *shim = NULL;
+    r = bl_runtime_shim_path(rt, &shim, &err);
+    if (r >= 0)
+        r = bl_idmap_run(&rt->idmap, shim, "rm", -1, dirfd, name, &err);
+    if (r < 0)
+        bl_warn("%s", bl_error_msg(err));
+    return r;
 }
 
 BOXLITE_API const char *boxlite_runtime_id_mapping(const boxlite_runtime *rt)
@@ -262,21 +283,18 @@ BOXLITE_API const char *boxlite_runtime_home(const boxlite_runtime *rt)
     return rt ? rt->home : NULL;
 }
 
-BOXLITE_API void boxlite_runtime_free(boxlite_runtime *rt)
+void bl_runtime_free(struct boxlite_runtime *rt)
 {
     if (!rt)
         return;
-    bl_cgroup_warm_done(rt);
     bl_store_free(rt->store);
-    if (rt->registries)
-        bl_registries_done(rt->registries);
-    free(rt->registries);
     (void) bl_close(rt->home_fd);
     (void) bl_close(rt->tmp_fd);
     (void) bl_close(rt->blobs_fd);
     (void) bl_close(rt->layers_fd);
     (void) bl_close(rt->boxes_fd);
     bl_idmap_done(&rt->idmap);
+    free(rt->shim_path);
     free(rt->home);
     free(rt);
 }

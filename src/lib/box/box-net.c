@@ -25,11 +25,12 @@
 #include <sys/stat.h>
 
 #include "alloc-util.h"
-#include "box.h"
-#include "log.h"
+#include "box-net.h"
+#include "box-records.h"
 #include "fs-util.h"
+#include "helpers.h"
+#include "log.h"
 
-#define _cleanup_json_ _cleanup_(json_decrefp)
 #define HOST_ALIAS "host.boxlite.internal"
 #define BOX_IP "10.0.2.100" /* slirp4netns's defaults */
 #define BOX_GATEWAY "10.0.2.2"
@@ -281,50 +282,6 @@ int bl_box_net_config(const char *mode, const char *const *allow_net, const char
 
 /* ---- at start: shim.conf ---- */
 
-static int executable_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-int bl_net_find_helper(const char *name, const char *env, char **ret, bl_error **err)
-{
-    const char *override = env ? getenv(env) : NULL;
-    if (override && *override) {
-        if (strchr(override, '/')) {
-            char real[PATH_MAX];
-            if (!realpath(override, real) || !executable_file(real))
-                return -ENOENT;
-            char *p = bl_strdup(real);
-            if (!p)
-                return bl_oom(err);
-            *ret = p;
-            return 0;
-        }
-        name = override;
-    }
-    const char *path = getenv("PATH");
-    _cleanup_free_ char *dirs = bl_asprintf("%s:/usr/bin:/usr/sbin:/bin:/sbin", path ? path : "");
-    if (!dirs)
-        return bl_oom(err);
-    for (char *d = dirs; *d;) {
-        size_t k = strcspn(d, ":");
-        char *next = d + k + (d[k] != 0);
-        d[k] = 0;
-        if (d[0] == '/') { /* a relative entry would depend on the caller's directory */
-            _cleanup_free_ char *p = bl_asprintf("%s/%s", d, name);
-            if (!p)
-                return bl_oom(err);
-            if (executable_file(p)) {
-                *ret = TAKE_PTR(p);
-                return 0;
-            }
-        }
-        d = next;
-    }
-    return -ENOENT;
-}
-
 /* Append [key, value] to `pairs`; -ENOMEM. */
 static int pair_add(json_t *pairs, const char *k, const char *v)
 {
@@ -495,10 +452,11 @@ int bl_box_net_ports(struct boxlite_box *b, int running, json_t **ret, bl_error 
         return bl_oom(err);
     size_t i;
     json_t *e;
-    json_array_foreach(configured, i, e) {
-        json_t *p = json_pack("{s:O,s:O,s:O}", "host_ip", json_object_get(e, "host_ip"),
-                              "host_port", json_object_get(e, "host_port"), "box_port",
-                              json_object_get(e, "box_port"));
+    json_array_foreach(configured, i, e)
+    {
+        json_t *p =
+            json_pack("{s:O,s:O,s:O}", "host_ip", json_object_get(e, "host_ip"), "host_port",
+                      json_object_get(e, "host_port"), "box_port", json_object_get(e, "box_port"));
         if (!p || json_array_append_new(list, p) < 0)
             return bl_err(err, -EINVAL, "box %s: malformed port record", b->id);
     }

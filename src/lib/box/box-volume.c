@@ -16,8 +16,9 @@
 #include <time.h>
 
 #include "alloc-util.h"
-#include "box.h"
+#include "box-volume.h"
 #include "fs-util.h"
+#include "runtime.h"
 
 void bl_volume_done(struct bl_volume *v)
 {
@@ -349,4 +350,12 @@ void bl_volume_remove_anonymous(struct boxlite_runtime *rt, const char *path)
     _cleanup_free_ char *rel = bl_strdup(path + n + 1);
     if (dfd >= 0 && rel)
         (void) bl_rm_tree(rt, dfd, rel);
+}
+
+void bl_volume_remove_anonymous_all(struct boxlite_runtime *rt, json_t *volumes)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(volumes, i, v) if (json_is_true(json_object_get(v, "anonymous")))
+        bl_volume_remove_anonymous(rt, json_string_value(json_object_get(v, "source")));
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "cgroup-warm.h"
 #include "fs-util.h"
 #include "runtime.h"
 
@@ -42,8 +43,8 @@ static void *warm(void *arg)
             p += strlen(key);
             size_t n = strcspn(p, "\n");
             char path[4096], tid[32];
-            int k = snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%.*s/tasks", ctrls[i],
-                             (int) n, p);
+            int k =
+                snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%.*s/tasks", ctrls[i], (int) n, p);
             if (k < 0 || (size_t) k >= sizeof(path))
                 break;
             int fd = open(path, O_WRONLY | O_CLOEXEC);

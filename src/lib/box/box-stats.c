@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "box.h"
+#include "box-internal.h"
+#include "box-lifecycle.h"
 #include "shim-proto.h"
 
 static int64_t value(const struct bl_msg *m, const char *key)
@@ -22,8 +23,8 @@ static int64_t value(const struct bl_msg *m, const char *key)
     return -1;
 }
 
-BOXLITE_API int boxlite_box_stats_get(boxlite_runtime *rt, boxlite_box *b,
-                                      boxlite_box_stats *ret, boxlite_error **err)
+BOXLITE_API int boxlite_box_stats_get(boxlite_runtime *rt, boxlite_box *b, boxlite_box_stats *ret,
+                                      boxlite_error **err)
 {
     if (!rt || !b || !ret)
         return bl_err(err, -EINVAL, "invalid arguments");

@@ -26,10 +26,10 @@
  * With --follow-symlinks, a symlink in a box source is followed by resolving its path again
  * from the box's root (RESOLVE_IN_ROOT), so it too stays in the box.
  */
-#include <sched.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -39,7 +39,8 @@
 #include <sys/stat.h>
 
 #include "alloc-util.h"
-#include "box.h"
+#include "box-records.h"
+#include "box-shim.h"
 #include "fs-util.h"
 #include "log.h"
 #include "proc-util.h"
@@ -133,8 +134,8 @@ static int root_of_running(struct boxlite_box *b, struct box_root *r, bl_error *
     return 0;
 }
 
-static int root_of_stopped(struct boxlite_runtime *rt, struct boxlite_box *b,
-                           struct box_root *r, bl_error **err)
+static int root_of_stopped(struct boxlite_runtime *rt, struct boxlite_box *b, struct box_root *r,
+                           bl_error **err)
 {
     int q = bl_box_write_shim_conf(rt, b, NULL, err);
     if (q < 0)
@@ -195,8 +196,8 @@ struct link_fd {
 
 struct copy {
     int flags;
-    int src_root;    /* box root of the source, or -1 (host) */
-    int to_host;     /* destination is the host: set-id bits are dropped */
+    int src_root; /* box root of the source, or -1 (host) */
+    int to_host;  /* destination is the host: set-id bits are dropped */
     size_t depth;
     struct stat ancestors[MAX_DEPTH + 1]; /* for loops through followed symlinks */
     struct link_fd links[MAX_LINK_FDS];
@@ -301,8 +302,8 @@ static int chmod_fifo(int dfd, const char *name, mode_t mode)
 static int copy_entry(struct copy *c, int src, const struct stat *st, const char *box_path,
                       int dst_dfd, const char *name, bl_error **err);
 
-static int copy_file(struct copy *c, int src, const struct stat *st, int dst_dfd,
-                     const char *name, bl_error **err)
+static int copy_file(struct copy *c, int src, const struct stat *st, int dst_dfd, const char *name,
+                     bl_error **err)
 {
     char tmp[128];
     /* a second name of an inode already copied becomes a hard link to the copy */
@@ -383,8 +384,7 @@ static int copy_fifo(struct copy *c, const struct stat *st, int dst_dfd, const c
 }
 
 /* The entries of directory src (an O_PATH fd) into the directory dst_fd. */
-static int copy_children(struct copy *c, int src, const char *box_path, int dst_fd,
-                         bl_error **err)
+static int copy_children(struct copy *c, int src, const char *box_path, int dst_fd, bl_error **err)
 {
     int dfd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
@@ -461,7 +461,8 @@ static int copy_dir(struct copy *c, int src, const struct stat *st, const char *
             return bl_err(err, -ENOTDIR, "cannot overwrite non-directory '%s' with directory",
                           name);
     }
-    _cleanup_close_ int out = openat(dst_dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int out =
+        openat(dst_dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (out < 0)
         return bl_err_errno(err, "cannot open directory '%s'", name);
     c->ancestors[c->depth++] = *st;
@@ -625,8 +626,8 @@ static int copy_in_userns(void *arg, bl_error **err)
     struct copy_call *c = arg;
     if (setns(c->userns_fd, CLONE_NEWUSER) < 0)
         return bl_err_errno(err, "cannot join the box's user namespace");
-    return do_copy(c->src_root, c->src, c->dst_root, c->dst, c->flags, c->src_label,
-                   c->dst_label, err);
+    return do_copy(c->src_root, c->src, c->dst_root, c->dst, c->flags, c->src_label, c->dst_label,
+                   err);
 }
 
 /* Both directions: check the arguments, get the box's root, copy. */
@@ -639,9 +640,8 @@ static int copy_with_box(boxlite_runtime *rt, boxlite_box *b, const char *src, c
         return bl_err(err, -EINVAL, "source path cannot be empty");
     if (!*dst)
         return bl_err(err, -EINVAL, "destination path cannot be empty");
-    _cleanup_(box_root_done) struct box_root root = {.fd = -1, .userns_fd = -1,
-                                                     .helper = BL_PROC_NULL,
-                                                     .helper_sock = -1, .lock_fd = -1};
+    _cleanup_(box_root_done) struct box_root root = {
+        .fd = -1, .userns_fd = -1, .helper = BL_PROC_NULL, .helper_sock = -1, .lock_fd = -1};
     int r = box_root_open(rt, b, &root, err);
     if (r < 0)
         return r;

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "alloc-util.h"
-#include "box.h"
+#include "box-internal.h"
 #include "fs-util.h"
 #include "runtime.h"
 #include "shim-proto.h"
@@ -22,8 +22,7 @@
 
 BOXLITE_API void boxlite_logs_opts_init(boxlite_logs_opts *opts)
 {
-    *opts = (boxlite_logs_opts){
-        .version = BOXLITE_LOGS_OPTS_VERSION, .tail = -1, .stop_fd = -1};
+    *opts = (boxlite_logs_opts){.version = BOXLITE_LOGS_OPTS_VERSION, .tail = -1, .stop_fd = -1};
 }
 
 BOXLITE_API const char *boxlite_box_log_path(boxlite_runtime *rt, boxlite_box *b)
@@ -60,8 +59,12 @@ static void parse_rec(const char *line, size_t n, struct rec *r)
     const char *tag = sp1 + 8;
     if ((*tag != 'F' && *tag != 'P') || tag[1] != ' ')
         return;
-    *r = (struct rec){.ts = line, .ts_len = (size_t) (sp1 - line), .stream = err,
-                      .partial = *tag == 'P', .data = tag + 2, .len = (size_t) (end - tag - 2)};
+    *r = (struct rec){.ts = line,
+                      .ts_len = (size_t) (sp1 - line),
+                      .stream = err,
+                      .partial = *tag == 'P',
+                      .data = tag + 2,
+                      .len = (size_t) (end - tag - 2)};
 }
 
 struct out {
@@ -253,9 +256,8 @@ static int follow(struct boxlite_box *b, const char *log_dir, struct follower *f
     }
 }
 
-BOXLITE_API int boxlite_box_logs(boxlite_runtime *rt, boxlite_box *b,
-                                 const boxlite_logs_opts *opts, int out_fd, int err_fd,
-                                 boxlite_error **err)
+BOXLITE_API int boxlite_box_logs(boxlite_runtime *rt, boxlite_box *b, const boxlite_logs_opts *opts,
+                                 int out_fd, int err_fd, boxlite_error **err)
 {
     if (!rt || !b || !opts)
         return bl_err(err, -EINVAL, "invalid arguments");
