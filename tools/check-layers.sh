@@ -7,6 +7,9 @@
 #             build/$BUILD, default release; skipped with a note when absent).
 # A module is a .c with its .h (same base name). Calls through function pointers (callbacks)
 # are not edges: that is how a lower module is handed work from above.
+# In src/lib, the floors must only point down (a module may use its own floor and those below):
+#   0 src/lib/*.c (home, store, staging, helpers, ids, caps, seccomp) < 1 src/lib/image/ <
+#   2 src/lib/box/ < 3 the API facade (src/lib/api.c).
 # -g prints both graphs ("A B" = A uses B) instead of checking.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -15,7 +18,8 @@ includes() {
     for f in $(find "$1" -name '*.[ch]' | sort); do
         from=$(basename "$f"); from=${from%.*}
         echo "$from $from"
-        grep -oE '^#include "[^"]+\.h"' "$f" | sed 's/^#include "//; s/\.h"$//; s|.*/||' |
+        # "boxlite/x.h" is the public API (include/), not a module of the part
+        grep -oE '^#include "[^"/]+\.h"' "$f" | sed 's/^#include "//; s/\.h"$//' |
             while read -r to; do
                 [ "$to" = "$from" ] && continue
                 [ -n "$(find "$1" -name "$to.h" | head -n1)" ] && echo "$from $to"
@@ -46,7 +50,22 @@ if [ "${1:-}" = -g ]; then
     done
     exit 0
 fi
+floor() { # module of src/lib -> its floor
+    case $(find src/lib -name "$1.c" -o -name "$1.h" | head -n1) in
+    src/lib/api.c) echo 3 ;;
+    src/lib/box/*) echo 2 ;;
+    src/lib/image/*) echo 1 ;;
+    *) echo 0 ;;
+    esac
+}
 fail=0
+for kind in includes calls; do
+    $kind src/lib | while read -r a b; do
+        [ "$a" = "$b" ] && continue
+        fa=$(floor "$a") fb=$(floor "$b")
+        [ "$fa" -ge "$fb" ] || echo "check-layers: $a (floor $fa) $kind $b (floor $fb): a floor above"
+    done
+done | grep . && fail=1
 for part in $PARTS; do
     for kind in includes calls; do
         if ! out=$($kind $part | tsort 2>&1 >/dev/null) || [ -n "$out" ]; then
