@@ -15,46 +15,48 @@ extern "C" {
 typedef struct boxlite_box boxlite_box;
 
 typedef struct {
-    unsigned version;              /* BOXLITE_BOX_OPTS_VERSION */
-    const char *image;             /* reference, id or id prefix; NULL when rootfs is set */
-    const char *rootfs;            /* a prepared root filesystem directory, or NULL */
-    const char *name;              /* NULL = none */
-    const char *const *cmd;        /* NULL-terminated; NULL = the image's Cmd */
-    const char *entrypoint;        /* NULL = the image's Entrypoint; "" clears it */
-    const char *const *env;        /* NULL-terminated "K=V" overriding the image's Env */
-    const char *workdir;           /* NULL = the image's WorkingDir, else "/" */
-    const char *user;              /* NULL = the image's User */
-    const char *const *cap_add;    /* NULL-terminated capability names, "ALL" allowed */
+    unsigned version;           /* BOXLITE_BOX_OPTS_VERSION */
+    const char *image;          /* reference, id or id prefix; NULL when rootfs is set */
+    const char *rootfs;         /* a prepared root filesystem directory, or NULL */
+    const char *name;           /* NULL = none */
+    const char *const *cmd;     /* NULL-terminated; NULL = the image's Cmd */
+    const char *entrypoint;     /* NULL = the image's Entrypoint; "" clears it */
+    const char *const *env;     /* NULL-terminated "K=V" overriding the image's Env */
+    const char *workdir;        /* NULL = the image's WorkingDir, else "/" */
+    const char *user;           /* NULL = the image's User */
+    const char *const *cap_add; /* NULL-terminated capability names, "ALL" allowed */
     const char *const *cap_drop;
-    int init;                      /* put a minimal init in front of the command */
-    int auto_remove;               /* remove the box when it stops (foreground run --rm) */
-    int detach;                    /* the box outlives the process that started it */
+    int init;        /* put a minimal init in front of the command */
+    int auto_remove; /* remove the box when it stops (foreground run --rm) */
+    int detach;      /* the box outlives the process that started it */
     /* version 2 */
-    int64_t memory_mib;            /* memory limit in MiB; 0 = the default (1024), < 0 = none */
-    double cpus;                   /* CPU limit (fractions allowed); 0 = the default (1), < 0 =
-                                    * none. The defaults are skipped where the host has no
-                                    * cgroup controller for them; explicit limits are not. */
-    int64_t pids_limit;            /* most tasks at once; <= 0 = no limit */
-    const char *const *volumes;    /* NULL-terminated `docker -v` specs: HOST:BOX[:OPTS],
-                                    * /BOX[:ro|rw] (an anonymous volume, made under the home and
-                                    * removed with the box); OPTS is a comma list, "ro" counts */
-    int tty;                       /* an attached start gives PID 1 a pseudo-terminal */
+    int64_t memory_mib;         /* memory limit in MiB; 0 = the default (1024), < 0 = none */
+    double cpus;                /* CPU limit (fractions allowed); 0 = the default (1), < 0 =
+                                 * none. The defaults are skipped where the host has no
+                                 * cgroup controller for them; explicit limits are not. */
+    int64_t pids_limit;         /* most tasks at once; <= 0 = no limit */
+    const char *const *volumes; /* NULL-terminated `docker -v` specs: HOST:BOX[:OPTS],
+                                 * /BOX[:ro|rw] (an anonymous volume, made under the home and
+                                 * removed with the box); OPTS is a comma list, "ro" counts */
+    int tty;                    /* an attached start gives PID 1 a pseudo-terminal */
     /* version 3: networking. Giving any of these makes the network explicit: a start then fails
      * when the host cannot provide it, where the default falls back to loopback only. */
-    const char *network;           /* "enabled" or "disabled" (case-insensitive); NULL = enabled */
-    const char *const *allow_net;  /* NULL-terminated destinations the box may reach (all others
-                                    * are dropped): HOST, *.DOMAIN, IPv4 or IPv4/PREFIX, each
-                                    * with an optional :PORT; "host.boxlite.internal" is the
-                                    * host's loopback. Implies "enabled". Host names are resolved
-                                    * at each start. */
-    const char *const *publish;    /* NULL-terminated `docker -p` specs, TCP only:
-                                    * [[HOST_IP:][HOST_PORT]:]BOX_PORT[/tcp]; HOST_IP defaults to
-                                    * 127.0.0.1, a HOST_PORT omitted or 0 is chosen at start */
+    const char *network;          /* "enabled" or "disabled" (case-insensitive); NULL = enabled */
+    const char *const *allow_net; /* NULL-terminated destinations the box may reach (all others
+                                   * are dropped): HOST, *.DOMAIN, IPv4 or IPv4/PREFIX, each
+                                   * with an optional :PORT; "host.boxlite.internal" is the
+                                   * host's loopback. Implies "enabled". Host names are resolved
+                                   * at each start. */
+    const char *const *publish;   /* NULL-terminated `docker -p` specs, TCP only:
+                                   * [[HOST_IP:][HOST_PORT]:]BOX_PORT[/tcp]; HOST_IP defaults to
+                                   * 127.0.0.1, a HOST_PORT omitted or 0 is chosen at start */
 } boxlite_box_opts;
 
 #define BOXLITE_BOX_OPTS_VERSION 3
 #define BOXLITE_BOX_OPTS_INIT                                                                      \
-    {BOXLITE_BOX_OPTS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+    {                                                                                              \
+        BOXLITE_BOX_OPTS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0    \
+    }
 BOXLITE_API void boxlite_box_opts_init(boxlite_box_opts *opts);
 
 /**
@@ -79,7 +81,7 @@ BOXLITE_API void boxlite_box_list_free(boxlite_box **list, size_t n);
 
 /** Accessors; strings borrowed until boxlite_box_free(). */
 BOXLITE_API const char *boxlite_box_id(const boxlite_box *box);
-BOXLITE_API const char *boxlite_box_name(const boxlite_box *box); /* "" if none */
+BOXLITE_API const char *boxlite_box_name(const boxlite_box *box);  /* "" if none */
 BOXLITE_API const char *boxlite_box_image(const boxlite_box *box); /* ref or "rootfs:<path>" */
 /** "configured", "running", "stopped". */
 BOXLITE_API const char *boxlite_box_status(const boxlite_box *box);
@@ -119,8 +121,8 @@ BOXLITE_API int boxlite_box_signal(boxlite_runtime *rt, boxlite_box *box, int si
  *               forwarded to PID 1 while waiting; SIGWINCH instead resizes the box's pty to the
  *               window size of stdio[0].
  */
-BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *box, int sigfd,
-                                 int *ret_status, boxlite_error **err);
+BOXLITE_API int boxlite_box_wait(boxlite_runtime *rt, boxlite_box *box, int sigfd, int *ret_status,
+                                 boxlite_error **err);
 
 /** Stop a running box: SIGTERM, then SIGKILL after grace_seconds. No-op if not running. */
 BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *box, int grace_seconds,
@@ -144,7 +146,7 @@ BOXLITE_API int boxlite_box_inspect(boxlite_runtime *rt, boxlite_box *box, char 
 BOXLITE_API int boxlite_box_ports(boxlite_box *box, char **ret_ports, boxlite_error **err);
 
 typedef struct {
-    unsigned version;       /* BOXLITE_EXEC_OPTS_VERSION */
+    unsigned version;        /* BOXLITE_EXEC_OPTS_VERSION */
     const char *const *argv; /* required, NULL-terminated */
     const char *const *env;  /* extra "K=V" on top of the box's env */
     const char *workdir;     /* NULL = the box's */
@@ -155,9 +157,9 @@ typedef struct {
                               * any other fd is copied through a pipe while the exec runs
                               * (refused, -EINVAL, with detach: nobody would copy it) */
     /* version 2 */
-    int tty;                 /* the process gets a pty of the box: stdio[0] is copied to it (EOF
-                              * becomes the terminal's EOF character) and its output to
-                              * stdio[1]; the window size follows stdio[0] (see sigfd) */
+    int tty; /* the process gets a pty of the box: stdio[0] is copied to it (EOF
+              * becomes the terminal's EOF character) and its output to
+              * stdio[1]; the window size follows stdio[0] (see sigfd) */
 } boxlite_exec_opts;
 #define BOXLITE_EXEC_OPTS_VERSION 2
 BOXLITE_API void boxlite_exec_opts_init(boxlite_exec_opts *opts);
@@ -179,24 +181,24 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *box,
 
 /** Resource usage of a running box; a field is -1 when unknown (or, for limits, unlimited). */
 typedef struct {
-    unsigned version;          /* BOXLITE_BOX_STATS_VERSION, set by the library */
-    int64_t time_ns;           /* monotonic time of the sample, for rates between samples */
-    int64_t cpu_ns;            /* CPU time used by the box's processes */
-    int64_t memory_bytes;      /* memory in use (without the inactive page cache) */
+    unsigned version;     /* BOXLITE_BOX_STATS_VERSION, set by the library */
+    int64_t time_ns;      /* monotonic time of the sample, for rates between samples */
+    int64_t cpu_ns;       /* CPU time used by the box's processes */
+    int64_t memory_bytes; /* memory in use (without the inactive page cache) */
     int64_t memory_limit;
-    int64_t pids;              /* tasks */
+    int64_t pids; /* tasks */
     int64_t pids_limit;
-    int64_t block_read_bytes;  /* block I/O */
+    int64_t block_read_bytes; /* block I/O */
     int64_t block_write_bytes;
-    int64_t net_rx_bytes;      /* the box's interfaces other than loopback */
+    int64_t net_rx_bytes; /* the box's interfaces other than loopback */
     int64_t net_tx_bytes;
-    int64_t tcp_connections;   /* established */
-    int64_t tcp_errors;        /* failed attempts, resets, bad segments */
-    int64_t execs;             /* commands exec'd since the box started */
-    int64_t exec_errors;       /* execs that failed to start */
-    int64_t boot_ms;           /* from the shim's start to PID 1's exec */
+    int64_t tcp_connections; /* established */
+    int64_t tcp_errors;      /* failed attempts, resets, bad segments */
+    int64_t execs;           /* commands exec'd since the box started */
+    int64_t exec_errors;     /* execs that failed to start */
+    int64_t boot_ms;         /* from the shim's start to PID 1's exec */
     /* version 2 */
-    char ip_address[16];       /* the box's IPv4 address; "" when it has only loopback */
+    char ip_address[16]; /* the box's IPv4 address; "" when it has only loopback */
 } boxlite_box_stats;
 #define BOXLITE_BOX_STATS_VERSION 2
 
@@ -211,11 +213,11 @@ BOXLITE_API int boxlite_box_stats_get(boxlite_runtime *rt, boxlite_box *box,
 /* ---- logs ---- */
 
 typedef struct {
-    unsigned version; /* BOXLITE_LOGS_OPTS_VERSION */
-    int64_t tail;     /* the last N lines only; < 0 = all */
-    int follow;       /* then keep printing what the box writes, until it stops */
-    int timestamps;   /* prefix each line with the RFC 3339 time it was written */
-    int stop_fd;      /* follow: readable means "stop now" (borrowed; -1 = none) */
+    unsigned version;          /* BOXLITE_LOGS_OPTS_VERSION */
+    int64_t tail;              /* the last N lines only; < 0 = all */
+    int follow;                /* then keep printing what the box writes, until it stops */
+    int timestamps;            /* prefix each line with the RFC 3339 time it was written */
+    int stop_fd;               /* follow: readable means "stop now" (borrowed; -1 = none) */
     const char *follow_notice; /* follow: written to err_fd once what was there is printed */
 } boxlite_logs_opts;
 #define BOXLITE_LOGS_OPTS_VERSION 1

@@ -31,8 +31,7 @@ typedef void (*boxlite_image_loaded_fn)(const char *ref, void *userdata);
  *         and no staging file is left.
  */
 BOXLITE_API int boxlite_image_load(boxlite_runtime *rt, const char *path, int fd,
-                                   boxlite_image_loaded_fn fn, void *userdata,
-                                   boxlite_error **err);
+                                   boxlite_image_loaded_fn fn, void *userdata, boxlite_error **err);
 
 /**
  * List images, newest first. One entry per reference; an image without a reference is listed once
@@ -128,7 +127,10 @@ typedef struct {
 } boxlite_pull_opts;
 
 #define BOXLITE_PULL_OPTS_VERSION 1
-#define BOXLITE_PULL_OPTS_INIT {BOXLITE_PULL_OPTS_VERSION, 0, 0, 0}
+#define BOXLITE_PULL_OPTS_INIT                                                                     \
+    {                                                                                              \
+        BOXLITE_PULL_OPTS_VERSION, 0, 0, 0                                                         \
+    }
 
 /** Fill `opts` with defaults. */
 BOXLITE_API void boxlite_pull_opts_init(boxlite_pull_opts *opts);

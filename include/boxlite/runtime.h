@@ -26,9 +26,9 @@ enum {
 typedef void (*boxlite_log_fn)(int level, const char *msg, void *userdata);
 
 typedef struct {
-    unsigned version;  /* BOXLITE_RUNTIME_OPTS_VERSION */
-    const char *home;  /* NULL = $BOXLITE_HOME, else the configuration's home_dir, else
-                          ~/.boxlite. Must be absolute when given. */
+    unsigned version; /* BOXLITE_RUNTIME_OPTS_VERSION */
+    const char *home; /* NULL = $BOXLITE_HOME, else the configuration's home_dir, else
+                         ~/.boxlite. Must be absolute when given. */
     /* Since version 2. */
     const char *config_json;       /* optional: runtime configuration as JSON text (the CLI's
                                       --config file): "home_dir", "image_registries" with host,
@@ -41,7 +41,10 @@ typedef struct {
 } boxlite_runtime_opts;
 
 #define BOXLITE_RUNTIME_OPTS_VERSION 2
-#define BOXLITE_RUNTIME_OPTS_INIT {BOXLITE_RUNTIME_OPTS_VERSION, 0, 0, 0}
+#define BOXLITE_RUNTIME_OPTS_INIT                                                                  \
+    {                                                                                              \
+        BOXLITE_RUNTIME_OPTS_VERSION, 0, 0, 0                                                      \
+    }
 
 /** Fill `opts` with defaults. */
 BOXLITE_API void boxlite_runtime_opts_init(boxlite_runtime_opts *opts);

@@ -16,7 +16,7 @@ int bl_oom(bl_error **err)
 }
 
 __attribute__((format(printf, 4, 0))) static int set_v(bl_error **err, int code, const char *suffix,
-                                                     const char *fmt, va_list ap)
+                                                       const char *fmt, va_list ap)
 {
     if (code >= 0)
         code = -EIO;

@@ -86,8 +86,8 @@ int bl_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t 
     return 0;
 }
 
-int bl_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len,
-                            mode_t mode, bl_error **err)
+int bl_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                            bl_error **err)
 {
     _cleanup_free_ char *tmp = bl_asprintf("%s.tmp-%d", path, (int) getpid());
     if (!tmp)

@@ -19,8 +19,8 @@ int bl_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t 
  * share one) and rename(2), so readers see the old file or the new one, never half of one.
  * The temporary file is removed on failure. Returns 0 or -errno; err may be NULL (the shim).
  */
-int bl_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len,
-                            mode_t mode, bl_error **err);
+int bl_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                            bl_error **err);
 /* mkdir -p; returns 0 if it exists already as a directory. */
 int bl_mkdir_p(const char *path, mode_t mode, bl_error **err);
 /*

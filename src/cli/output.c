@@ -217,7 +217,8 @@ static void yaml_value(FILE *f, json_t *v, int indent, int in_seq)
         const char *k;
         json_t *x;
         int first = 1;
-        json_object_foreach(v, k, x) {
+        json_object_foreach(v, k, x)
+        {
             if (!(first && in_seq))
                 fprintf(f, "%*s", indent, "");
             first = 0;
@@ -235,7 +236,8 @@ static void yaml_value(FILE *f, json_t *v, int indent, int in_seq)
     } else if (json_is_array(v) && json_array_size(v)) {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             fprintf(f, "%*s- ", indent, "");
             if (is_container(x)) {
                 yaml_value(f, x, indent + 2, 1);

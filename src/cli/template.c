@@ -63,7 +63,8 @@ static void print_go(struct sbuf *b, json_t *v)
         size_t i;
         json_t *x;
         puts_(b, "[");
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             if (i)
                 puts_(b, " ");
             print_go(b, x);
@@ -169,8 +170,8 @@ static int run(const char *tmpl, json_t *value, struct sbuf *out, char **ret_err
             while (arg < e && isspace((unsigned char) *arg))
                 arg++;
             if (!valid_path(arg, (size_t) (e - arg))) {
-                if (ret_err && asprintf(ret_err, "bad argument to json: %.*s", (int) (e - arg),
-                                        arg) < 0)
+                if (ret_err &&
+                    asprintf(ret_err, "bad argument to json: %.*s", (int) (e - arg), arg) < 0)
                     *ret_err = NULL;
                 return -1;
             }

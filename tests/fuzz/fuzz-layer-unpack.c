@@ -166,7 +166,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     FUZZ_CHECK(base_fd >= 0, "open %s: %m", base);
     (void) atexit(remove_scratch);
-    FUZZ_CHECK(mkdirat(base_fd, "outside", 0755) == 0 && mkdirat(base_fd, "outside/dir", 0700) == 0 &&
+    FUZZ_CHECK(mkdirat(base_fd, "outside", 0755) == 0 &&
+                   mkdirat(base_fd, "outside/dir", 0700) == 0 &&
                    mkdirat(base_fd, "cwd", 0755) == 0 &&
                    symlinkat("secret", base_fd, "outside/link") == 0 &&
                    symlinkat("..", base_fd, "outside/up") == 0 &&

@@ -72,8 +72,8 @@ static void check_allow(const char *in)
         FUZZ_CHECK(a.prefix <= 32, "'%s': prefix %u", in, a.prefix);
         FUZZ_CHECK(inet_pton(AF_INET, a.host, &addr) == 1, "'%s': network '%s'", in, a.host);
         uint32_t host_bits = a.prefix == 32 ? 0 : ~(uint32_t) 0 >> a.prefix;
-        FUZZ_CHECK((ntohl(addr.s_addr) & host_bits) == 0, "'%s': host bits in '%s/%u'", in,
-                   a.host, a.prefix);
+        FUZZ_CHECK((ntohl(addr.s_addr) & host_bits) == 0, "'%s': host bits in '%s/%u'", in, a.host,
+                   a.prefix);
         canon = bl_asprintf("%s/%u", a.host, a.prefix);
         break;
     }

@@ -134,7 +134,9 @@ static void error_body(const uint8_t *data, size_t size)
     long status = statuses[data[0] % 8];
     int r = bl_reg_http_error(status, (const char *) data + 1, size - 1, &err);
     FUZZ_CHECK(r < 0 && err && err->code == r && err->msg, "%d", r);
-    FUZZ_CHECK(r == (status == 404 ? -ENOENT : status == 401 || status == 403 ? -EACCES : -EPROTO),
+    FUZZ_CHECK(r == (status == 404                    ? -ENOENT
+                     : status == 401 || status == 403 ? -EACCES
+                                                      : -EPROTO),
                "status %ld gave %d", status, r);
 }
 

@@ -25,7 +25,8 @@ static void try_open(const char *path, int flags, const char *what)
 {
     int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd >= 0) {
-        escaped("%s: %s opened (%s)", what, path, (flags & O_ACCMODE) == O_RDONLY ? "read" : "read-write");
+        escaped("%s: %s opened (%s)", what, path,
+                (flags & O_ACCMODE) == O_RDONLY ? "read" : "read-write");
         close(fd);
     } else if (errno == EPERM || errno == EACCES) {
         held("%s: open %s: %s", what, path, strerror(errno));
@@ -37,8 +38,8 @@ static void try_open(const char *path, int flags, const char *what)
 static int cmd_mknod(int argc, char **argv)
 {
     struct dev devs[8] = {
-        {"kmsg", S_IFCHR, 1, 11, O_RDONLY},        {"mem", S_IFCHR, 1, 1, O_RDONLY},
-        {"kvm", S_IFCHR, 10, 232, O_RDWR},         {"loop0", S_IFBLK, 7, 0, O_RDWR},
+        {"kmsg", S_IFCHR, 1, 11, O_RDONLY},         {"mem", S_IFCHR, 1, 1, O_RDONLY},
+        {"kvm", S_IFCHR, 10, 232, O_RDWR},          {"loop0", S_IFBLK, 7, 0, O_RDWR},
         {"loop-control", S_IFCHR, 10, 237, O_RDWR}, {"tty1", S_IFCHR, 4, 1, O_RDWR},
     };
     int n = 6;
@@ -95,7 +96,8 @@ static int cmd_ok(void)
     close(fd);
     int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     int unlock = 0, num = -1;
-    must_work("/dev/ptmx", m >= 0 && ioctl(m, TIOCSPTLCK, &unlock) == 0 && ioctl(m, TIOCGPTN, &num) == 0);
+    must_work("/dev/ptmx",
+              m >= 0 && ioctl(m, TIOCSPTLCK, &unlock) == 0 && ioctl(m, TIOCGPTN, &num) == 0);
     char pts[64];
     snprintf(pts, sizeof(pts), "/dev/pts/%d", num);
     fd = open(pts, O_RDWR | O_NOCTTY | O_CLOEXEC);

@@ -53,8 +53,8 @@ static void try_dir(int pid, const char *what, const char *path)
             if (n > 0)
                 target[n] = 0;
             if (__sync_fetch_and_add(&sh->escapes, 1) == 0)
-                escaped("read the host marker %s through %s of pid %d (%s -> %s)",
-                        getenv("MARKER"), what, pid, path, target);
+                escaped("read the host marker %s through %s of pid %d (%s -> %s)", getenv("MARKER"),
+                        what, pid, path, target);
             sh->stop = 1;
         }
     }
@@ -271,7 +271,9 @@ int main(int argc, char **argv)
             struct stat ms;
             fstat(memfd, &ms);
             note("filler %s after %lld MiB of memfd pages (%d of our other processes killed)",
-                 WIFSIGNALED(st) ? "was killed" : WEXITSTATUS(st) == 0 ? "saw an OOM kill" : "ended",
+                 WIFSIGNALED(st)        ? "was killed"
+                 : WEXITSTATUS(st) == 0 ? "saw an OOM kill"
+                                        : "ended",
                  (long long) (ms.st_size >> 20), ours_killed);
             if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !ours_killed)
                 note("the OOM kill took no process of the box: a helper of the runtime's");

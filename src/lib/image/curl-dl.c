@@ -11,7 +11,7 @@
 
 static struct bl_curl api;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int load_code;     /* 0 or a negative errno */
+static int load_code;      /* 0 or a negative errno */
 static char load_why[256]; /* what failed */
 
 static void load(void)
@@ -21,13 +21,31 @@ static void load(void)
         size_t offset;
     } syms[] = {
 #define SYM(f) {"curl_" #f, offsetof(struct bl_curl, f)}
-        SYM(global_init),      SYM(easy_strerror),   SYM(easy_init),       SYM(easy_cleanup),
-        SYM(easy_setopt),      SYM(easy_getinfo),    SYM(easy_perform),    SYM(easy_reset),
-        SYM(easy_escape),      SYM(free),            SYM(slist_append),    SYM(slist_free_all),
-        SYM(url),              SYM(url_set),         SYM(url_get),         SYM(url_cleanup),
-        SYM(multi_init),       SYM(multi_cleanup),   SYM(multi_add_handle),
-        SYM(multi_remove_handle), SYM(multi_perform), SYM(multi_info_read), SYM(multi_poll),
-        SYM(multi_setopt),     SYM(multi_strerror),
+        SYM(global_init),
+        SYM(easy_strerror),
+        SYM(easy_init),
+        SYM(easy_cleanup),
+        SYM(easy_setopt),
+        SYM(easy_getinfo),
+        SYM(easy_perform),
+        SYM(easy_reset),
+        SYM(easy_escape),
+        SYM(free),
+        SYM(slist_append),
+        SYM(slist_free_all),
+        SYM(url),
+        SYM(url_set),
+        SYM(url_get),
+        SYM(url_cleanup),
+        SYM(multi_init),
+        SYM(multi_cleanup),
+        SYM(multi_add_handle),
+        SYM(multi_remove_handle),
+        SYM(multi_perform),
+        SYM(multi_info_read),
+        SYM(multi_poll),
+        SYM(multi_setopt),
+        SYM(multi_strerror),
 #undef SYM
     };
     /* never closed: the functions are used until the process exits */

@@ -47,7 +47,7 @@ struct file {
 struct load {
     struct boxlite_runtime *rt;
     struct bl_stage stage;
-    int src_dir_fd; /* OCI layout directory source, or -1 */
+    int src_dir_fd;      /* OCI layout directory source, or -1 */
     struct file **files; /* each allocated on its own: pointers to them stay valid */
     size_t n_files;
     unsigned long counter;
@@ -256,8 +256,7 @@ static int stage_archive(struct load *L, int fd, const char *label, bl_error **e
         char claimed[BL_DIGEST_STR_LEN + 1];
         if (blob_name_digest(name, claimed) && pin_stored_blob(L, claimed) == 0) {
             /* verified when it was stored: skip its bytes (a seek on a plain file) */
-            struct file f = {.name = TAKE_PTR(name),
-                             .size = (uint64_t) archive_entry_size(e)};
+            struct file f = {.name = TAKE_PTR(name), .size = (uint64_t) archive_entry_size(e)};
             memcpy(f.digest, claimed, sizeof(claimed));
             r = add_file(L, f, err);
             if (r < 0)
@@ -379,8 +378,8 @@ static int find_file(struct load *L, const char *name, struct file **ret, bl_err
         if (!f->target) {
             char claimed[BL_DIGEST_STR_LEN + 1];
             if (blob_name_digest(f->name, claimed) && strcmp(claimed, f->digest) != 0)
-                return bl_err(err, -EBADMSG, "digest mismatch for blob %s: content is %s",
-                              claimed, f->digest);
+                return bl_err(err, -EBADMSG, "digest mismatch for blob %s: content is %s", claimed,
+                              f->digest);
             *ret = f;
             return 0;
         }
@@ -531,7 +530,8 @@ static int parse_docker_archive(struct load *L, bl_error **err)
         return bl_err(err, -EINVAL, "manifest.json lists no images");
     size_t i;
     json_t *entry;
-    json_array_foreach(m, i, entry) {
+    json_array_foreach(m, i, entry)
+    {
         const char *cfgname = json_string_value(json_object_get(entry, "Config"));
         json_t *layers = json_object_get(entry, "Layers");
         if (!cfgname || !json_is_array(layers))
@@ -559,13 +559,11 @@ static int parse_docker_archive(struct load *L, bl_error **err)
             return bl_oom(err);
         /* synthesise the OCI manifest the image would have in a registry: its digest is the
          * image id, so the same image loaded from either archive format is one image */
-        _cleanup_json_ json_t *man = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:[]}", "schemaVersion",
-                                               2, "mediaType",
-                                               "application/vnd.oci.image.manifest.v1+json",
-                                               "config", "mediaType",
-                                               "application/vnd.oci.image.config.v1+json",
-                                               "digest", cf->digest, "size", (json_int_t) cf->size,
-                                               "layers");
+        _cleanup_json_ json_t *man =
+            json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:[]}", "schemaVersion", 2, "mediaType",
+                      "application/vnd.oci.image.manifest.v1+json", "config", "mediaType",
+                      "application/vnd.oci.image.config.v1+json", "digest", cf->digest, "size",
+                      (json_int_t) cf->size, "layers");
         if (!man)
             return bl_oom(err);
         for (size_t k = 0; k < img->n_layers; k++) {
@@ -575,8 +573,7 @@ static int parse_docker_archive(struct load *L, bl_error **err)
             if (r < 0)
                 return r;
             if (!lf)
-                return bl_err(err, -ENOENT, "layer '%s' is missing from the archive",
-                              ln ? ln : "");
+                return bl_err(err, -ENOENT, "layer '%s' is missing from the archive", ln ? ln : "");
             r = set_layer(&img->layers[k], diff_ids, k, lf, sniff_media_type(L, lf), err);
             if (r < 0)
                 return r;
@@ -602,7 +599,8 @@ static int parse_docker_archive(struct load *L, bl_error **err)
             return r;
         size_t t;
         json_t *tag;
-        json_array_foreach(json_object_get(entry, "RepoTags"), t, tag) {
+        json_array_foreach(json_object_get(entry, "RepoTags"), t, tag)
+        {
             const char *s = json_string_value(tag);
             if (!s || !strcmp(s, "<none>:<none>"))
                 continue;
@@ -620,8 +618,7 @@ static int want_descriptor(json_t *d, const char *what, struct file **ret, struc
     const char *dg = json_string_value(json_object_get(d, "digest"));
     json_t *sz = json_object_get(d, "size");
     if (!bl_digest_valid(dg))
-        return bl_err(err, -EINVAL, "%s descriptor has an invalid digest '%s'", what,
-                      dg ? dg : "");
+        return bl_err(err, -EINVAL, "%s descriptor has an invalid digest '%s'", what, dg ? dg : "");
     char name[128];
     snprintf(name, sizeof(name), "blobs/sha256/%s", bl_digest_hex(dg));
     struct file *f = NULL;
@@ -631,8 +628,8 @@ static int want_descriptor(json_t *d, const char *what, struct file **ret, struc
     if (!f)
         return bl_err(err, -ENOENT, "%s blob %s is missing from the archive", what, dg);
     if (json_is_integer(sz) && (uint64_t) json_integer_value(sz) != f->size)
-        return bl_err(err, -EBADMSG, "%s blob %s has %llu bytes, its descriptor says %lld",
-                      what, dg, (unsigned long long) f->size, (long long) json_integer_value(sz));
+        return bl_err(err, -EBADMSG, "%s blob %s has %llu bytes, its descriptor says %lld", what,
+                      dg, (unsigned long long) f->size, (long long) json_integer_value(sz));
     *ret = f;
     return 0;
 }
@@ -720,7 +717,8 @@ static int oci_index(struct load *L, json_t *index, const char *name, int depth,
     size_t i;
     json_t *d;
     int found = 0;
-    json_array_foreach(manifests, i, d) {
+    json_array_foreach(manifests, i, d)
+    {
         const char *mt = json_string_value(json_object_get(d, "mediaType"));
         const char *nm = depth == 0 ? descriptor_name(d) : name;
         if (depth > 0) { /* a nested index (multi-platform): the host's platform only */
@@ -858,8 +856,7 @@ static int load_once(boxlite_runtime *rt, const char *path, int fd, boxlite_imag
 }
 
 BOXLITE_API int boxlite_image_load(boxlite_runtime *rt, const char *path, int fd,
-                                   boxlite_image_loaded_fn fn, void *userdata,
-                                   boxlite_error **err)
+                                   boxlite_image_loaded_fn fn, void *userdata, boxlite_error **err)
 {
     if (!rt || !path) {
         (void) bl_close(fd);

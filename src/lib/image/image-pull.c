@@ -29,8 +29,8 @@
 #include <time.h>
 
 #include "alloc-util.h"
-#include "boxlite/image.h"
 #include "blob-sink.h"
+#include "boxlite/image.h"
 #include "curl-dl.h"
 #include "image-ref.h"
 #include "image-store.h"
@@ -43,16 +43,17 @@
 #define MAX_MANIFEST (4u << 20)
 #define MAX_CONFIG (16u << 20)
 #define MAX_ERROR_BODY (64u << 10)
-#define MAX_ATTEMPTS 5      /* per blob, counting the first */
+#define MAX_ATTEMPTS 5 /* per blob, counting the first */
 #define RECV_BUFFER (256L << 10)
 #define PROGRESS_EVERY_MS 100
-#define MAX_PARALLEL 6      /* connections per host */
+#define MAX_PARALLEL 6 /* connections per host */
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define ACCEPT_MANIFESTS MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST
+#define ACCEPT_MANIFESTS                                                                           \
+    MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
@@ -153,12 +154,12 @@ struct xfer {
     struct curl_slist *hdrs;
     struct bl_blob_sink sink;
     char range[32];
-    long code;         /* status of the response being received */
+    long code;          /* status of the response being received */
     long long cr_start; /* its Content-Range start, or -1 */
-    int started;       /* the body of this response has begun */
-    int bad_range;     /* the server resumed at another offset: start over */
-    int too_long;      /* more bytes than the descriptor says */
-    bl_error *werr;    /* a failure inside the write callback */
+    int started;        /* the body of this response has begun */
+    int bad_range;      /* the server resumed at another offset: start over */
+    int too_long;       /* more bytes than the descriptor says */
+    bl_error *werr;     /* a failure inside the write callback */
     char *errbody;
     size_t errlen;
     char *www_auth;
@@ -407,8 +408,8 @@ static int xfer_start(struct pull *P, struct xfer *x, bl_error **err)
 static int retryable(CURLcode c)
 {
     return c == CURLE_PARTIAL_FILE || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR ||
-           c == CURLE_GOT_NOTHING || c == CURLE_COULDNT_CONNECT ||
-           c == CURLE_OPERATION_TIMEDOUT || c == CURLE_HTTP2 || c == CURLE_HTTP2_STREAM;
+           c == CURLE_GOT_NOTHING || c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT ||
+           c == CURLE_HTTP2 || c == CURLE_HTTP2_STREAM;
 }
 
 /* Schedule another attempt, or fail with the last error once there is none left. */
@@ -449,8 +450,9 @@ static int xfer_finished(struct pull *P, struct xfer *x, CURLcode result, bl_err
         return (*err)->code;
     }
     if (too_long)
-        return bl_err(err, -EBADMSG, "layer %s: the registry sent more than the %llu bytes its "
-                                     "manifest says",
+        return bl_err(err, -EBADMSG,
+                      "layer %s: the registry sent more than the %llu bytes its "
+                      "manifest says",
                       l->nl->blob_digest, (unsigned long long) l->nl->size);
     if (bad_range) { /* resumed at the wrong place: start again from zero */
         int r = bl_blob_sink_reset(&x->sink, err);
@@ -623,7 +625,8 @@ static int select_platform(json_t *index, const struct platform *want, const cha
     size_t i;
     json_t *d;
     char seen[256] = "";
-    json_array_foreach(ms, i, d) {
+    json_array_foreach(ms, i, d)
+    {
         json_t *pl = json_object_get(d, "platform");
         const char *dg = json_string_value(json_object_get(d, "digest"));
         const char *mt = json_string_value(json_object_get(d, "mediaType"));
@@ -729,8 +732,7 @@ static int plan_layers(struct pull *P, json_t *manifest, json_t *config, bl_erro
         const char *di = json_string_value(json_array_get(diff_ids, k));
         json_t *sz = json_object_get(d, "size");
         if (!mt)
-            return bl_err(err, -ENOTSUP, "unsupported layer media type '%s'",
-                          mt_in ? mt_in : "");
+            return bl_err(err, -ENOTSUP, "unsupported layer media type '%s'", mt_in ? mt_in : "");
         if (!bl_digest_valid(dg) || !bl_digest_valid(di) || !json_is_integer(sz) ||
             json_integer_value(sz) < 0)
             return bl_err(err, -EPROTO, "layer %zu has an invalid descriptor or diff_id", k);
@@ -975,8 +977,7 @@ static int pull(struct boxlite_runtime *rt, const char *ref, const boxlite_pull_
     }
     if (n == 1)
         return bl_err(err, first, "failed to pull '%s': %s", ref, why);
-    return bl_err(err, first, "failed to pull '%s' after trying %zu registries: %s", ref, n,
-                  why);
+    return bl_err(err, first, "failed to pull '%s' after trying %zu registries: %s", ref, n, why);
 }
 
 BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,

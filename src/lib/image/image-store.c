@@ -90,8 +90,8 @@ static void undo_moves_disarm(struct undo_moves *u)
     u->n = 0;
 }
 
-static int move_file(struct undo_moves *u, int from_fd, const char *from, int to_fd,
-                     const char *to, bl_error **err)
+static int move_file(struct undo_moves *u, int from_fd, const char *from, int to_fd, const char *to,
+                     bl_error **err)
 {
     struct move *nm = bl_realloc(u->m, (u->n + 1) * sizeof(*nm));
     if (!nm)
@@ -126,8 +126,8 @@ static int step_done(struct bl_store *s, sqlite3_stmt *st, bl_error **err)
     return 0;
 }
 
-int bl_images_commit(struct boxlite_runtime *rt, int stage_fd, struct bl_new_image *imgs,
-                     size_t n, bl_error **err)
+int bl_images_commit(struct boxlite_runtime *rt, int stage_fd, struct bl_new_image *imgs, size_t n,
+                     bl_error **err)
 {
     struct bl_store *s = rt->store;
     _cleanup_(undo_moves_run) struct undo_moves moves = {0};
@@ -316,8 +316,8 @@ BOXLITE_API void boxlite_image_free(boxlite_image *img)
     image_free(img);
 }
 
-int bl_image_get(struct boxlite_runtime *rt, const char *id, const char *ref,
-                 boxlite_image **ret, bl_error **err)
+int bl_image_get(struct boxlite_runtime *rt, const char *id, const char *ref, boxlite_image **ret,
+                 bl_error **err)
 {
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
     int r = bl_store_prepare(rt->store,
@@ -392,8 +392,8 @@ int bl_image_resolve(struct boxlite_runtime *rt, const char *arg, char **ret_id,
         if (!norm)
             return bl_oom(err);
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = bl_store_prepare(rt->store,
-                                 "SELECT image_id FROM image_refs WHERE reference = ?", &st, err);
+        int r = bl_store_prepare(rt->store, "SELECT image_id FROM image_refs WHERE reference = ?",
+                                 &st, err);
         if (r < 0)
             return r;
         bl_stmt_bind_text(st, 1, norm);
@@ -414,9 +414,8 @@ int bl_image_resolve(struct boxlite_runtime *rt, const char *arg, char **ret_id,
         ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
     if (ok) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = bl_store_prepare(rt->store,
-                                 "SELECT id FROM images WHERE substr(id, 8, ?) = ? LIMIT 2", &st,
-                                 err);
+        int r = bl_store_prepare(
+            rt->store, "SELECT id FROM images WHERE substr(id, 8, ?) = ? LIMIT 2", &st, err);
         if (r < 0)
             return r;
         sqlite3_bind_int(st, 1, (int) len);
@@ -468,9 +467,8 @@ BOXLITE_API int boxlite_image_inspect(boxlite_runtime *rt, const char *image, ch
     if (r < 0)
         return r;
     _cleanup_stmt_ sqlite3_stmt *st = NULL;
-    r = bl_store_prepare(rt->store,
-                         "SELECT config_digest, size, created_at FROM images WHERE id = ?", &st,
-                         err);
+    r = bl_store_prepare(
+        rt->store, "SELECT config_digest, size, created_at FROM images WHERE id = ?", &st, err);
     if (r < 0)
         return r;
     bl_stmt_bind_text(st, 1, id);
@@ -504,11 +502,10 @@ BOXLITE_API int boxlite_image_inspect(boxlite_runtime *rt, const char *image, ch
         return r;
     bl_stmt_bind_text(ls, 1, id);
     while (sqlite3_step(ls) == SQLITE_ROW)
-        json_array_append_new(layers,
-                              json_pack("{s:s,s:s,s:s?,s:I}", "Digest", bl_stmt_text(ls, 0),
-                                        "DiffID", bl_stmt_text(ls, 1), "MediaType",
-                                        bl_stmt_text(ls, 2), "Size",
-                                        (json_int_t) sqlite3_column_int64(ls, 3)));
+        json_array_append_new(layers, json_pack("{s:s,s:s,s:s?,s:I}", "Digest", bl_stmt_text(ls, 0),
+                                                "DiffID", bl_stmt_text(ls, 1), "MediaType",
+                                                bl_stmt_text(ls, 2), "Size",
+                                                (json_int_t) sqlite3_column_int64(ls, 3)));
     time_t created = (time_t) sqlite3_column_int64(st, 2);
     char when[64];
     struct tm tm;
@@ -676,8 +673,8 @@ BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *image, int
     r = count_query(s, "SELECT id FROM boxes WHERE image_id = ?", id, &box, err);
     if (r < 0)
         return r;
-    int n_refs = count_query(s, "SELECT reference FROM image_refs WHERE image_id = ?", id, NULL,
-                             err);
+    int n_refs =
+        count_query(s, "SELECT reference FROM image_refs WHERE image_id = ?", id, NULL, err);
     if (n_refs < 0)
         return n_refs;
     int delete_image = !ref || n_refs <= 1;

@@ -66,5 +66,5 @@ int bl_image_read_blob_json(struct boxlite_runtime *rt, const char *digest, stru
 /* Move the staged files of `imgs` into the store and register them, atomically. On failure
  * nothing is registered and nothing moved stays in the store. -EAGAIN: a layer the store had
  * when the caller checked (so it was not staged) has been removed since; prepare again. */
-int bl_images_commit(struct boxlite_runtime *rt, int stage_fd, struct bl_new_image *imgs,
-                     size_t n, bl_error **err);
+int bl_images_commit(struct boxlite_runtime *rt, int stage_fd, struct bl_new_image *imgs, size_t n,
+                     bl_error **err);

@@ -20,10 +20,10 @@
 #include <time.h>
 
 #include "alloc-util.h"
+#include "curl-dl.h"
 #include "fs-util.h"
 #include "image-ref.h"
 #include "log.h"
-#include "curl-dl.h"
 #include "registry.h"
 #include "strv.h"
 
@@ -144,8 +144,7 @@ static int parse_auth(json_t *a, const char *where, struct bl_registry *reg, bl_
             return r;
         if (!reg->username || !reg->password)
             return bl_err(err, -EINVAL,
-                          "invalid configuration: %s of type basic needs username and password",
-                          w);
+                          "invalid configuration: %s of type basic needs username and password", w);
     } else if (!strcasecmp(type, "bearer")) {
         reg->auth = BL_REGISTRY_AUTH_BEARER;
         if ((r = opt_string(a, "token", w, &reg->token, err)) < 0)
@@ -226,7 +225,8 @@ int bl_registries_parse(const char *config_json, const char *const *hosts,
             return bl_err(err, -EINVAL, "invalid configuration: image_registries must be a list");
         size_t i;
         json_t *e;
-        json_array_foreach(regs, i, e) {
+        json_array_foreach(regs, i, e)
+        {
             struct bl_registry reg = {0};
             r = parse_entry(e, i, &reg, err);
             if (r < 0) {
@@ -416,8 +416,7 @@ int bl_auth_challenge_parse(const char *value, struct bl_auth_challenge *ret, bl
         if (tlen == 6 && !strncasecmp(t, "bearer", 6) && bearer.scheme == BL_CHALLENGE_NONE) {
             bearer.scheme = BL_CHALLENGE_BEARER;
             cur = &bearer;
-        } else if (tlen == 5 && !strncasecmp(t, "basic", 5) &&
-                   basic.scheme == BL_CHALLENGE_NONE) {
+        } else if (tlen == 5 && !strncasecmp(t, "basic", 5) && basic.scheme == BL_CHALLENGE_NONE) {
             basic.scheme = BL_CHALLENGE_BASIC;
             cur = &basic;
         }
@@ -538,7 +537,8 @@ int bl_docker_config_auth(const char *config_json, const char *host, char **ret_
         return bl_oom(err);
     const char *key;
     json_t *e;
-    json_object_foreach(auths, key, e) {
+    json_object_foreach(auths, key, e)
+    {
         _cleanup_free_ char *h = auths_key_host(key);
         if (!h)
             return bl_oom(err);
@@ -582,19 +582,19 @@ int bl_docker_config_auth(const char *config_json, const char *host, char **ret_
 
 struct bl_reg_client {
     const struct bl_curl *cu; /* libcurl */
-    char *host; /* as given */
+    char *host;               /* as given */
     char *repo;
     char *base; /* "https://host" */
     int skip_verify;
     char *ca;
     int anonymous; /* configured anonymous: never send credentials */
     char *user, *pass;
-    char *bearer;       /* the token in use: configured, or from the token server */
-    int fixed_bearer;   /* the configured token: nothing else to try */
-    int basic;          /* the registry asked for Basic: send the credentials */
-    char *auth_header;  /* "Authorization: ..." for the above, or NULL */
-    char *token_scope;  /* the scope of the fetched token */
-    time_t token_time;  /* when it was fetched */
+    char *bearer;      /* the token in use: configured, or from the token server */
+    int fixed_bearer;  /* the configured token: nothing else to try */
+    int basic;         /* the registry asked for Basic: send the credentials */
+    char *auth_header; /* "Authorization: ..." for the above, or NULL */
+    char *token_scope; /* the scope of the fetched token */
+    time_t token_time; /* when it was fetched */
     CURL *easy;
 };
 
@@ -690,8 +690,8 @@ int bl_reg_client_new(const struct bl_registries *regs, const char *host, const 
     c->host = bl_strdup(host);
     c->repo = bl_strdup(repository);
     int is_hub = !strcmp(host, DOCKER_HUB);
-    c->base = bl_asprintf("%s://%s", reg && reg->http ? "http" : "https",
-                          is_hub ? DOCKER_HUB_API : host);
+    c->base =
+        bl_asprintf("%s://%s", reg && reg->http ? "http" : "https", is_hub ? DOCKER_HUB_API : host);
     if (!c->host || !c->repo || !c->base)
         return bl_oom(err);
     c->skip_verify = reg && reg->skip_verify;
@@ -822,9 +822,9 @@ int bl_reg_curl_error(struct bl_reg_client *c, CURLcode code, const char *errbuf
     if (code == CURLE_OUT_OF_MEMORY)
         return bl_oom(err);
     static const CURLcode unreachable[] = {
-        CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT,
-        CURLE_SSL_CONNECT_ERROR,    CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
-        CURLE_SSL_CERTPROBLEM,      CURLE_SSL_ISSUER_ERROR,     CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+        CURLE_COULDNT_RESOLVE_HOST,  CURLE_COULDNT_RESOLVE_PROXY,    CURLE_COULDNT_CONNECT,
+        CURLE_SSL_CONNECT_ERROR,     CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
+        CURLE_SSL_CERTPROBLEM,       CURLE_SSL_ISSUER_ERROR,         CURLE_SSL_PINNEDPUBKEYNOTMATCH,
         CURLE_SSL_INVALIDCERTSTATUS, CURLE_UNSUPPORTED_PROTOCOL,
     };
     for (size_t i = 0; i < ELEMENTSOF(unreachable); i++)
@@ -980,10 +980,10 @@ static int perform_small(struct bl_reg_client *c, const char *url, int tls_of_re
 }
 
 /* GET <realm>?service=…&scope=… with the basic credentials, if any. */
-static int fetch_token(struct bl_reg_client *c, const struct bl_auth_challenge *ch,
-                       bl_error **err)
+static int fetch_token(struct bl_reg_client *c, const struct bl_auth_challenge *ch, bl_error **err)
 {
-    if (!ch->realm || (strncasecmp(ch->realm, "https://", 8) && strncasecmp(ch->realm, "http://", 7)))
+    if (!ch->realm ||
+        (strncasecmp(ch->realm, "https://", 8) && strncasecmp(ch->realm, "http://", 7)))
         return bl_err(err, -EPROTO, "registry '%s' asks for a token from an invalid realm",
                       c->host);
     _cleanup_free_ char *default_scope = bl_asprintf("repository:%s:pull", c->repo);
@@ -1028,8 +1028,7 @@ static int fetch_token(struct bl_reg_client *c, const struct bl_auth_challenge *
         return bl_err_prefix(err, r, "token request");
     if (status == 401 || status == 403)
         return bl_err(err, -EACCES, "unauthorized: the token server of registry '%s' %s (HTTP %ld)",
-                      c->host, basic ? "refused the credentials" : "requires credentials",
-                      status);
+                      c->host, basic ? "refused the credentials" : "requires credentials", status);
     if (status != 200)
         return bl_err(err, -EPROTO, "token request to registry '%s' failed: HTTP %ld", c->host,
                       status);
@@ -1099,7 +1098,9 @@ int bl_reg_get(struct bl_reg_client *c, const char *what, const char *accept, si
         if (r > 0)
             break;
     }
-    *resp = (struct bl_reg_response){.status = status, .body = TAKE_PTR(x.body), .len = x.len,
+    *resp = (struct bl_reg_response){.status = status,
+                                     .body = TAKE_PTR(x.body),
+                                     .len = x.len,
                                      .content_type = TAKE_PTR(x.content_type)};
     if (!resp->body && !(resp->body = bl_strdup("")))
         return bl_oom(err);
