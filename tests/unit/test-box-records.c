@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for box.c's records, through the public API and without a shim (no box is ever
- * started): boxlite_box_create with --rootfs writes a "configured" record and its directory;
- * lookup by exact id, exact name and unique id prefix (ambiguous and unknown ones refused);
- * listing all or only running boxes; name uniqueness (-EEXIST, nothing left behind) and invalid
- * names; the option errors; removal of the record and the directory; and (in fault-injection
- * builds) a torture loop over create, lookup and remove that checks after every failure that
- * each record has its directory, each directory its record, and no staging directory is left.
+ * Unit tests for the box records (src/lib/box/box-records.c), through the public API and without a
+ * shim (no box is ever started): boxlite_box_create with --rootfs writes a "configured" record and
+ * its directory; lookup by exact id, exact name and unique id prefix (ambiguous and unknown ones
+ * refused); listing all or only running boxes; name uniqueness (-EEXIST, nothing left behind) and
+ * invalid names; the option errors; removal of the record and the directory; and (in
+ * fault-injection builds) a torture loop over create, lookup and remove that checks after every
+ * failure that each record has its directory, each directory its record, and no staging directory
+ * is left.
  */
 #include <dirent.h>
 #include <fcntl.h>

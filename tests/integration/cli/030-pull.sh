@@ -519,7 +519,7 @@ t_progress_only_on_a_terminal() {
     assert_not_contains "$OUT" "Pull complete" "output without a terminal"
 }
 
-# `run IMAGE` with a cold cache pulls, then runs (wired in box.c with bl_image_ensure()).
+# `run IMAGE` with a cold cache pulls, then runs (the API's create, src/lib/api.c, ensures the image with bl_image_ensure()).
 t_run_pulls_a_missing_image() {
     [ "$(id -u)" -eq 0 ] || { T_SKIP="needs root"; return; }
     bl --config "$W/plain.json" run --rm "$PLAIN/busybox" echo hello-from-pulled
