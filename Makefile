@@ -87,7 +87,7 @@ $(O)/boxlite: $(CLI_OBJ) $(O)/libboxlite.a
 # The shim is small and static: no library beyond libc, so its RSS (a per-box cost) stays low
 # and it execs fast. Sanitizer builds link it dynamically (ASan cannot be static).
 SHIM_BASIC_OBJ := $(call obj,src/basic/fs-util.c src/basic/alloc-util.c src/basic/error.c \
-	src/basic/fault.c src/basic/wire.c)
+	src/basic/fault.c src/basic/wire.c src/basic/parse-util.c)
 SHIM_STATIC_release := -static
 SHIM_STATIC_clang := -static
 SHIM_STATIC_debug := -static

@@ -4,7 +4,10 @@
 
 #ifdef BL_FAULT_INJECTION
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+
+#include "parse-util.h"
 
 static atomic_ulong counter;
 static long target = -2; /* -2: not read yet; -1: off */
@@ -13,7 +16,8 @@ bool bl_fault_hit(void)
 {
     if (target == -2) {
         const char *e = getenv("BL_FAULT");
-        target = e && *e ? strtol(e, NULL, 10) : -1; /* NOLINT: env parse at fault point */
+        int64_t v;
+        target = bl_parse_i64(e, &v) == 0 && v > 0 ? (long) v : -1;
     }
     unsigned long n = atomic_fetch_add(&counter, 1) + 1;
     return target > 0 && (unsigned long) target == n;

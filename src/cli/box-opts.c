@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "box-opts.h"
+#include "parse-util.h"
 
 int box_opts_push(const char **list, int *n, const char *v)
 {
@@ -52,20 +53,19 @@ void box_opts_done(struct box_opts *o)
 static int parse_uint(const char *flag, const char *arg, unsigned long long max,
                       unsigned long long *ret)
 {
-    if (!*arg)
+    uint64_t v;
+    int r = bl_parse_u64(arg, &v);
+    if (r == -ENODATA)
         return cli_usage_error(NULL,
                                "invalid value '' for '%s': cannot parse integer from empty "
                                "string",
                                flag);
-    for (const char *p = arg; *p; p++)
-        if (*p < '0' || *p > '9')
-            return cli_usage_error(NULL,
-                                   "invalid value '%s' for '%s': invalid digit found in "
-                                   "string",
-                                   arg, flag);
-    errno = 0;
-    unsigned long long v = strtoull(arg, NULL, 10); /* NOLINT: digits checked above */
-    if (errno || v > max)
+    if (r == -EINVAL)
+        return cli_usage_error(NULL,
+                               "invalid value '%s' for '%s': invalid digit found in "
+                               "string",
+                               arg, flag);
+    if (r < 0 || v > max)
         return cli_usage_error(NULL,
                                "invalid value '%s' for '%s': number too large to fit in "
                                "target type",

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* boxlite start | stop | restart BOX...: every target is tried, in order. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "parse-util.h"
 
 enum lifecycle_opt_id {
     LIFECYCLE_OPT_TIME,
@@ -30,11 +32,10 @@ static int parse_opt(int id, const char *arg, void *userdata)
     struct lifecycle_opts *o = userdata;
     switch ((enum lifecycle_opt_id) id) {
     case LIFECYCLE_OPT_TIME: {
-        char *end;
-        long v = strtol(arg, &end, 10); /* NOLINT: flag value */
-        if (*arg == 0 || *end || v < 0)
+        int v;
+        if (bl_parse_int(arg, 0, INT_MAX, &v) < 0)
             return cli_usage_error(NULL, "invalid value '%s' for '--time <SECONDS>'", arg);
-        o->timeout = (int) v;
+        o->timeout = v;
         return 0;
     }
     }

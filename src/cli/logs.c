@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "parse-util.h"
 #include "signals.h"
 
 enum logs_opt_id {
@@ -35,10 +36,8 @@ static int parse_opt(int id, const char *arg, void *userdata)
             o->tail = -1;
             return 0;
         }
-        char *end;
-        errno = 0;
-        long long v = strtoll(arg, &end, 10); /* NOLINT: checked below */
-        if (!*arg || *end || errno || v < 0)
+        int64_t v;
+        if (bl_parse_i64(arg, &v) < 0 || v < 0)
             return cli_usage_error(NULL,
                                    "invalid value '%s' for '--tail <TAIL>': invalid digit "
                                    "found in string",

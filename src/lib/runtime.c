@@ -18,6 +18,7 @@
 #include "helpers.h"
 #include "idmap.h"
 #include "log.h"
+#include "parse-util.h"
 #include "runtime.h"
 
 int bl_home_resolve(const char *explicit_home, char **ret, bl_error **err)
@@ -82,9 +83,7 @@ static unsigned long long starttime_of(pid_t pid)
         p = strchr(p + 1, ' ');
     if (!p)
         return 0;
-    char *end;
-    unsigned long long v = strtoull(p + 1, &end, 10); /* NOLINT: kernel-written number */
-    return end == p + 1 ? 0 : v;
+    return bl_scan_u64_or0(p + 1);
 }
 
 /* Whether a ".new-<pid>-<start>-XXXXXX" staging directory's creator is gone: then it never got

@@ -23,6 +23,7 @@
 #include "alloc-util.h"
 #include "cgroup.h"
 #include "fs-util.h"
+#include "parse-util.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -419,8 +420,9 @@ static uint64_t read_u64(const char *dir, const char *file, const char *key)
                 break;
         p = p && *p ? p + strlen(key) + 1 : NULL;
     }
-    if (p && *p >= '0' && *p <= '9')
-        v = strtoull(p, NULL, 10); /* NOLINT: kernel-written number */
+    const char *end;
+    if (p)
+        (void) bl_scan_u64(p, &end, &v); /* "max" and the like: v stays UINT64_MAX */
     free(buf);
     return v;
 }
@@ -440,13 +442,13 @@ static void read_blkio(const char *dir, const char *file, bool v2, uint64_t *rd,
         if (v2) {
             char *a = strstr(line, "rbytes="), *b = strstr(line, "wbytes=");
             if (a)
-                *rd += strtoull(a + 7, NULL, 10); /* NOLINT: kernel-written number */
+                *rd += bl_scan_u64_or0(a + 7);
             if (b)
-                *wr += strtoull(b + 7, NULL, 10); /* NOLINT: kernel-written number */
+                *wr += bl_scan_u64_or0(b + 7);
         } else {
             char *sp = strrchr(line, ' ');
             if (sp && sp > line) {
-                uint64_t n = strtoull(sp + 1, NULL, 10); /* NOLINT: kernel-written number */
+                uint64_t n = bl_scan_u64_or0(sp + 1);
                 if (!strncmp(sp - 5, " Read", 5))
                     *rd += n;
                 else if (!strncmp(sp - 6, " Write", 6))

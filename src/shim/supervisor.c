@@ -28,6 +28,7 @@
 
 #include "alloc-util.h"
 #include "fs-util.h"
+#include "parse-util.h"
 #include "proto.h"
 #include "supervisor.h"
 
@@ -433,7 +434,7 @@ static void net_stats(struct supervisor *s, uint64_t *rx, uint64_t *tx, uint64_t
                 if ((hl == 12 && !strncmp(h, "AttemptFails", hl)) ||
                     (hl == 11 && !strncmp(h, "EstabResets", hl)) ||
                     (hl == 6 && !strncmp(h, "InErrs", hl)))
-                    errs += strtoull(v, NULL, 10); /* NOLINT: kernel-written number */
+                    errs += bl_scan_u64_or0(v);
                 h += hl + (h[hl] == ' ');
                 v += vl + (v[vl] == ' ');
             }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "parse-util.h"
 #include "shim.h"
 
 #define LOG_CAP (1024 * 1024)
@@ -62,52 +63,29 @@ void shim_log(const char *fmt, ...)
     errno = saved;
 }
 
-static int parse_ull(const char *s, int base, unsigned long long *ret)
-{
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-        return -EINVAL;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, base);
-    if (errno || !end || *end)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
+/* The shim's number parsers: src/basic/parse-util.h's, with every failure -EINVAL (a bad
+ * value in shim.conf or a request is just that). */
 int parse_int(const char *s, int min, int max, int *ret)
 {
-    unsigned long long v;
-    if (parse_ull(s, 10, &v) < 0 || v > (unsigned long long) max || (long long) v < min)
-        return -EINVAL;
-    *ret = (int) v;
-    return 0;
+    return bl_parse_int(s, min, max, ret) < 0 ? -EINVAL : 0;
 }
 
 int parse_u64(const char *s, uint64_t *ret)
 {
-    unsigned long long v;
-    if (parse_ull(s, 10, &v) < 0)
-        return -EINVAL;
-    *ret = v;
-    return 0;
+    return bl_parse_u64(s, ret) < 0 ? -EINVAL : 0;
 }
 
 int parse_hex64(const char *s, uint64_t *ret)
 {
     if (s && (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2)))
         s += 2;
-    unsigned long long v;
-    if (parse_ull(s, 16, &v) < 0)
-        return -EINVAL;
-    *ret = v;
-    return 0;
+    return bl_parse_u64_base(s, 16, ret) < 0 ? -EINVAL : 0;
 }
 
 int parse_id(const char *s, uint32_t *ret)
 {
-    unsigned long long v;
-    if (parse_ull(s, 10, &v) < 0 || v >= 0xffffffffULL)
+    uint64_t v;
+    if (bl_parse_u64(s, &v) < 0 || v >= 0xffffffffULL)
         return -EINVAL;
     *ret = (uint32_t) v;
     return 0;
@@ -134,10 +112,9 @@ int self_starttime(unsigned long long *ret)
             return -EIO;
         p++;
     }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (errno || end == p)
+    const char *end;
+    uint64_t v;
+    if (bl_scan_u64(p, &end, &v) < 0)
         return -EIO;
     *ret = v;
     return 0;

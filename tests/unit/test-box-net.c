@@ -15,8 +15,7 @@
 #include "../lib/tap.h"
 #include "alloc-util.h"
 #include "box.h"
-
-#define _cleanup_json_ _cleanup_(json_decrefp)
+#include "json-util.h"
 
 /* ---- -p ---- */
 

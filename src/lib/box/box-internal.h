@@ -9,11 +9,8 @@
 #include <string.h>
 
 #include "boxlite/box.h"
+#include "json-util.h"
 #include "proc-util.h"
-
-#ifndef _cleanup_json_
-#define _cleanup_json_ _cleanup_(json_decrefp)
-#endif
 
 struct box_stdio;
 

@@ -6,6 +6,7 @@
  * start fails; recovery removes one whose client died (box-recover.c).
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "cgroup-warm.h"
 #include "fs-util.h"
 #include "log.h"
+#include "parse-util.h"
 #include "runtime.h"
 #include "shim-proto.h"
 
@@ -87,7 +89,9 @@ static int start_box(struct boxlite_runtime *rt, struct boxlite_box *b, const in
     }
     if (strcmp(msg->field[0], "started") != 0 || msg->n < 2)
         return bl_err(err, -EPROTO, "box %s: unexpected message from the shim", b->id);
-    int pid = (int) strtol(msg->field[1], NULL, 10); /* NOLINT: protocol field */
+    int pid;
+    if (bl_parse_int(msg->field[1], 1, INT_MAX, &pid) < 0)
+        return bl_err(err, -EPROTO, "box %s: unexpected message from the shim", b->id);
     if (tty && msg->n_fds < 1)
         return bl_err(err, -EPROTO, "box %s: the shim sent no terminal", b->id);
     r = bl_box_set_status(rt, b, "running", pid, 0, 0, err);

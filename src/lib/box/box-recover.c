@@ -17,6 +17,7 @@
 #include "box-recover.h"
 #include "fs-util.h"
 #include "log.h"
+#include "parse-util.h"
 #include "runtime.h"
 #include "store.h"
 
@@ -99,10 +100,10 @@ static int cgroup_cleanup_path(const char *path)
         snprintf(f, sizeof(f), "%s/cgroup.procs", path);
         _cleanup_free_ char *procs = NULL;
         if (bl_read_file_at(AT_FDCWD, f, 1 << 20, &procs, NULL, NULL) == 0)
-            for (char *p = procs; *p;) {
-                char *end;
-                long pid = strtol(p, &end, 10); /* NOLINT: kernel-written list */
-                if (end == p)
+            for (const char *p = procs; *p;) {
+                const char *end;
+                uint64_t pid;
+                if (bl_scan_u64(p, &end, &pid) < 0)
                     break;
                 if (pid > 0) {
                     struct bl_proc victim = {.pid = (pid_t) pid, .pidfd = -1};

@@ -17,6 +17,7 @@
 #include "box-shim.h"
 #include "digest.h"
 #include "fs-util.h"
+#include "parse-util.h"
 #include "runtime.h"
 #include "seccomp-profile.h"
 #include "wire.h"
@@ -126,7 +127,10 @@ int bl_box_write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, co
     _cleanup_free_ char *bpf = NULL;
     if (!cache)
         return bl_oom(err);
-    int r = bl_seccomp_profile(cache, strtoull(caps, NULL, 16), &bpf, err); /* NOLINT */
+    uint64_t capset;
+    if (bl_parse_u64_base(caps, 16, &capset) < 0)
+        return bl_err(err, -EINVAL, "box %s: bad capability set in its config", b->id);
+    int r = bl_seccomp_profile(cache, capset, &bpf, err);
     if (r < 0)
         return r;
     bl_conf_put(&c, BL_CONF_seccomp, bpf);
@@ -172,9 +176,8 @@ int bl_box_write_shim_conf(struct boxlite_runtime *rt, struct boxlite_box *b, co
 
 int bl_shim_parse_status(const char *s)
 {
-    char *end;
-    long v = strtol(s ? s : "", &end, 10); /* NOLINT: protocol field */
-    return (s && *s && !*end && v >= 0 && v <= 255 + 128) ? (int) v : 125;
+    int v;
+    return bl_parse_int(s, 0, 255 + 128, &v) == 0 ? v : 125;
 }
 
 int bl_shim_spawn(struct boxlite_runtime *rt, struct boxlite_box *b, const char *mode,

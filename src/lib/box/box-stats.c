@@ -6,6 +6,7 @@
 
 #include "box-internal.h"
 #include "box-lifecycle.h"
+#include "parse-util.h"
 #include "shim-proto.h"
 
 static int64_t value(const struct bl_msg *m, const char *key)
@@ -15,10 +16,8 @@ static int64_t value(const struct bl_msg *m, const char *key)
         const char *f = m->field[i];
         if (strncmp(f, key, k) != 0 || f[k] != '=')
             continue;
-        char *end = NULL;
-        errno = 0;
-        long long v = strtoll(f + k + 1, &end, 10); /* NOLINT: protocol field */
-        return f[k + 1] && !*end && !errno && v >= 0 ? (int64_t) v : -1;
+        int64_t v;
+        return bl_parse_i64(f + k + 1, &v) == 0 && v >= 0 ? v : -1;
     }
     return -1;
 }

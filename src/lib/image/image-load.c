@@ -27,6 +27,7 @@
 #include "fs-util.h"
 #include "image-ref.h"
 #include "image-store.h"
+#include "json-util.h"
 #include "log.h"
 #include "oci.h"
 #include "strv.h"
@@ -69,8 +70,6 @@ static void load_done(struct load *L)
     L->src_dir_fd = bl_close(L->src_dir_fd);
     bl_stage_done(&L->stage);
 }
-
-#define _cleanup_json_ _cleanup_(json_decrefp)
 
 static void archive_freep(struct archive **a)
 {

@@ -34,6 +34,7 @@
 #include "curl-dl.h"
 #include "image-ref.h"
 #include "image-store.h"
+#include "json-util.h"
 #include "log.h"
 #include "oci.h"
 #include "registry.h"
@@ -54,8 +55,6 @@
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define ACCEPT_MANIFESTS                                                                           \
     MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST
-
-#define _cleanup_json_ _cleanup_(json_decrefp)
 
 BOXLITE_API void boxlite_pull_opts_init(boxlite_pull_opts *opts)
 {

@@ -20,9 +20,8 @@
 #include "fs-util.h"
 #include "image-ref.h"
 #include "image-store.h"
+#include "json-util.h"
 #include "strv.h"
-
-#define _cleanup_json_ _cleanup_(json_decrefp)
 
 void bl_new_image_done(struct bl_new_image *img)
 {

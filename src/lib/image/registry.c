@@ -23,6 +23,7 @@
 #include "curl-dl.h"
 #include "fs-util.h"
 #include "image-ref.h"
+#include "json-util.h"
 #include "log.h"
 #include "registry.h"
 #include "strv.h"
@@ -32,8 +33,6 @@
 #define MAX_TOKEN_REPLY (1u << 20)
 #define MAX_DOCKER_CONFIG (4u << 20)
 #define USER_AGENT "boxlite/0.1"
-
-#define _cleanup_json_ _cleanup_(json_decrefp)
 
 /* ---- configuration ---- */
 
