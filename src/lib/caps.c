@@ -14,17 +14,6 @@
 #include "alloc-util.h"
 #include "caps.h"
 
-/* Headers older than the kernels we run on lack the newest names; the numbers are ABI. */
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-#ifndef CAP_CHECKPOINT_RESTORE
-#define CAP_CHECKPOINT_RESTORE 40
-#endif
-
 #define NAME(c) [CAP_##c] = "CAP_" #c
 static const char *const cap_names[] = {
     NAME(CHOWN),

@@ -8,9 +8,21 @@
  */
 #pragma once
 
+#include <linux/capability.h>
 #include <stdint.h>
 
 #include "error.h"
+
+/* Headers older than the kernels we run on lack the newest names; the numbers are ABI. */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#ifndef CAP_CHECKPOINT_RESTORE
+#define CAP_CHECKPOINT_RESTORE 40
+#endif
 
 /* Bit of capability `cap` in a mask. */
 #define BL_CAP_MASK(cap) (UINT64_C(1) << (cap))

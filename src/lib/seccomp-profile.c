@@ -37,13 +37,6 @@
 #include "fs-util.h"
 #include "seccomp-profile.h"
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
 #define CAP(c) BL_CAP_MASK(CAP_##c)
 
 struct deny_rule {

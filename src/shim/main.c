@@ -48,11 +48,7 @@ static int run(const char *box_dir, long long t_start)
     _cleanup_(bl_error_freep) bl_error *err = NULL;
 
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    supervisor_signals(&set);
     (void) sigprocmask(SIG_BLOCK, &set, NULL);
     struct sigaction ign = {.sa_handler = SIG_IGN};
     (void) sigaction(SIGPIPE, &ign, NULL);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -62,6 +63,9 @@ struct supervisor {
 /* The loop's own fds: epoll, a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP), the stop timer,
  * and the spawn channel watched. */
 int supervisor_open(struct supervisor *s, bl_error **err);
+/* The signals the loop takes through its signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP): blocked
+ * from the shim's first instruction (main.c), so none is lost before the loop opens. */
+void supervisor_signals(sigset_t *set);
 /* Everything empty (no fd, no process), the parts initialised. */
 void supervisor_init(struct supervisor *s);
 /* Runs the event loop until the box is gone and torn down; returns the shim's exit status. */
