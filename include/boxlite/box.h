@@ -104,7 +104,11 @@ BOXLITE_API int boxlite_box_has_user_command(const boxlite_box *box);
  *               a pipe instead, so it too must stay open until the wait returns.
  * @param ret_status  when the command could not be started: 125 (boxlite failure), 126 (cannot
  *               invoke), 127 (not found); set together with the error.
- * @return 0, -EBUSY (already running by another process), or an error.
+ * @return 0, -EBUSY (already running by another process), or an error. A box created with
+ *               `auto_remove` that fails to start is removed at once (its record, directory and
+ *               anonymous volumes), as it would be once it stopped: the handle then names a box
+ *               that no longer exists and only boxlite_box_free() is left to call. When even that
+ *               removal fails, a warning is logged and the next runtime open removes it.
  */
 BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *box, const int *stdio,
                                   int *ret_status, boxlite_error **err);

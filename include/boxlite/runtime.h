@@ -51,7 +51,10 @@ BOXLITE_API void boxlite_runtime_opts_init(boxlite_runtime_opts *opts);
 
 /**
  * Constructor. Open (creating on first use) a home directory: the store, the image and box
- * directories; repairs what a killed process left (stale staging files, dead boxes).
+ * directories; repairs what a killed process left (stale staging files, dead boxes). The
+ * `boxlite-shim` every box of this handle runs is found here, once: $BOXLITE_SHIM, else beside
+ * the running program, else the installed libexec path (a handle opened before the shim is
+ * installed reports it missing at each start).
  *
  * @param opts     options (borrowed).
  * @param ret_rt   on success a handle owned by the caller, released with boxlite_runtime_free().

@@ -303,6 +303,24 @@ static int open_in_root_userspace(int root_fd, const char *path, int flags)
     }
 }
 
+/* Whether an openat2() that failed with `r` means the kernel has none for us (ENOSYS: kernel <
+ * 5.6; EPERM from a seccomp profile that predates it): then the userspace walk stands in. A real
+ * EPERM of that open is told apart by opening "." of a directory we hold, which cannot
+ * legitimately fail with it. */
+static bool openat2_missing(int r, int root_fd)
+{
+    if (r == -ENOSYS)
+        return true;
+    if (r != -EPERM)
+        return false;
+    int probe = open_in_root_kernel(root_fd, ".", O_PATH | O_DIRECTORY);
+    if (probe >= 0) {
+        (void) bl_close(probe);
+        return false;
+    }
+    return probe == -EPERM || probe == -ENOSYS;
+}
+
 int bl_open_in_root(int root_fd, const char *path, int flags, enum bl_resolve_mode mode)
 {
     if (root_fd < 0)
@@ -316,17 +334,91 @@ int bl_open_in_root(int root_fd, const char *path, int flags, enum bl_resolve_mo
         break;
     }
     int fd = open_in_root_kernel(root_fd, path, flags);
-    if (fd == -ENOSYS)
+    if (fd < 0 && openat2_missing(fd, root_fd))
         return open_in_root_userspace(root_fd, path, flags);
-    if (fd == -EPERM) {
-        /* A seccomp profile that predates openat2, or a real EPERM of this open: opening "."
-         * of a directory we hold cannot legitimately fail with it, so ask that. */
-        int probe = open_in_root_kernel(root_fd, ".", O_PATH | O_DIRECTORY);
-        if (probe >= 0)
-            (void) bl_close(probe);
-        else if (probe == -EPERM || probe == -ENOSYS)
-            return open_in_root_userspace(root_fd, path, flags);
+    return fd;
+}
+
+/* openat2() with RESOLVE_BENEATH and no symlinks, magic links or mount crossings. */
+static int open_beneath_kernel(int dir_fd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (uint64_t) (flags | O_CLOEXEC),
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+    };
+    for (unsigned i = 0;; i++) { /* EAGAIN: as in open_in_root_kernel */
+        long fd = syscall(SYS_openat2, dir_fd, *path ? path : ".", &how, sizeof(how));
+        if (fd >= 0)
+            return (int) fd;
+        if (errno != EAGAIN || i >= 16)
+            return -errno;
     }
+}
+
+/* The same by hand: each component opened with O_NOFOLLOW and checked (a symlink is -ELOOP, a
+ * non-directory on the way -ENOTDIR, another filesystem -EXDEV); ".." and absolute paths are
+ * refused outright (-EXDEV), which is stricter than RESOLVE_BENEATH (it allows a ".." that stays
+ * beneath). */
+static int open_beneath_userspace(int dir_fd, const char *path, int flags)
+{
+    struct stat root_st, st;
+    if (fstat(dir_fd, &root_st) < 0)
+        return -errno;
+    if (*path == '/')
+        return -EXDEV;
+    _cleanup_close_ int cur = openat(dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0)
+        return -errno;
+    char name[NAME_MAX + 1];
+    for (const char *p = path;;) {
+        while (*p == '/')
+            p++;
+        size_t len = strcspn(p, "/");
+        const char *rest = p + len;
+        while (*rest == '/')
+            rest++;
+        bool last = !*rest;
+        if (len > NAME_MAX)
+            return -ENAMETOOLONG;
+        memcpy(name, len ? p : ".", len ? len : 1);
+        name[len ? len : 1] = 0;
+        if (is_name(name, ".."))
+            return -EXDEV;
+        int f = last ? flags | O_NOFOLLOW | O_CLOEXEC : O_PATH | O_NOFOLLOW | O_CLOEXEC;
+        _cleanup_close_ int next = openat(cur, name, f);
+        if (next < 0)
+            return -errno;
+        if (fstat(next, &st) < 0)
+            return -errno;
+        if (S_ISLNK(st.st_mode)) /* O_PATH|O_NOFOLLOW opens a symlink itself */
+            return -ELOOP;
+        if (st.st_dev != root_st.st_dev)
+            return -EXDEV;
+        if (last)
+            return TAKE_FD(next);
+        if (!S_ISDIR(st.st_mode))
+            return -ENOTDIR;
+        (void) bl_close(cur);
+        cur = TAKE_FD(next);
+        p = rest;
+    }
+}
+
+int bl_open_beneath(int dir_fd, const char *path, int flags, enum bl_resolve_mode mode)
+{
+    if (dir_fd < 0)
+        return -EBADF;
+    switch (mode) {
+    case BL_RESOLVE_USERSPACE:
+        return open_beneath_userspace(dir_fd, path, flags);
+    case BL_RESOLVE_KERNEL:
+        return open_beneath_kernel(dir_fd, path, flags);
+    case BL_RESOLVE_AUTO:
+        break;
+    }
+    int fd = open_beneath_kernel(dir_fd, path, flags);
+    if (fd < 0 && openat2_missing(fd, dir_fd))
+        return open_beneath_userspace(dir_fd, path, flags);
     return fd;
 }
 

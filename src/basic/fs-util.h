@@ -48,6 +48,17 @@ enum bl_resolve_mode {
 int bl_open_in_root(int root_fd, const char *path, int flags, enum bl_resolve_mode mode);
 
 /*
+ * Open `path` beneath the directory `dir_fd`, strictly: no symlink anywhere in it (the last
+ * component included), no magic link, no other filesystem, nothing outside (openat2's
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV). For paths
+ * that name what we made ourselves, where a symlink on the way is a sign of tampering, not
+ * something to follow. The userspace walk (kernels without openat2) also refuses ".." and an
+ * absolute path (-EXDEV). Returns an O_CLOEXEC fd or -errno: -ELOOP (a symlink), -EXDEV,
+ * -ENOTDIR, -ENOENT, -ENAMETOOLONG.
+ */
+int bl_open_beneath(int dir_fd, const char *path, int flags, enum bl_resolve_mode mode);
+
+/*
  * mkdir -p of `path` inside `root_fd` (each missing component created with `mode` in a
  * directory fd that bl_open_in_root() returned, so nothing is ever created outside the root).
  * A last component "." or ".." that does not exist yet is -EINVAL; a symlink or a file where a

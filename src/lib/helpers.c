@@ -67,14 +67,13 @@ int bl_shim_find(char **ret, bl_error **err)
         char *slash = strrchr(self, '/');
         if (slash) {
             *slash = 0;
-            char *p = bl_asprintf("%s/boxlite-shim", self);
+            _cleanup_free_ char *p = bl_asprintf("%s/boxlite-shim", self);
             if (!p)
                 return bl_oom(err);
             if (access(p, X_OK) == 0) {
-                *ret = p;
+                *ret = TAKE_PTR(p);
                 return 0;
             }
-            free(p);
         }
     }
 #ifdef BOXLITE_SHIM_PATH

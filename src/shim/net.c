@@ -86,7 +86,8 @@ void net_init(struct net *net)
                         .slirp_exit_w = -1,
                         .slirp_ready_r = -1,
                         .nft_pidfd = -1,
-                        .nft_err_r = -1};
+                        .nft_err_r = -1,
+                        .box = {.boxfd = -1, .epfd = -1}};
     dns_init(&net->dns);
 }
 

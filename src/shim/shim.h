@@ -79,7 +79,7 @@ struct ev {
  * order of setns; then mnt, pid, net, uts, ipc, cgroup. */
 #define SHIM_BOX_NS 7
 
-/* Owned by the supervisor (main.c fills it when PID 1 is created); the zygote and the network
+/* Owned by the supervisor (start.c fills it when PID 1 is created); the zygote and the network
  * borrow it to step out of the box's pid namespace and back (their helpers are born in the
  * host's) and to join the box. */
 struct box_pid1 {

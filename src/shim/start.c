@@ -53,7 +53,6 @@ static bool pid1_gone(const struct supervisor *s, int errfd)
     return poll(p, 2, 0) > 0;
 }
 
-/* An error before we own the box (or before there is one): report it, touch nothing. */
 static int load_seccomp(struct supervisor *s, bl_error **err)
 {
     const char *path = s->conf.seccomp;

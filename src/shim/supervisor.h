@@ -2,7 +2,7 @@
 /*
  * The supervisor (supervisor.c): the shim's state while a box lives, and its event loop (one
  * epoll over a signalfd, the spawn channel, PID 1's error pipe, shim.sock and its clients, exec
- * error pipes, the stop timer, the console's pipes and the network's sockets). main.c creates
+ * error pipes, the stop timer, the console's pipes and the network's sockets). start.c creates
  * the box into this state, then hands it to supervisor_run(). The supervisor drives the zygote,
  * the network and the console through their headers; none of them calls back.
  */

@@ -56,11 +56,11 @@ static int run_map_helper(const char *helper, pid_t pid, uint32_t id, uint32_t s
     const char *argv[] = {helper, a_pid, "0", a_id, "1", "1", a_sub, a_n, NULL};
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
-        return -errno;
+        return bl_err_errno(err, "cannot run '%s': pipe", helper);
     _cleanup_close_ int r_end = p[0], w_end = p[1];
     pid_t child = fork();
     if (child < 0)
-        return -errno;
+        return bl_err_errno(err, "cannot run '%s'", helper);
     if (child == 0) {
         child_reset_signals();
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -124,9 +124,10 @@ static int open_parent(const char *path, int *ret_fd, const char **ret_base)
     _cleanup_free_ char *dir = strndup(path, (size_t) (slash - path));
     if (!dir)
         return -ENOMEM;
-    /* confined to the directory (".." and symlinks resolve inside it), with the userspace
-     * walk where the kernel has no openat2() */
-    int fd = bl_open_in_root(USERNS_DIR, dir, O_PATH | O_DIRECTORY, BL_RESOLVE_AUTO);
+    /* beneath the directory with no symlink, magic link or mount on the way (the records name
+     * what layer-unpack made: a symlink there is not ours to follow), with the userspace walk
+     * where the kernel has no openat2() */
+    int fd = bl_open_beneath(USERNS_DIR, dir, O_PATH | O_DIRECTORY, BL_RESOLVE_AUTO);
     if (fd < 0)
         return fd;
     *ret_fd = fd;

@@ -9,8 +9,10 @@
  */
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -452,11 +454,81 @@ TEST(fault_torture)
                                       .min_faults = 4});
 }
 
+static void assert_beneath(int root, const char *path, int flags, enum bl_resolve_mode m, int code)
+{
+    int fd = bl_open_beneath(root, path, flags, m);
+    if (fd >= 0)
+        (void) close(fd);
+    if ((code == 0 && fd < 0) || (code < 0 && fd != code))
+        tap_fail(__FILE__, __LINE__, "beneath '%s' (%s): got %d (%s), expected %d (%s)", path,
+                 mode_name(m), fd, fd < 0 ? strerror(-fd) : "an fd", code,
+                 code < 0 ? strerror(-code) : "an fd");
+}
+
+/* bl_open_beneath: plain paths open, a symlink anywhere (first, middle, last; to "/", up, to the
+ * host, a magic link) is -ELOOP, leaving is -EXDEV, a file on the way -ENOTDIR; and (root, in a
+ * mount namespace of its own) a mount point on the way is -EXDEV. */
+TEST(open_beneath_strict)
+{
+    _cleanup_close_ int root = make_tree();
+    for (size_t i = 0; i < n_modes; i++) {
+        enum bl_resolve_mode m = modes[i];
+        assert_beneath(root, "etc", O_PATH | O_DIRECTORY, m, 0);
+        assert_beneath(root, "", O_PATH | O_DIRECTORY, m, 0);
+        assert_beneath(root, "etc//passwd", O_RDONLY, m, 0);
+        assert_beneath(root, "last_link", O_RDONLY, m, -ELOOP);
+        assert_beneath(root, "last_link", O_PATH, m, -ELOOP);
+        assert_beneath(root, "abs_etc/passwd", O_RDONLY, m, -ELOOP);
+        assert_beneath(root, "to_slash/etc", O_PATH | O_DIRECTORY, m, -ELOOP);
+        assert_beneath(root, "dir_up_link/secret", O_RDONLY, m, -ELOOP);
+        assert_beneath(root, "abs_host", O_PATH, m, -ELOOP);
+        assert_beneath(root, "magic/passwd", O_RDONLY, m, -ELOOP);
+        assert_beneath(root, "file/x", O_PATH, m, -ENOTDIR);
+        assert_beneath(root, "nope/x", O_PATH, m, -ENOENT);
+        assert_beneath(root, "../outside/secret", O_RDONLY, m, -EXDEV);
+        assert_beneath(root, "/etc", O_PATH, m, -EXDEV);
+    }
+    assert_outside_untouched();
+    fflush(stdout);
+    pid_t pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        /* a mount namespace of our own: the tmpfs goes with this child */
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            _exit(77);
+        _cleanup_free_ char *dir = bl_asprintf("%s/root/dir", tap_tmpdir());
+        if (!dir || mount("tmpfs", dir, "tmpfs", 0, "size=64k") < 0)
+            _exit(77);
+        /* the root again, from this namespace: an fd opened before unshare() still walks the
+         * mounts of the namespace it was opened in, where there is no tmpfs */
+        (void) close(root);
+        _cleanup_free_ char *root_path = bl_asprintf("%s/root", tap_tmpdir());
+        root = root_path ? open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (root < 0)
+            _exit(1);
+        for (size_t i = 0; i < n_modes; i++) {
+            int r = bl_open_beneath(root, "dir", O_PATH | O_DIRECTORY, modes[i]);
+            if (r != -EXDEV) {
+                printf("# beneath 'dir' across a mount (%s): %d\n", mode_name(modes[i]), r);
+                fflush(stdout);
+                _exit(1);
+            }
+        }
+        _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+        printf("# open_beneath_strict: mount crossing not checked (no mount namespace here)\n");
+    else
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 #define PATH_TESTS                                                                                 \
     T(open_plain_and_root), T(open_dotdot_chains), T(open_symlink_to_slash_and_up),                \
         T(open_absolute_symlinks), T(open_symlink_last_component),                                 \
         T(open_file_where_dir_expected), T(mkdir_in_root_creates_inside),                          \
-        T(mkdir_in_root_through_hostile_links), T(mkdir_in_root_refuses)
+        T(mkdir_in_root_through_hostile_links), T(mkdir_in_root_refuses), T(open_beneath_strict)
 
 /*
  * The path tests again with openat2() failing (ENOSYS: kernel < 5.6, valgrind; EPERM: container

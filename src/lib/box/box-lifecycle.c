@@ -127,8 +127,8 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
          * stopped (finish_stopped) */
         _cleanup_(bl_error_freep) bl_error *rm_err = NULL;
         if (boxlite_box_remove(rt, b, /* force= */ 1, &rm_err) < 0)
-            bl_debug("box %s: cannot remove it after its failed start: %s", b->id,
-                     bl_error_msg(rm_err));
+            bl_warn("box %s: cannot remove it after its failed start: %s", b->id,
+                    bl_error_msg(rm_err));
     }
     return r;
 }

@@ -180,7 +180,7 @@ void bl_send_resize(int sock, int term_fd)
  * A relay ends at the pipe's EOF (output), at the caller's EOF (input: our end closes, so the
  * box reads EOF), or when the other side fails: the box then sees a closed pipe (EPIPE), and
  * the caller never gets a SIGPIPE from us. When the command has exited, what it wrote and is
- * still in the pipe is copied (box_stdio_drain), and nothing after: a background process of the
+ * still in the pipe is copied (bl_box_stdio_drain), and nothing after: a background process of the
  * box that keeps the pipe cannot hold the caller.
  */
 
@@ -246,7 +246,7 @@ static int relay_init(struct relay *r, int caller, int input, int *ret_box_end, 
 }
 
 /* The fds for the box, made from the caller's (borrowed; -1 stays -1). On success *ret owns the
- * pipes; give the box s->box[], then call box_stdio_handed(). */
+ * pipes; give the box s->box[], then call bl_box_stdio_handed(). */
 int bl_box_stdio_new(const int caller[3], struct box_stdio **ret, bl_error **err)
 {
     static const char *const names[] = {"stdin", "stdout", "stderr"};

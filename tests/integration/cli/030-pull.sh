@@ -524,7 +524,7 @@ t_run_pulls_a_missing_image() {
     [ "$(id -u)" -eq 0 ] || { T_SKIP="needs root"; return; }
     bl --config "$W/plain.json" run --rm "$PLAIN/busybox" echo hello-from-pulled
     if [[ $ERR == *"No such image"* ]]; then
-        T_SKIP="run does not pull missing images yet (box.c: bl_image_ensure)"
+        T_SKIP="run does not pull missing images yet (src/lib/api.c: bl_image_ensure)"
         return
     fi
     assert_rc 0
