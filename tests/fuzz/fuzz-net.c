@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <jansson.h>
 
-#include "box.h"
+#include "box-net.h"
 #include "fuzz-util.h"
 #include "strv.h"
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "box.h"
+#include "box-volume.h"
 #include "fs-util.h"
 #include "fuzz-util.h"
 

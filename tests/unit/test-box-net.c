@@ -14,7 +14,10 @@
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
-#include "box.h"
+#include "box-internal.h"
+#include "box-net.h"
+#include "boxlite/boxlite.h"
+#include "helpers.h"
 #include "json-util.h"
 
 /* ---- -p ---- */

@@ -11,7 +11,7 @@
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
-#include "box.h"
+#include "box-volume.h"
 
 static char sentinel;
 
