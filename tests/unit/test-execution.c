@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,20 @@
 #include "alloc-util.h"
 #include "boxlite/exec.h"
 #include "boxlite/runtime.h"
+
+/* asprintf that cannot fail (the test process must reach no fault point: bl_* allocations
+ * are ones) */
+static char *tstr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *tstr(const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    ASSERT_TRUE(n >= 0);
+    return s;
+}
 
 static boxlite_runtime *rt;
 static boxlite_box *box;
@@ -61,8 +76,8 @@ static boxlite_runtime *open_rt(void)
     return r;
 }
 
-/* A runtime and a box (rootfs of busybox, no command: exec starts it on demand). */
-static void setup(void)
+/* Skips without root, busybox or the shim; else makes the home's path and a busybox rootfs. */
+static void setup_env(void)
 {
     if (geteuid() != 0)
         SKIP("needs root (boxes are made with the host's ids)");
@@ -74,22 +89,29 @@ static void setup(void)
     ASSERT_TRUE(n > 0);
     self[n] = 0;
     *strrchr(self, '/') = 0;
-    _cleanup_free_ char *shim = bl_asprintf("%s/../boxlite-shim", self);
+    _cleanup_free_ char *shim = tstr("%s/../boxlite-shim", self);
     if (access(shim, X_OK) < 0)
         SKIP("needs boxlite-shim beside the tests (make)");
     ASSERT_OK(setenv("BOXLITE_SHIM", shim, 1));
-    home = bl_asprintf("%s/home", tap_tmpdir());
-    _cleanup_free_ char *root = bl_asprintf("%s/rootfs", tap_tmpdir());
-    _cleanup_free_ char *bin = bl_asprintf("%s/bin", root);
+    home = tstr("%s/home", tap_tmpdir());
+    _cleanup_free_ char *root = tstr("%s/rootfs", tap_tmpdir());
+    _cleanup_free_ char *bin = tstr("%s/bin", root);
     ASSERT_OK(mkdir(root, 0755));
     ASSERT_OK(mkdir(bin, 0755));
-    _cleanup_free_ char *cmd = bl_asprintf("cp /bin/busybox %s/busybox", bin);
+    _cleanup_free_ char *cmd = tstr("cp /bin/busybox %s/busybox", bin);
     ASSERT_EQ(system(cmd), 0);
     static const char *const links[] = {"sh", "cat", "sleep", "stty", "echo", "true", "head"};
     for (size_t i = 0; i < ELEMENTSOF(links); i++) {
-        _cleanup_free_ char *l = bl_asprintf("%s/%s", bin, links[i]);
+        _cleanup_free_ char *l = tstr("%s/%s", bin, links[i]);
         ASSERT_OK(symlink("busybox", l));
     }
+}
+
+/* A runtime and a box (rootfs of busybox, no command: exec starts it on demand). */
+static void setup(void)
+{
+    setup_env();
+    _cleanup_free_ char *root = tstr("%s/rootfs", tap_tmpdir());
     rt = open_rt();
     boxlite_box_opts o;
     boxlite_box_opts_init(&o);
@@ -575,7 +597,129 @@ TEST(sigkilled_owner_leaves_no_process)
     teardown();
 }
 
+/* ---- fault injection: every allocation of a session's life fails in turn ---- */
+
+static boxlite_runtime *trt;
+static boxlite_box *tbox;
+static char *tbox_id;
+
+static int torture_prepare(void *userdata)
+{
+    (void) userdata;
+    rt = open_rt();
+    boxlite_box_opts o;
+    boxlite_box_opts_init(&o);
+    _cleanup_free_ char *root = tstr("%s/rootfs", tap_tmpdir());
+    o.rootfs = root;
+    o.network = "disabled";
+    if (boxlite_box_create(rt, &o, &box, NULL) < 0)
+        return 1;
+    start_box();
+    int fd = open(tbox_id, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, boxlite_box_id(box), strlen(boxlite_box_id(box))) < 0)
+        return 1;
+    close(fd);
+    boxlite_box_free(box);
+    boxlite_runtime_free(rt);
+    return 0;
+}
+
+static int torture_finish(void *userdata)
+{
+    (void) userdata;
+    boxlite_runtime *r = open_rt();
+    boxlite_box **list = NULL;
+    size_t n = 0;
+    int bad = boxlite_box_list(r, 1, &list, &n, NULL) < 0 || n != 1;
+    for (size_t i = 0; i < n; i++)
+        bad |= boxlite_box_remove(r, list[i], /* force= */ 1, NULL) < 0;
+    boxlite_box_list_free(list, n);
+    boxlite_runtime_free(r);
+    return bad;
+}
+
+static void torture_setup(void *userdata)
+{
+    (void) userdata;
+    char id[64] = "";
+    int fd = open(tbox_id, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void) !read(fd, id, sizeof(id) - 1);
+        close(fd);
+    }
+    boxlite_runtime_opts o;
+    boxlite_runtime_opts_init(&o);
+    o.home = home;
+    if (boxlite_runtime_open(&o, &trt, NULL) == 0)
+        (void) boxlite_box_lookup(trt, id, &tbox, NULL);
+}
+
+static void torture_teardown(void *userdata)
+{
+    (void) userdata;
+    boxlite_box_free(tbox);
+    boxlite_runtime_free(trt);
+}
+
+static int torture_run(unsigned long fault, void *userdata)
+{
+    (void) fault;
+    (void) userdata;
+    if (!tbox)
+        return TAP_RUN_BUG;
+    const char *argv[] = {"sh", "-c", "echo hi; cat", NULL};
+    boxlite_execution_opts o;
+    boxlite_execution_opts_init(&o);
+    o.argv = argv;
+    o.stdin_data = "in";
+    o.stdin_len = 2;
+    o.close_stdin = 1;
+    boxlite_execution *x = NULL;
+    bl_error *e = NULL;
+    int r = boxlite_execution_start(trt, tbox, &o, &x, NULL, &e);
+    if (r < 0) {
+        int res = e && *bl_error_msg(e) && !x ? TAP_RUN_FAILED : TAP_RUN_BUG;
+        bl_error_free(e);
+        return res;
+    }
+    int fd = -1, code = -1;
+    static struct output out;
+    memset(&out, 0, sizeof(out));
+    out.exit_code = -1;
+    r = boxlite_execution_attach(x, &fd, &e);
+    if (r >= 0) {
+        read_attach(fd, &out, NULL);
+        close(fd);
+    }
+    int res = TAP_RUN_OK;
+    if (r < 0 || boxlite_execution_wait(x, 10000, &code, NULL) < 0 || code != 0 ||
+        out.exit_code != 0 || out.out_len != 5 || memcmp(out.out, "hi\nin", 5) != 0)
+        res = TAP_RUN_FAILED; /* an allocation of the session thread failed: output lost */
+    if (boxlite_execution_kill(x, 5000, NULL) < 0)
+        res = TAP_RUN_BUG;
+    boxlite_execution_free(x);
+    bl_error_free(e);
+    return res;
+}
+
+TEST(oom_torture)
+{
+    tap_require_fault_injection();
+    setup_env();
+    tbox_id = tstr("%s/box-id", tap_tmpdir());
+    ASSERT_EQ(tap_in_child(torture_prepare, NULL), 0);
+    tap_torture(&(struct tap_torture){.name = "start, attach, wait, kill",
+                                      .run = torture_run,
+                                      .child_setup = torture_setup,
+                                      .child_teardown = torture_teardown,
+                                      .max_faults = 1000});
+    ASSERT_EQ(tap_in_child(torture_finish, NULL), 0);
+    free(tbox_id);
+    free(home);
+    assert_one_thread();
+}
+
 TAP_MAIN(T(exit_codes_and_kill), T(lookup_unknown_id), T(stdout_stderr_and_ids),
          T(stdin_streamed_and_inline), T(timeout_and_signal), T(tty_and_resize),
          T(backlog_busy_and_reattach), T(many_sessions_from_threads),
-         T(sigkilled_owner_leaves_no_process))
+         T(sigkilled_owner_leaves_no_process), T(oom_torture))
