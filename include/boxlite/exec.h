@@ -9,7 +9,8 @@
  * Sessions live in the process that started them: lookup finds the sessions of this process
  * (whichever runtime handle asks). A process that ends (even by SIGKILL) takes its sessions'
  * processes with it. Every function here may be called from any thread, at the same time as
- * the others, on the same session or different ones.
+ * the others, on the same session or different ones (but a handle is not freed while another
+ * thread still uses it: take one handle per thread with boxlite_execution_lookup()).
  */
 #ifndef BOXLITE_EXEC_H
 #define BOXLITE_EXEC_H
@@ -142,7 +143,8 @@ enum {
  * ended and all its output was read, one EXIT datagram and the end of the stream (read returns
  * 0). Each output datagram is at most 32 KiB + 1 byte. While the attacher does not read, the
  * process's output is held back (it blocks writing, as on a terminal); while none is attached,
- * output is only kept in the backlog. Writing STDIN / STDIN_EOF datagrams feeds stdin. Closing
+ * output is only kept in the backlog. Writing STDIN (at most 32 KiB + 1 bytes each) and
+ * STDIN_EOF datagrams feeds stdin; they are read while less than 64 KiB of stdin wait. Closing
  * the fd detaches; the session runs on. One attacher at a time.
  * @return 0, -EBUSY (another client is attached).
  */
