@@ -147,6 +147,8 @@ static boxlite_execution *start(const char *const *argv)
     return start_opts(&o);
 }
 
+#define CHUNK_MAX (32 * 1024 + 1) /* the largest attach datagram */
+
 struct output {
     char out[400 * 1024], err[64 * 1024];
     size_t out_len, err_len;
@@ -495,21 +497,49 @@ struct worker {
     pthread_t t;
 };
 
+static pthread_barrier_t all_started;
+
+/* Read an attachment to its end (at most 20 s) into out (NUL-terminated); returns the exit code,
+ * -1 on a failure. */
+static int worker_read(int fd, char *out, size_t size)
+{
+    char buf[CHUNK_MAX];
+    size_t len = 0;
+    int code = -1;
+    for (int spins = 0; spins < 2000; spins++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 10) <= 0)
+            continue;
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            return n == 0 ? code : -1;
+        if (buf[0] == BOXLITE_ATTACH_STDOUT && len + (size_t) n < size) {
+            memcpy(out + len, buf + 1, (size_t) n - 1);
+            len += (size_t) n - 1;
+            out[len] = 0;
+        } else if (buf[0] == BOXLITE_ATTACH_EXIT && n == 5) {
+            int32_t st;
+            memcpy(&st, buf + 1, 4);
+            code = st;
+        } else {
+            return -1;
+        }
+    }
+    return -1;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     boxlite_runtime *r = open_rt();
     boxlite_box *b = NULL;
-    if (boxlite_box_lookup(r, boxlite_box_id(box), &b, NULL) < 0) {
-        w->failures++;
-        boxlite_runtime_free(r);
-        return NULL;
-    }
     boxlite_execution *xs[5] = {0};
-    for (int i = 0; i < 5; i++) {
-        char code[16];
-        snprintf(code, sizeof(code), "exit %d", (w->n * 5 + i) % 100);
-        const char *argv[] = {"sh", "-c", code, NULL};
+    if (boxlite_box_lookup(r, boxlite_box_id(box), &b, NULL) < 0)
+        w->failures++;
+    for (int i = 0; i < 5 && b; i++) {
+        char script[32];
+        snprintf(script, sizeof(script), "cat; exit %d", w->n * 5 + i);
+        const char *argv[] = {"sh", "-c", script, NULL};
         boxlite_execution_opts o;
         boxlite_execution_opts_init(&o);
         o.argv = argv;
@@ -518,18 +548,29 @@ static void *worker_main(void *arg)
     }
     boxlite_box_free(b);
     boxlite_runtime_free(r);
+    (void) pthread_barrier_wait(&all_started); /* 20 sessions run at once */
     for (int i = 0; i < 5; i++) {
+        if (!xs[i])
+            continue;
+        char line[32], out[64] = "";
+        snprintf(line, sizeof(line), "line %d.%d\n", w->n, i);
+        int fd = -1;
+        if (boxlite_execution_attach(xs[i], &fd, NULL) < 0 ||
+            boxlite_execution_write(xs[i], line, strlen(line), NULL) < 0 ||
+            boxlite_execution_close_stdin(xs[i], NULL) < 0 ||
+            worker_read(fd, out, sizeof(out)) != w->n * 5 + i || strcmp(out, line) != 0)
+            w->failures++;
+        if (fd >= 0)
+            close(fd);
         int code = -1;
-        if (!xs[i] || boxlite_execution_wait(xs[i], 20000, &code, NULL) < 0 ||
-            code != (w->n * 5 + i) % 100)
+        if (boxlite_execution_wait(xs[i], 20000, &code, NULL) < 0 || code != w->n * 5 + i)
             w->failures++;
         /* found again by id, from this thread */
         boxlite_execution *l = NULL;
-        if (xs[i] && (boxlite_execution_lookup(NULL, boxlite_execution_id(xs[i]), &l, NULL) < 0 ||
-                      l != xs[i]))
+        if (boxlite_execution_lookup(NULL, boxlite_execution_id(xs[i]), &l, NULL) < 0 || l != xs[i])
             w->failures++;
         boxlite_execution_free(l);
-        if (xs[i] && boxlite_execution_kill(xs[i], 1000, NULL) < 0)
+        if (boxlite_execution_kill(xs[i], 1000, NULL) < 0)
             w->failures++;
         boxlite_execution_free(xs[i]);
     }
@@ -541,6 +582,7 @@ TEST(many_sessions_from_threads)
     setup();
     start_box();
     struct worker w[4] = {{0}};
+    ASSERT_EQ(pthread_barrier_init(&all_started, NULL, 4), 0);
     for (int i = 0; i < 4; i++) {
         w[i].n = i;
         ASSERT_EQ(pthread_create(&w[i].t, NULL, worker_main, &w[i]), 0);
@@ -550,6 +592,7 @@ TEST(many_sessions_from_threads)
         pthread_join(w[i].t, NULL);
         failures += w[i].failures;
     }
+    pthread_barrier_destroy(&all_started);
     ASSERT_EQ(failures, 0);
     teardown();
 }
