@@ -100,7 +100,8 @@ static void setup_env(void)
     ASSERT_OK(mkdir(bin, 0755));
     _cleanup_free_ char *cmd = tstr("cp /bin/busybox %s/busybox", bin);
     ASSERT_EQ(system(cmd), 0);
-    static const char *const links[] = {"sh", "cat", "sleep", "stty", "echo", "true", "head"};
+    static const char *const links[] = {"sh",   "cat",  "sleep", "stty",
+                                        "echo", "true", "head",  "seq"};
     for (size_t i = 0; i < ELEMENTSOF(links); i++) {
         _cleanup_free_ char *l = tstr("%s/%s", bin, links[i]);
         ASSERT_OK(symlink("busybox", l));
@@ -491,6 +492,72 @@ TEST(backlog_busy_and_reattach)
     teardown();
 }
 
+/* An attacher that does not read holds the process back: nothing it has not seen is lost, even
+ * far past the backlog's size; one that goes away mid-stream leaves the session running. */
+TEST(slow_attacher_loses_nothing)
+{
+    setup();
+    const char *argv[] = {"seq", "1", "200000", NULL};
+    size_t want_len = 0;
+    char *want = malloc(2 * 1024 * 1024), *got = malloc(2 * 1024 * 1024);
+    ASSERT_TRUE(want && got);
+    for (int i = 1; i <= 200000; i++)
+        want_len += (size_t) sprintf(want + want_len, "%d\n", i);
+    boxlite_execution *x = start(argv);
+    int fd = -1;
+    ASSERT_OK(boxlite_execution_attach(x, &fd, &tap_last_err));
+    sleep_ms(300); /* not reading: the process blocks */
+    boxlite_execution_info i;
+    boxlite_execution_get_info(x, &i);
+    ASSERT_EQ(i.state, BOXLITE_EXECUTION_RUNNING);
+    size_t len = 0;
+    int code = -1;
+    static char buf[CHUNK_MAX];
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ASSERT_TRUE(poll(&p, 1, 10000) == 1);
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        ASSERT_TRUE(n >= 0);
+        if (n == 0)
+            break;
+        if (buf[0] == BOXLITE_ATTACH_EXIT) {
+            memcpy(&code, buf + 1, 4);
+            continue;
+        }
+        ASSERT_EQ(buf[0], BOXLITE_ATTACH_STDOUT);
+        ASSERT_TRUE(len + (size_t) n - 1 <= want_len);
+        memcpy(got + len, buf + 1, (size_t) n - 1);
+        len += (size_t) n - 1;
+    }
+    close(fd);
+    ASSERT_EQ(code, 0);
+    ASSERT_EQ(len, want_len);
+    ASSERT_TRUE(!memcmp(got, want, len));
+    ASSERT_OK(boxlite_execution_kill(x, 1000, &tap_last_err));
+    boxlite_execution_free(x);
+
+    /* the attacher leaves with unread output: the session runs on, unattached */
+    const char *cat[] = {"sh", "-c", "seq 1 100000; cat", NULL};
+    x = start(cat);
+    ASSERT_OK(boxlite_execution_attach(x, &fd, &tap_last_err));
+    sleep_ms(100);
+    close(fd);
+    int k = 0;
+    do {
+        sleep_ms(10);
+        boxlite_execution_get_info(x, &i);
+    } while (i.attached && k++ < 300);
+    ASSERT_TRUE(!i.attached);
+    ASSERT_EQ(i.state, BOXLITE_EXECUTION_RUNNING);
+    ASSERT_OK(boxlite_execution_close_stdin(x, &tap_last_err));
+    ASSERT_EQ(wait_exit(x), 0);
+    ASSERT_OK(boxlite_execution_kill(x, 1000, &tap_last_err));
+    boxlite_execution_free(x);
+    free(want);
+    free(got);
+    teardown();
+}
+
 /* Sessions driven from several threads at once, each with its own runtime handle. */
 struct worker {
     int n, failures;
@@ -764,5 +831,5 @@ TEST(oom_torture)
 
 TAP_MAIN(T(exit_codes_and_kill), T(lookup_unknown_id), T(stdout_stderr_and_ids),
          T(stdin_streamed_and_inline), T(timeout_and_signal), T(tty_and_resize),
-         T(backlog_busy_and_reattach), T(many_sessions_from_threads),
-         T(sigkilled_owner_leaves_no_process), T(oom_torture))
+         T(backlog_busy_and_reattach), T(slow_attacher_loses_nothing),
+         T(many_sessions_from_threads), T(sigkilled_owner_leaves_no_process), T(oom_torture))
