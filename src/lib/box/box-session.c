@@ -657,6 +657,17 @@ static int set_nonblock(int fd)
     return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? negative_errno() : 0;
 }
 
+/* A pipe whose two ends go to *ret_r and *ret_w (both still -1); -1 with errno on failure. */
+static int make_pipe(int *ret_r, int *ret_w)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    *ret_r = p[0];
+    *ret_w = p[1];
+    return 0;
+}
+
 static void session_freep(struct boxlite_execution **x)
 {
     if (*x)
@@ -716,22 +727,9 @@ BOXLITE_API int boxlite_execution_start(boxlite_runtime *rt, boxlite_box *b,
     /* the process's stdio: pipes whose other ends go to the box (a tty: the shim's pty) */
     _cleanup_close_ int in_r = -1, out_w = -1, err_w = -1;
     if (!x->tty) {
-        int p[3][2];
-        for (int i = 0; i < 3; i++)
-            if (pipe2(p[i], O_CLOEXEC) < 0) {
-                r = negative_errno();
-                for (int j = 0; j < i; j++) {
-                    (void) close(p[j][0]);
-                    (void) close(p[j][1]);
-                }
-                return bl_err_code(err, r, "pipe");
-            }
-        in_r = p[0][0];
-        x->w[W_IN].fd = p[0][1];
-        x->w[W_OUT].fd = p[1][0];
-        out_w = p[1][1];
-        x->w[W_ERR].fd = p[2][0];
-        err_w = p[2][1];
+        if (make_pipe(&in_r, &x->w[W_IN].fd) < 0 || make_pipe(&x->w[W_OUT].fd, &out_w) < 0 ||
+            make_pipe(&x->w[W_ERR].fd, &err_w) < 0)
+            return bl_err_errno(err, "pipe");
         for (int i = W_OUT; i <= W_IN; i++)
             if (set_nonblock(x->w[i].fd) < 0)
                 return bl_err_errno(err, "fcntl");
@@ -975,34 +973,30 @@ BOXLITE_API int boxlite_execution_attach(boxlite_execution *x, int *ret_fd, boxl
 {
     if (!x || !ret_fd)
         return bl_err(err, -EINVAL, "no execution");
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return bl_err_errno(err, "socketpair");
+    _cleanup_close_ int ours = sv[0], theirs = sv[1];
+    if (set_nonblock(ours) < 0)
+        return bl_err_errno(err, "fcntl");
     hub_lock();
     int r = 0;
     if (x->w[W_ATT].fd >= 0) {
         r = bl_err(err, -EBUSY, "execution %s already has an attached client", x->id);
     } else {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-            r = bl_err_errno(err, "socketpair");
-        } else if (set_nonblock(sv[0]) < 0) {
-            r = bl_err_errno(err, "fcntl");
-            (void) close(sv[0]);
-            (void) close(sv[1]);
-        } else {
-            x->w[W_ATT].fd = sv[0];
-            for (int s = 0; s < 2; s++) /* the backlog first */
-                x->out[s].sent = x->out[s].total - ring_kept(&x->out[s]);
-            x->exit_sent = false;
-            r = hub_activate(x, err);
-            if (r < 0) {
-                x->w[W_ATT].fd = bl_close(x->w[W_ATT].fd);
-                (void) close(sv[1]);
-            } else {
-                *ret_fd = sv[1];
-            }
-        }
+        x->w[W_ATT].fd = TAKE_FD(ours);
+        for (int s = 0; s < 2; s++) /* the backlog first */
+            x->out[s].sent = x->out[s].total - ring_kept(&x->out[s]);
+        x->exit_sent = false;
+        r = hub_activate(x, err);
+        if (r < 0)
+            x->w[W_ATT].fd = bl_close(x->w[W_ATT].fd);
     }
     hub_unlock();
-    return r;
+    if (r < 0)
+        return r;
+    *ret_fd = TAKE_FD(theirs);
+    return 0;
 }
 
 BOXLITE_API void boxlite_execution_free(boxlite_execution *x)
