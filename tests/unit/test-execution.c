@@ -672,8 +672,9 @@ TEST(sigkilled_owner_leaves_no_process)
 {
     setup();
     start_box();
-    int p[2];
+    int p[2], q[2];
     ASSERT_OK(pipe2(p, O_CLOEXEC));
+    ASSERT_OK(pipe2(q, O_CLOEXEC));
     pid_t child = fork();
     ASSERT_TRUE(child >= 0);
     if (child == 0) {
@@ -682,31 +683,50 @@ TEST(sigkilled_owner_leaves_no_process)
         boxlite_execution_opts_init(&o);
         o.argv = slp;
         boxlite_execution *x = NULL;
-        int pid = -1;
+        int pids[2] = {-1, -1};
         boxlite_runtime *r = open_rt(); /* not the parent's: SQLite handles do not cross fork */
         boxlite_box *b = NULL;
         if (boxlite_box_lookup(r, boxlite_box_id(box), &b, NULL) == 0 &&
             boxlite_execution_start(r, b, &o, &x, NULL, NULL) == 0) {
             boxlite_execution_info i;
             boxlite_execution_get_info(x, &i);
-            pid = i.pid;
+            pids[0] = i.pid;
         }
-        (void) !write(p[1], &pid, sizeof(pid));
+        /* a child of its own that does not exec: its copy of the session must not keep the
+         * process alive, and to it the session has ended */
+        pids[1] = fork();
+        if (pids[1] == 0) {
+            int code = -1;
+            (void) boxlite_execution_wait(x, 0, &code, NULL);
+            (void) !write(q[1], &code, sizeof(code));
+            for (;;)
+                pause();
+        }
+        (void) !write(p[1], pids, sizeof(pids));
         for (;;)
             pause();
     }
     close(p[1]);
-    int pid = -1;
-    ASSERT_EQ(read(p[0], &pid, sizeof(pid)), (ssize_t) sizeof(pid));
+    close(q[1]);
+    int pids[2] = {-1, -1}, code = -1;
+    ssize_t n1 = read(p[0], pids, sizeof(pids)), n2 = read(q[0], &code, sizeof(code));
     close(p[0]);
-    ASSERT_TRUE(pid > 0);
-    ASSERT_EQ(kill(pid, 0), 0);
-    ASSERT_OK(kill(child, SIGKILL));
+    close(q[0]);
+    /* the owner goes first, and the grandchild whatever happens (nothing may outlive the test) */
+    int alive_before = pids[0] > 0 && kill(pids[0], 0) == 0;
+    (void) kill(child, SIGKILL);
     ASSERT_EQ(waitpid(child, NULL, 0), child);
     int k = 0;
-    while (kill(pid, 0) == 0 && k++ < 500)
+    while (pids[0] > 0 && kill(pids[0], 0) == 0 && k++ < 500)
         sleep_ms(10);
-    ASSERT_TRUE(kill(pid, 0) < 0 && errno == ESRCH);
+    int gone = pids[0] > 0 && kill(pids[0], 0) < 0 && errno == ESRCH;
+    if (pids[1] > 0)
+        (void) kill(pids[1], SIGKILL);
+    ASSERT_EQ(n1, (ssize_t) sizeof(pids));
+    ASSERT_EQ(n2, (ssize_t) sizeof(code));
+    ASSERT_TRUE(alive_before);
+    ASSERT_EQ(code, 137); /* to the grandchild the session has ended */
+    ASSERT_TRUE(gone);    /* though the grandchild lived on */
     teardown();
 }
 

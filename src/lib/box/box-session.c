@@ -100,13 +100,58 @@ static struct {
 } hub = {.lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .wakefd = -1};
 static pthread_once_t hub_once = PTHREAD_ONCE_INIT;
 
-static void hub_init_once(void)
+static void hub_cond_init(void)
 {
     pthread_condattr_t a;
     (void) pthread_condattr_init(&a);
     (void) pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     (void) pthread_cond_init(&hub.cond, &a);
     (void) pthread_condattr_destroy(&a);
+}
+
+/* fork(): the hub is locked across it, so the child's copy is consistent. The child has no hub
+ * thread and must not keep the parent's sessions alive: it closes its copies of their fds (the
+ * shim kills a process only when every copy of its connection is closed) and sees them as
+ * ended. */
+static void hub_prepare_fork(void)
+{
+    (void) pthread_mutex_lock(&hub.lock);
+}
+
+static void hub_parent_fork(void)
+{
+    (void) pthread_mutex_unlock(&hub.lock);
+}
+
+static void hub_child_forget(struct boxlite_execution *x)
+{
+    for (int i = 0; i < W_N; i++) {
+        x->w[i].fd = bl_close(x->w[i].fd);
+        x->w[i].ev = 0;
+    }
+    if (!x->done) {
+        x->exited = x->done = true;
+        x->status = 137;
+    }
+}
+
+static void hub_child_fork(void)
+{
+    for (struct boxlite_execution *x = hub.registry; x; x = x->next)
+        hub_child_forget(x);
+    for (struct boxlite_execution *x = hub.active; x; x = x->anext)
+        hub_child_forget(x);
+    hub.epfd = bl_close(hub.epfd);
+    hub.wakefd = bl_close(hub.wakefd);
+    hub.thread = false;
+    hub_cond_init(); /* the parent's waiters are not here to leave it */
+    (void) pthread_mutex_unlock(&hub.lock);
+}
+
+static void hub_init_once(void)
+{
+    hub_cond_init();
+    (void) pthread_atfork(hub_prepare_fork, hub_parent_fork, hub_child_fork);
 }
 
 static void hub_lock(void)
