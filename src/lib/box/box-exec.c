@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "box-exec.h"
 #include "box-internal.h"
 #include "box-lifecycle.h"
 #include "box-shim.h"
@@ -26,43 +27,37 @@ BOXLITE_API void boxlite_exec_opts_init(boxlite_exec_opts *opts)
     *opts = (boxlite_exec_opts){.version = BOXLITE_EXEC_OPTS_VERSION, .stdio = {-1, -1, -1}};
 }
 
-BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b, const boxlite_exec_opts *o,
-                                 int sigfd, int *ret_status, boxlite_error **err)
+int bl_exec_request_init(struct bl_exec_request *q, const struct boxlite_box *b,
+                         const char *const *argv, const char *const *env, const char *workdir,
+                         const char *user, int detach, int tty, const char *rows, const char *cols,
+                         bl_error **err)
 {
-    if (!rt || !b || !o || !o->argv || !o->argv[0] || !ret_status)
-        return bl_err(err, -EINVAL, "a command is required");
-    *ret_status = 125;
     /* env: only ours (the shim puts it over the box's, which it has from shim.conf), a later
      * K=V replacing an earlier K */
-    _cleanup_json_ json_t *env = json_array();
-    if (!env)
+    _cleanup_json_ json_t *e = json_array();
+    if (!e)
         return bl_oom(err);
-    for (const char *const *p = o->env; p && *p; p++)
-        if (bl_box_env_set(env, *p) < 0)
+    for (const char *const *p = env; p && *p; p++)
+        if (bl_box_env_set(e, *p) < 0)
             return bl_oom(err);
-    size_t argc = bl_strv_length((char *const *) o->argv), envc = json_array_size(env);
+    size_t argc = bl_strv_length((char *const *) argv), envc = json_array_size(e);
     _cleanup_free_ const char **f = bl_calloc(argc + envc + 12, sizeof(char *));
     if (!f)
         return bl_oom(err);
-    char nargs[16], nenv[16];
-    snprintf(nargs, sizeof(nargs), "%zu", argc);
-    snprintf(nenv, sizeof(nenv), "%zu", envc);
+    snprintf(q->nargs, sizeof(q->nargs), "%zu", argc);
+    snprintf(q->nenv, sizeof(q->nenv), "%zu", envc);
     size_t k = 0;
     f[k++] = "exec";
-    f[k++] = nargs;
+    f[k++] = q->nargs;
     for (size_t i = 0; i < argc; i++)
-        f[k++] = o->argv[i];
-    f[k++] = nenv;
+        f[k++] = argv[i];
+    f[k++] = q->nenv;
     for (size_t i = 0; i < envc; i++)
-        f[k++] = json_string_value(json_array_get(env, i));
-    f[k++] = o->workdir ? o->workdir : json_string_value(json_object_get(b->config, "workdir"));
-    f[k++] = o->user ? o->user : json_string_value(json_object_get(b->config, "user"));
-    f[k++] = o->detach ? "1" : "0";
-    /* a detached exec gets no terminal: nothing would read it */
-    int tty = o->version >= 2 && o->tty && !o->detach;
-    char rows[8] = "0", cols[8] = "0";
+        f[k++] = json_string_value(json_array_get(e, i));
+    f[k++] = workdir ? workdir : json_string_value(json_object_get(b->config, "workdir"));
+    f[k++] = user ? user : json_string_value(json_object_get(b->config, "user"));
+    f[k++] = detach ? "1" : "0";
     if (tty) {
-        (void) bl_winsize_fields(o->stdio[0], rows, cols);
         f[k++] = "1";
         f[k++] = rows;
         f[k++] = cols;
@@ -75,11 +70,42 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b, const boxl
                       "cannot exec in box %s: the command, its -e environment, working "
                       "directory and user are too large: %zu bytes (at most %d)",
                       b->id, bytes, BL_EXEC_REQUEST_MAX);
+    q->env = TAKE_PTR(e);
+    q->f = TAKE_PTR(f);
+    q->n = k;
+    return 0;
+}
+
+void bl_exec_request_done(struct bl_exec_request *q)
+{
+    free(q->f);
+    q->f = NULL;
+    if (q->env)
+        json_decref(q->env);
+    q->env = NULL;
+    q->n = 0;
+}
+
+BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b, const boxlite_exec_opts *o,
+                                 int sigfd, int *ret_status, boxlite_error **err)
+{
+    if (!rt || !b || !o || !o->argv || !o->argv[0] || !ret_status)
+        return bl_err(err, -EINVAL, "a command is required");
+    *ret_status = 125;
+    /* a detached exec gets no terminal: nothing would read it */
+    int tty = o->version >= 2 && o->tty && !o->detach;
+    char rows[8] = "0", cols[8] = "0";
+    if (tty)
+        (void) bl_winsize_fields(o->stdio[0], rows, cols);
+    _cleanup_(bl_exec_request_done) struct bl_exec_request q = BL_EXEC_REQUEST_NULL;
+    int r = bl_exec_request_init(&q, b, o->argv, o->env, o->workdir, o->user, o->detach, tty, rows,
+                                 cols, err);
+    if (r < 0)
+        return r;
     /* the process's stdio: with a terminal, a pty of the box that we copy o->stdio to and
      * from; else the caller's pipes, sockets and terminals, and relays for anything else,
      * which need us until the process ends: a detached exec cannot have any */
     _cleanup_(bl_box_stdio_freep) struct box_stdio *io = NULL;
-    int r;
     if (!tty) {
         r = bl_box_stdio_new(o->stdio, &io, err);
         if (r < 0)
@@ -106,7 +132,7 @@ BOXLITE_API int boxlite_box_exec(boxlite_runtime *rt, boxlite_box *b, const boxl
             fds[i] = devnull;
         }
     }
-    r = bl_msg_send(s, f, k, fds, tty ? 0 : 3);
+    r = bl_msg_send(s, q.f, q.n, fds, tty ? 0 : 3);
     if (r < 0)
         return bl_err_code(err, r, "cannot send the exec request");
     bl_box_stdio_handed(io); /* the shim has its copies: an EOF of ours means the box's */
