@@ -5,6 +5,7 @@
 
 #include "box.h"
 #include "common.h"
+#include "exec.h"
 #include "image.h"
 #include "runtime.h"
 #include "version.h"
