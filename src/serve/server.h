@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the server's files share: the server state, one HTTP request, the replies (JSON, the
+ * error envelope, library errors mapped to HTTP), the runtime pool and the boxes the server
+ * owns. See docs/design/serve.md.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "boxlite/boxlite.h"
+#include "mhd-dl.h"
+#include "serve.h"
+
+/* Largest request body the server reads (JSON routes): a larger one is answered 413. */
+#define SERVE_BODY_MAX (1u << 20)
+
+/* Runtime handles, each used by one request at a time: taken from the idle ones, or opened
+ * while fewer than `max` exist, else waited for. */
+struct rtpool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    boxlite_runtime **idle;
+    size_t n_idle, n_open, max;
+    int (*open)(boxlite_runtime **ret, boxlite_error **err);
+};
+
+/* A non-detached box this server started: its handle, and the thread waiting for it. */
+struct owned_box {
+    struct owned_box *next;
+    struct server *srv;
+    char *id;
+    boxlite_runtime *rt;
+    boxlite_box *box;
+    int stdio[3]; /* /dev/null out and err, and the read end of a pipe as stdin */
+    int stdin_w;  /* the pipe's write end, kept open: PID 1 reads no EOF */
+};
+
+struct server {
+    const struct bl_mhd *mhd;
+    const char *api_key; /* NULL: no authentication */
+    size_t api_key_len;
+    struct rtpool pool;
+    /* the non-detached boxes started here, stopped on shutdown */
+    pthread_mutex_t owned_lock;
+    pthread_cond_t owned_cond;
+    struct owned_box *owned;
+    /* counters of GET /v1/metrics */
+    atomic_uint_fast64_t boxes_created, boxes_failed, boxes_stopped;
+};
+
+/* One HTTP request, from its headers to its reply. */
+struct http_req {
+    struct server *srv;
+    struct MHD_Connection *conn;
+    const char *url; /* borrowed from libmicrohttpd for the request's life */
+    char request_id[129];
+    char *body; /* what was read, NUL-terminated */
+    size_t body_len, body_cap;
+    int too_large; /* the body passed SERVE_BODY_MAX: the rest is discarded, 413 */
+    int answered;  /* a reply is queued */
+};
+
+/* Replies; each returns what the access handler returns to libmicrohttpd. */
+enum MHD_Result serve_reply_json(struct http_req *q, unsigned status, json_t *body);
+enum MHD_Result serve_reply_empty(struct http_req *q, unsigned status);
+enum MHD_Result serve_reply_error(struct http_req *q, unsigned status, const char *type,
+                                  const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* A library error, mapped to its HTTP status and envelope (docs/design/serve.md); frees it. */
+enum MHD_Result serve_reply_lib_error(struct http_req *q, boxlite_error *err);
+/* 404 for a path no route has, 405 (with Allow) for a method the path's routes lack. */
+enum MHD_Result serve_reply_no_route(struct http_req *q, const char *method);
+enum MHD_Result serve_reply_bad_method(struct http_req *q, const char *method, const char *allow);
+/* 400 UnsupportedError for a route this server does not implement yet. */
+enum MHD_Result serve_reply_unsupported(struct http_req *q, const char *what);
+
+/* The body parsed as a JSON object (an empty body is {}): 0, or a reply was queued (bad JSON
+ * 400, not an object 422, a body without Content-Type: application/json 415) and *ret_reply
+ * holds what to return. */
+int serve_body_json(struct http_req *q, json_t **ret, enum MHD_Result *ret_reply);
+/* A query parameter, or NULL. */
+const char *serve_query(struct http_req *q, const char *key);
+
+/* The runtime pool (rtpool.c). */
+int rtpool_init(struct rtpool *p, size_t max, int (*open)(boxlite_runtime **, boxlite_error **),
+                boxlite_runtime *first);
+int rtpool_get(struct rtpool *p, boxlite_runtime **ret, boxlite_error **err);
+void rtpool_put(struct rtpool *p, boxlite_runtime *rt);
+void rtpool_done(struct rtpool *p);
+
+/* The routes (routes-box.c): every path under /v1 the server knows. `segs` are the path's
+ * segments after "/v1" (n of them, n >= 1). */
+enum MHD_Result serve_route(struct http_req *q, const char *method, char **segs, size_t n);
+
+/* The non-detached boxes (routes-box.c): stop them all and wait for their threads. */
+void serve_owned_stop_all(struct server *s);
