@@ -58,8 +58,8 @@ static int open_runtime(boxlite_runtime **ret, boxlite_error **err)
 
 int cmd_serve(const struct cli_command *cmd, int argc, char **argv)
 {
-    struct serve_opts o = {.port = 8100, .host = "127.0.0.1",
-                           .api_key = getenv("BOXLITE_SERVE_API_KEY")};
+    struct serve_opts o = {
+        .port = 8100, .host = "127.0.0.1", .api_key = getenv("BOXLITE_SERVE_API_KEY")};
     int rc = 0;
     int ind = cli_parse(cmd, argc, argv, parse_opt, &o, &rc);
     if (ind < 0)
@@ -69,8 +69,11 @@ int cmd_serve(const struct cli_command *cmd, int argc, char **argv)
     boxlite_runtime *rt = NULL;
     if ((rc = cli_open_runtime(&rt)) != 0)
         return rc;
-    struct bl_serve_opts so = {.host = o.host, .port = o.port, .api_key = o.api_key,
-                               .first = rt, .open_runtime = open_runtime};
+    struct bl_serve_opts so = {.host = o.host,
+                               .port = o.port,
+                               .api_key = o.api_key,
+                               .first = rt,
+                               .open_runtime = open_runtime};
     boxlite_error *err = NULL;
     if (bl_serve_run(&so, &err) < 0)
         return cli_error(err);

@@ -9,9 +9,9 @@
 #include "error.h"
 
 struct bl_serve_opts {
-    const char *host;    /* address to bind (a name is resolved; the first address is used) */
-    unsigned port;       /* 0: any free port (the listening line says which) */
-    const char *api_key; /* NULL or "": no authentication */
+    const char *host;       /* address to bind (a name is resolved; the first address is used) */
+    unsigned port;          /* 0: any free port (the listening line says which) */
+    const char *api_key;    /* NULL or "": no authentication */
     boxlite_runtime *first; /* an open runtime (consumed, even on failure) */
     /* Opens another runtime on the same home, whenever the server needs one more handle (a
      * handle is used by one thread at a time). Returns 0 or a negative errno with *err set. */

@@ -21,10 +21,12 @@
 
 #include "alloc-util.h"
 #include "json-util.h"
+#include "owned.h"
 #include "parse-util.h"
 #include "server.h"
 
-/* ---- replies ---------------------------------------------------------------------------------- */
+/* ---- replies ----------------------------------------------------------------------------------
+ */
 
 static enum MHD_Result queue(struct http_req *q, unsigned status, const char *type, char *data,
                              size_t len, const char *allow)
@@ -141,7 +143,8 @@ enum MHD_Result serve_reply_unsupported(struct http_req *q, const char *what)
                              "unsupported: %s is not implemented by this server yet", what);
 }
 
-/* ---- request helpers -------------------------------------------------------------------------- */
+/* ---- request helpers --------------------------------------------------------------------------
+ */
 
 const char *serve_query(struct http_req *q, const char *key)
 {
@@ -195,9 +198,9 @@ static void mint_request_id(char out[static 37])
             b[i] = (unsigned char) (rand() & 0xff);
     b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 /* A client's X-Request-Id is echoed when it is 1-128 printable ASCII characters. */
@@ -254,10 +257,10 @@ static int split_path(char *path, char **segs, size_t max, size_t *ret_n)
 static enum MHD_Result dispatch(struct http_req *q, const char *url, const char *method)
 {
     struct server *s = q->srv;
-    int is_config = !strcmp(url, "/v1/config") && (!strcmp(method, "GET") || !strcmp(method, "HEAD"));
-    if (!is_config &&
-        !authorized(s, s->mhd->lookup_connection_value(q->conn, MHD_HEADER_KIND,
-                                                       MHD_HTTP_HEADER_AUTHORIZATION)))
+    int is_config =
+        !strcmp(url, "/v1/config") && (!strcmp(method, "GET") || !strcmp(method, "HEAD"));
+    if (!is_config && !authorized(s, s->mhd->lookup_connection_value(
+                                         q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)))
         return serve_reply_error(q, 401, "AuthError", "unauthenticated",
                                  "invalid or missing API key");
     if (q->too_large)
@@ -308,8 +311,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = q;
         set_request_id(q);
         /* a body announced too large is refused before it is read (MHD then closes) */
-        const char *cl = s->mhd->lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            s->mhd->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         uint64_t len;
         if (cl && bl_parse_u64(cl, &len) == 0 && len > SERVE_BODY_MAX) {
             q->too_large = 1;
@@ -366,7 +369,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     (void) cls, (void) fmt, (void) ap;
 }
 
-/* ---- signals and the daemon ------------------------------------------------------------------- */
+/* ---- signals and the daemon -------------------------------------------------------------------
+ */
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -381,7 +385,8 @@ static void on_signal(int sig)
 static int resolve(const char *host, unsigned port, struct sockaddr_storage *ret, int *ret_v6,
                    bl_error **err)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char p[16];
@@ -424,12 +429,7 @@ int bl_serve_run(const struct bl_serve_opts *o, bl_error **err)
     }
     pthread_mutex_init(&s.owned_lock, NULL);
     pthread_cond_init(&s.owned_cond, NULL);
-    r = rtpool_init(&s.pool, 16, o->open_runtime, first);
-    if (r < 0) {
-        boxlite_runtime_free(first);
-        server_done(&s);
-        return bl_oom(err);
-    }
+    (void) rtpool_init(&s.pool, 32, o->open_runtime, first);
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         server_done(&s);
         return bl_err_errno(err, "pipe");
@@ -446,13 +446,15 @@ int bl_serve_run(const struct bl_serve_opts *o, bl_error **err)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60, MHD_OPTION_CONNECTION_LIMIT, (unsigned) 512,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!d) {
-        r = bl_err(err, -EADDRINUSE, "cannot listen on %s:%u (in use, or not an address of this "
-                                     "host)", o->host, o->port);
+        r = bl_err(err, -EADDRINUSE,
+                   "cannot listen on %s:%u (in use, or not an address of this "
+                   "host)",
+                   o->host, o->port);
     } else {
         const union MHD_DaemonInfo *di = mhd->get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         unsigned port = di && di->port ? di->port : o->port;
-        fprintf(stderr, "BoxLite REST API server listening on http://%s%s%s:%u\n",
-                v6 ? "[" : "", o->host, v6 ? "]" : "", port);
+        fprintf(stderr, "BoxLite REST API server listening on http://%s%s%s:%u\n", v6 ? "[" : "",
+                o->host, v6 ? "]" : "", port);
         for (;;) {
             struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
             unsigned char b;

@@ -18,26 +18,16 @@
 /* Largest request body the server reads (JSON routes): a larger one is answered 413. */
 #define SERVE_BODY_MAX (1u << 20)
 
-/* Runtime handles, each used by one request at a time: taken from the idle ones, or opened
- * while fewer than `max` exist, else waited for. */
+/* Runtime handles for requests (rtpool.c): one opened per request, at most `max` at once. */
 struct rtpool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    boxlite_runtime **idle;
-    size_t n_idle, n_open, max;
+    size_t n_open, max;
+    int inited;
     int (*open)(boxlite_runtime **ret, boxlite_error **err);
 };
 
-/* A non-detached box this server started: its handle, and the thread waiting for it. */
-struct owned_box {
-    struct owned_box *next;
-    struct server *srv;
-    char *id;
-    boxlite_runtime *rt;
-    boxlite_box *box;
-    int stdio[3]; /* /dev/null out and err, and the read end of a pipe as stdin */
-    int stdin_w;  /* the pipe's write end, kept open: PID 1 reads no EOF */
-};
+struct owned_box;
 
 struct server {
     const struct bl_mhd *mhd;
@@ -85,7 +75,8 @@ int serve_body_json(struct http_req *q, json_t **ret, enum MHD_Result *ret_reply
 /* A query parameter, or NULL. */
 const char *serve_query(struct http_req *q, const char *key);
 
-/* The runtime pool (rtpool.c). */
+/* The runtime handles (rtpool.c): init consumes `first`; get opens one (waiting while `max`
+ * are open), put frees it. */
 int rtpool_init(struct rtpool *p, size_t max, int (*open)(boxlite_runtime **, boxlite_error **),
                 boxlite_runtime *first);
 int rtpool_get(struct rtpool *p, boxlite_runtime **ret, boxlite_error **err);
@@ -95,6 +86,3 @@ void rtpool_done(struct rtpool *p);
 /* The routes (routes-box.c): every path under /v1 the server knows. `segs` are the path's
  * segments after "/v1" (n of them, n >= 1). */
 enum MHD_Result serve_route(struct http_req *q, const char *method, char **segs, size_t n);
-
-/* The non-detached boxes (routes-box.c): stop them all and wait for their threads. */
-void serve_owned_stop_all(struct server *s);
