@@ -32,6 +32,9 @@ serve_stop() {
     assert_eq "$rc" 0 "exit code of serve after SIG$sig"
     grep -q 'Shutting down' "$SRV_LOG" || fail "no shutdown line: $(cat "$SRV_LOG")"
 }
+server_fds() { find "/proc/$SRV_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+server_threads() { find "/proc/$SRV_PID/task" -mindepth 1 -maxdepth 1 | wc -l; }
+server_back_to() { [ "$(server_fds)" -le "$1" ] && [ "$(server_threads)" -le "$2" ]; }
 server_gone() { ! kill -0 "$SRV_PID" 2>/dev/null; }
 
 # api METHOD PATH [CURL ARGS...]: sets CODE, BODY, HDRS (the response headers).
@@ -282,7 +285,9 @@ t_network_shapes() {
 t_concurrent_requests() {
     setup
     serve_start || return
-    local i pids=()
+    local i pids=() fds threads
+    api GET /v1/boxes; assert_code 200
+    fds=$(server_fds) threads=$(server_threads)
     for i in $(seq 1 20); do
         (
             c=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "$JSON" -d "{\"image\":\"busybox\",\"name\":\"c$i\",\"cmd\":[\"sleep\",\"300\"]}" "$URL/v1/boxes")
@@ -305,6 +310,9 @@ t_concurrent_requests() {
     done
     api GET /v1/boxes; assert_code 200; assert_eq "$(jget 'd["boxes"]')" '[]'
     api GET /v1/metrics; assert_eq "$(jget 'd["boxes_created_total"]')" 20
+    # nothing kept: the connections' threads end, their fds are closed
+    wait_until 10 server_back_to "$fds" "$threads" ||
+        fail "server fds $(server_fds) (were $fds), threads $(server_threads) (were $threads)"
     serve_stop
     wait_until 10 no_live_shims || fail "shims left"
 }
@@ -425,6 +433,21 @@ for r in reqs:
 EOF
     kill -0 "$SRV_PID" || fail "the server died"
     api GET /v1/config; assert_code 200
+    # 50 idle connections that send nothing: another client still gets answers at once
+    python3 - "${URL#http://}" "$URL/v1/boxes" <<'EOF' || fail "idle connections starve the server"
+import socket, subprocess, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+idle = [socket.create_connection((host, int(port))) for _ in range(50)]
+t = time.monotonic()
+code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5", sys.argv[2]],
+                      capture_output=True, text=True).stdout
+took = time.monotonic() - t
+for s in idle:
+    s.close()
+if code != "200" or took > 2:
+    print("# GET with 50 idle connections: %s in %.2f s" % (code, took))
+    sys.exit(1)
+EOF
     # an escape sequence in the request id is not echoed
     api GET /v1/boxes -H $'X-Request-Id: a\tb'; assert_not_contains "$HDRS" $'a\tb'
     serve_stop
