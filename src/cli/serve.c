@@ -5,7 +5,7 @@
 
 #include "cli.h"
 #include "parse-util.h"
-#include "serve/serve.h"
+#include "serve/server.h"
 
 enum serve_opt_id {
     SERVE_OPT_PORT,

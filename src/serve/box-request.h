@@ -2,7 +2,7 @@
 /* The JSON bodies of box requests into the library's options (box-request.c). */
 #pragma once
 
-#include "server.h"
+#include "http.h"
 
 /* 400/422 InvalidArgumentError with a formatted message. */
 enum MHD_Result serve_bad_arg(struct http_req *q, unsigned status, const char *fmt, ...)

@@ -2,7 +2,7 @@
 /* The non-detached boxes this server started (owned.c). */
 #pragma once
 
-#include "server.h"
+#include "http.h"
 
 /* A non-detached box this server started: its handle, and the thread waiting for it. */
 struct owned_box {

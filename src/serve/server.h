@@ -1,88 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the server's files share: the server state, one HTTP request, the replies (JSON, the
- * error envelope, library errors mapped to HTTP), the runtime pool and the boxes the server
- * owns. See docs/design/serve.md.
+ * `boxlite serve`: the REST API (spec/cli.md §8) over HTTP/1.1, served by libmicrohttpd (loaded
+ * with dlopen, src/serve/mhd-dl.c). This is what the CLI calls; see docs/design/serve.md.
  */
 #pragma once
 
-#include <jansson.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-
 #include "boxlite/boxlite.h"
-#include "mhd-dl.h"
-#include "serve.h"
+#include "error.h"
 
-/* Largest request body the server reads (JSON routes): a larger one is answered 413. */
-#define SERVE_BODY_MAX (1u << 20)
-
-/* Runtime handles for requests (rtpool.c): one opened per request, at most `max` at once. */
-struct rtpool {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    size_t n_open, max;
-    int inited;
-    int (*open)(boxlite_runtime **ret, boxlite_error **err);
+struct bl_serve_opts {
+    const char *host;       /* address to bind (a name is resolved; the first address is used) */
+    unsigned port;          /* 0: any free port (the listening line says which) */
+    const char *api_key;    /* NULL or "": no authentication */
+    boxlite_runtime *first; /* an open runtime (consumed, even on failure) */
+    /* Opens another runtime on the same home, whenever the server needs one more handle (a
+     * handle is used by one thread at a time). Returns 0 or a negative errno with *err set. */
+    int (*open_runtime)(boxlite_runtime **ret, boxlite_error **err);
 };
 
-struct owned_box;
-
-struct server {
-    const struct bl_mhd *mhd;
-    const char *api_key; /* NULL: no authentication */
-    size_t api_key_len;
-    struct rtpool pool;
-    /* the non-detached boxes started here, stopped on shutdown */
-    pthread_mutex_t owned_lock;
-    pthread_cond_t owned_cond;
-    struct owned_box *owned;
-    /* counters of GET /v1/metrics */
-    atomic_uint_fast64_t boxes_created, boxes_failed, boxes_stopped;
-};
-
-/* One HTTP request, from its headers to its reply. */
-struct http_req {
-    struct server *srv;
-    struct MHD_Connection *conn;
-    const char *url; /* borrowed from libmicrohttpd for the request's life */
-    char request_id[129];
-    char *body; /* what was read, NUL-terminated */
-    size_t body_len, body_cap;
-    int too_large; /* the body passed SERVE_BODY_MAX: the rest is discarded, 413 */
-    int answered;  /* a reply is queued */
-};
-
-/* Replies; each returns what the access handler returns to libmicrohttpd. */
-enum MHD_Result serve_reply_json(struct http_req *q, unsigned status, json_t *body);
-enum MHD_Result serve_reply_empty(struct http_req *q, unsigned status);
-enum MHD_Result serve_reply_error(struct http_req *q, unsigned status, const char *type,
-                                  const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-/* A library error, mapped to its HTTP status and envelope (docs/design/serve.md); frees it. */
-enum MHD_Result serve_reply_lib_error(struct http_req *q, boxlite_error *err);
-/* 404 for a path no route has, 405 (with Allow) for a method the path's routes lack. */
-enum MHD_Result serve_reply_no_route(struct http_req *q, const char *method);
-enum MHD_Result serve_reply_bad_method(struct http_req *q, const char *method, const char *allow);
-/* 400 UnsupportedError for a route this server does not implement yet. */
-enum MHD_Result serve_reply_unsupported(struct http_req *q, const char *what);
-
-/* The body parsed as a JSON object (an empty body is {}): 0, or a reply was queued (bad JSON
- * 400, not an object 422, a body without Content-Type: application/json 415) and *ret_reply
- * holds what to return. */
-int serve_body_json(struct http_req *q, json_t **ret, enum MHD_Result *ret_reply);
-/* A query parameter, or NULL. */
-const char *serve_query(struct http_req *q, const char *key);
-
-/* The runtime handles (rtpool.c): init consumes `first`; get opens one (waiting while `max`
- * are open), put frees it. */
-int rtpool_init(struct rtpool *p, size_t max, int (*open)(boxlite_runtime **, boxlite_error **),
-                boxlite_runtime *first);
-int rtpool_get(struct rtpool *p, boxlite_runtime **ret, boxlite_error **err);
-void rtpool_put(struct rtpool *p, boxlite_runtime *rt);
-void rtpool_done(struct rtpool *p);
-
-/* The routes (routes-box.c): every path under /v1 the server knows. `segs` are the path's
- * segments after "/v1" (n of them, n >= 1). */
-enum MHD_Result serve_route(struct http_req *q, const char *method, char **segs, size_t n);
+/*
+ * Serve until SIGINT or SIGTERM, then stop accepting, finish the requests in flight, stop the
+ * non-detached boxes this server started, and return 0. Prints the listening line and the
+ * shutdown line on stderr. Returns a negative errno (with *err) when the server cannot start.
+ */
+int bl_serve_run(const struct bl_serve_opts *opts, bl_error **err);

@@ -19,7 +19,7 @@
 #include "box-request.h"
 #include "json-util.h"
 #include "owned.h"
-#include "strv.h"
+#include "routes.h"
 
 BL_DEFINE_CLEANUP_FUNC(boxlite_box *, boxlite_box_free)
 
