@@ -465,6 +465,57 @@ t_usage() {
     serve_stop
 }
 
+# Upstream's published Node SDK in REST mode (installed under /tmp, never in the repo):
+# list, create with the nested network shape, info, start, stop, remove, errors.
+NODE_SDK_DIR=${BOXLITE_TEST_NODE_SDK_DIR:-/tmp/boxlite-test-node-sdk-0.10.0}
+node_sdk() {
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        T_SKIP="node/npm not installed"; return 1
+    fi
+    mkdir -p "$NODE_SDK_DIR" || { T_SKIP="cannot create $NODE_SDK_DIR"; return 1; }
+    (
+        flock 9
+        [ -e "$NODE_SDK_DIR/node_modules/@boxlite-ai/boxlite/package.json" ] && exit 0
+        cd "$NODE_SDK_DIR" && timeout 300 npm install --ignore-scripts --no-audit --no-fund \
+            --silent @boxlite-ai/boxlite@0.10.0 >npm.log 2>&1
+    ) 9>"$NODE_SDK_DIR/.lock" || {
+        T_SKIP="npm install @boxlite-ai/boxlite@0.10.0 failed (offline?): $(tail -n1 "$NODE_SDK_DIR/npm.log" 2>/dev/null)"
+        return 1
+    }
+}
+t_node_sdk_rest() {
+    node_sdk || { diag "SKIP: $T_SKIP"; return; }
+    setup
+    serve_start --api-key k123 || return
+    cat >"$NODE_SDK_DIR/smoke.mjs" <<'EOF'
+import { JsBoxlite, BoxliteRestOptions, ApiKeyCredential } from '@boxlite-ai/boxlite';
+const rt = JsBoxlite.rest(new BoxliteRestOptions({url: process.argv[2], credential: new ApiKeyCredential(process.argv[3])}));
+const out = [];
+out.push('list ' + (await rt.listInfo()).length);
+const b = await rt.create({image: 'busybox', cmd: ['sleep', '300'], env: [{key: 'A', value: '1'}],
+                           workingDir: '/tmp', network: {outbound: {mode: 'disabled'}}}, 'sdkbox');
+out.push('created ' + (b.id.length === 12));
+out.push('info ' + (await rt.getInfo('sdkbox')).state.status);
+await b.start();
+const info = await rt.getInfo('sdkbox');
+out.push('started ' + info.state.status + ' ' + info.state.running + ' ' + (info.state.pid > 0));
+out.push('list ' + (await rt.listInfo()).map(i => i.name).join(','));
+await b.stop();
+out.push('stopped ' + (await rt.getInfo('sdkbox')).state.status);
+await rt.remove('sdkbox', false);
+out.push('list ' + (await rt.listInfo()).length);
+out.push('nope ' + ((await rt.getInfo('nope')) ?? 'null'));
+const bad = JsBoxlite.rest(new BoxliteRestOptions({url: process.argv[2], credential: new ApiKeyCredential('wrong')}));
+try { await bad.listInfo(); out.push('bad key accepted'); } catch (e) { out.push('bad key refused'); }
+console.log(out.join('\n'));
+EOF
+    OUT=$(cd "$NODE_SDK_DIR" && timeout 120 node smoke.mjs "$URL" k123 2>&1); RC=$?
+    assert_rc 0
+    assert_eq "$OUT" $'list 0\ncreated true\ninfo configured\nstarted running true true\nlist sdkbox\nstopped stopped\nlist 0\nnope null\nbad key refused'
+    bl inspect sdkbox; assert_rc 1 # removed for real
+    serve_stop
+}
+
 run_tests t_config_me_metrics_routes t_auth t_box_lifecycle t_create_validation \
     t_network_shapes t_concurrent_requests t_shutdown_stops_owned_boxes t_sigkill_then_cli \
-    t_two_servers_and_cli t_hostile_input t_usage
+    t_two_servers_and_cli t_hostile_input t_usage t_node_sdk_rest
