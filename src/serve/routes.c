@@ -174,6 +174,8 @@ static enum MHD_Result get_metrics(struct http_req *q, char **segs)
     boxlite_error *e = NULL;
     if (boxlite_box_list(l.rt, /* all= */ 0, &list, &n, &e) < 0)
         return serve_reply_lib_error(q, e);
+    /* the library leaves an error set when it skipped a box removed meanwhile */
+    boxlite_error_free(TAKE_PTR(e));
     boxlite_box_list_free(list, n);
     struct server *s = q->srv;
     _cleanup_json_ json_t *o =
@@ -199,6 +201,8 @@ static enum MHD_Result list_boxes(struct http_req *q, char **segs)
     boxlite_error *e = NULL;
     if (boxlite_box_list(l.rt, /* all= */ 1, &list, &n, &e) < 0)
         return serve_reply_lib_error(q, e);
+    /* the library leaves an error set when it skipped a box removed meanwhile */
+    boxlite_error_free(TAKE_PTR(e));
     _cleanup_json_ json_t *arr = json_array();
     int r = arr ? 0 : -ENOMEM;
     for (size_t i = 0; r == 0 && i < n; i++) {

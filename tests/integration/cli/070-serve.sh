@@ -30,6 +30,7 @@ serve_stop() {
     wait_until 30 server_gone || fail "server still alive 30 s after SIG$sig"
     wait "$SRV_PID"; rc=$?
     assert_eq "$rc" 0 "exit code of serve after SIG$sig"
+    [ "$rc" -eq 0 ] || sed 's/^/#   /' "$SRV_LOG" | tail -n 60
     grep -q 'Shutting down' "$SRV_LOG" || fail "no shutdown line: $(cat "$SRV_LOG")"
 }
 server_fds() { find "/proc/$SRV_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
