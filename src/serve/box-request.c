@@ -255,9 +255,10 @@ int serve_parse_create(struct http_req *q, json_t *body, boxlite_box_opts *bo,
     }
     bo->cpus = cpus;
     bo->memory_mib = (int64_t) mem;
-    /* auto_delete > 0: the box goes once it stops (only boxes the server owns: a detached box
-     * outlives the server, and the library ignores it there) */
-    bo->auto_remove = auto_del > 0;
+    /* auto_delete > 0: the box goes once it stops; the server does it (owned.c), since a box
+     * marked auto-remove in the library before it starts is removed by the next open's
+     * recovery (each request opens one) */
+    a->auto_delete = auto_del > 0;
     json_t *v = json_object_get(body, "env");
     if (v && !json_is_null(v)) {
         const char *k;

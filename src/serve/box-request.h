@@ -20,6 +20,7 @@ int serve_want_number(struct http_req *q, json_t *v, const char *field, double m
 /* What a create request holds beyond the strings it borrows from its body. */
 struct create_args {
     char **cmd, **env, **cap_add, **cap_drop, **allow_net;
+    int auto_delete; /* remove the box once it stops (a non-detached one) */
 };
 void serve_create_args_done(struct create_args *a);
 

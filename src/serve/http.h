@@ -29,6 +29,7 @@ struct server {
     pthread_mutex_t owned_lock;
     pthread_cond_t owned_cond;
     struct owned_box *owned;
+    char **auto_delete; /* ids of boxes to remove once they stop (under owned_lock) */
     /* counters of GET /v1/metrics */
     atomic_uint_fast64_t boxes_created, boxes_failed, boxes_stopped;
 };

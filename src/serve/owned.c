@@ -14,6 +14,7 @@
 
 #include "alloc-util.h"
 #include "owned.h"
+#include "strv.h"
 
 /* ---- the boxes the server owns -----------------------------------------------------------------
  */
@@ -43,6 +44,12 @@ static void *owned_wait(void *arg)
     (void) boxlite_box_wait(ob->rt, ob->box, /* sigfd= */ -1, &status, &e);
     boxlite_error_free(e);
     s->boxes_stopped++;
+    if (serve_owned_is_auto_delete(s, ob->id)) {
+        e = NULL;
+        if (boxlite_box_remove(ob->rt, ob->box, /* force= */ 1, &e) == 0)
+            serve_owned_unmark_auto_delete(s, ob->id);
+        boxlite_error_free(e);
+    }
     pthread_mutex_lock(&s->owned_lock);
     for (struct owned_box **p = &s->owned; *p; p = &(*p)->next)
         if (*p == ob) {
@@ -188,4 +195,42 @@ void serve_owned_wait_gone(struct server *s, const char *id, int secs)
             break;
     }
     pthread_mutex_unlock(&s->owned_lock);
+}
+
+int serve_owned_mark_auto_delete(struct server *s, const char *id)
+{
+    pthread_mutex_lock(&s->owned_lock);
+    int r = bl_strv_push(&s->auto_delete, id);
+    pthread_mutex_unlock(&s->owned_lock);
+    return r;
+}
+
+/* The index of `id` among the marks, or -1 (under owned_lock). */
+static ssize_t auto_delete_find(struct server *s, const char *id)
+{
+    for (size_t i = 0; s->auto_delete && s->auto_delete[i]; i++)
+        if (!strcmp(s->auto_delete[i], id))
+            return (ssize_t) i;
+    return -1;
+}
+
+void serve_owned_unmark_auto_delete(struct server *s, const char *id)
+{
+    pthread_mutex_lock(&s->owned_lock);
+    ssize_t i = auto_delete_find(s, id);
+    if (i >= 0) {
+        free(s->auto_delete[i]);
+        /* move the rest down, the NULL included */
+        memmove(&s->auto_delete[i], &s->auto_delete[i + 1],
+                (bl_strv_length(s->auto_delete + i + 1) + 1) * sizeof(char *));
+    }
+    pthread_mutex_unlock(&s->owned_lock);
+}
+
+int serve_owned_is_auto_delete(struct server *s, const char *id)
+{
+    pthread_mutex_lock(&s->owned_lock);
+    int r = auto_delete_find(s, id) >= 0;
+    pthread_mutex_unlock(&s->owned_lock);
+    return r;
 }

@@ -21,5 +21,10 @@ int serve_owned_start(struct server *s, const char *id, boxlite_error **err);
 int serve_owned_has(struct server *s, const char *id);
 /* Wait (at most `secs`) until the thread waiting for box `id` has finished its stop. */
 void serve_owned_wait_gone(struct server *s, const char *id, int secs);
+/* Box `id` is to be removed once it has stopped (auto_delete): mark it, unmark it (after a
+ * removal), ask. The marks live as long as the server. */
+int serve_owned_mark_auto_delete(struct server *s, const char *id);
+void serve_owned_unmark_auto_delete(struct server *s, const char *id);
+int serve_owned_is_auto_delete(struct server *s, const char *id);
 /* Stop them all (at once) and wait for their threads. */
 void serve_owned_stop_all(struct server *s);

@@ -86,7 +86,8 @@ static int inspect(boxlite_runtime *rt, boxlite_box *box, json_t **ret, boxlite_
 }
 
 /* BoxResponse (spec §8.3, with the newest OpenAPI's fields). */
-static int box_json(boxlite_runtime *rt, boxlite_box *box, json_t **ret, boxlite_error **err)
+static int box_json(struct server *s, boxlite_runtime *rt, boxlite_box *box, json_t **ret,
+                    boxlite_error **err)
 {
     _cleanup_json_ json_t *ins = NULL;
     int r = inspect(rt, box, &ins, err);
@@ -106,7 +107,7 @@ static int box_json(boxlite_runtime *rt, boxlite_box *box, json_t **ret, boxlite
         "created_at", created, "updated_at", created, "pid",
         running ? json_integer(boxlite_box_pid(box)) : json_null(), "image", boxlite_box_image(box),
         "cpus", cpus_i, "memory_mib", (json_int_t) (mem > 0 ? mem / 1048576 : 0), "labels",
-        "auto_stop", 0, "auto_delete", json_is_true(json_object_get(ins, "AutoRemove")) ? 1 : 0,
+        "auto_stop", 0, "auto_delete", serve_owned_is_auto_delete(s, boxlite_box_id(box)),
         "auto_resume", 0, "auto_pause", 0, "detach", json_is_true(json_object_get(ins, "Detach")));
     if (!o)
         return -ENOMEM;
@@ -124,7 +125,7 @@ static enum MHD_Result reply_box(struct http_req *q, unsigned status, boxlite_ru
 {
     _cleanup_json_ json_t *o = NULL;
     boxlite_error *e = NULL;
-    int r = box_json(rt, box, &o, &e);
+    int r = box_json(q->srv, rt, box, &o, &e);
     if (r < 0)
         return e ? serve_reply_lib_error(q, e)
                  : serve_reply_error(q, 500, "InternalError", "internal",
@@ -207,7 +208,7 @@ static enum MHD_Result list_boxes(struct http_req *q, char **segs)
     int r = arr ? 0 : -ENOMEM;
     for (size_t i = 0; r == 0 && i < n; i++) {
         json_t *b = NULL;
-        r = box_json(l.rt, list[i], &b, &e);
+        r = box_json(q->srv, l.rt, list[i], &b, &e);
         if (r == -ENOENT) { /* removed meanwhile */
             boxlite_error_free(e);
             e = NULL;
@@ -257,6 +258,10 @@ static enum MHD_Result create_box(struct http_req *q, char **segs)
         return serve_reply_lib_error(q, e);
     }
     q->srv->boxes_created++;
+    if (a.auto_delete && !bo.detach &&
+        serve_owned_mark_auto_delete(q->srv, boxlite_box_id(box)) < 0)
+        return serve_reply_error(q, 500, "InternalError", "internal",
+                                 "internal error: out of memory");
     return reply_box(q, 201, l.rt, box);
 }
 
@@ -314,6 +319,7 @@ static enum MHD_Result delete_box(struct http_req *q, char **segs)
     if (boxlite_box_remove(l.rt, box, force, &e) < 0)
         return serve_reply_lib_error(q, e);
     serve_owned_wait_gone(q->srv, id, 10);
+    serve_owned_unmark_auto_delete(q->srv, id);
     return serve_reply_empty(q, 204);
 }
 
@@ -382,7 +388,7 @@ static enum MHD_Result stop_box(struct http_req *q, char **segs)
                                  "internal error: out of memory");
     _cleanup_json_ json_t *before = NULL;
     boxlite_error *e = NULL;
-    if (box_json(l.rt, box, &before, &e) < 0)
+    if (box_json(q->srv, l.rt, box, &before, &e) < 0)
         return e ? serve_reply_lib_error(q, e)
                  : serve_reply_error(q, 500, "InternalError", "internal",
                                      "internal error: out of memory");

@@ -25,6 +25,7 @@
 #include "parse-util.h"
 #include "routes.h"
 #include "server.h"
+#include "strv.h"
 
 /* A fresh UUID (version 4) as the request id. */
 static void mint_request_id(char out[static 37])
@@ -226,6 +227,7 @@ static int resolve(const char *host, unsigned port, struct sockaddr_storage *ret
 
 static void server_done(struct server *s)
 {
+    bl_strv_free(s->auto_delete);
     rtpool_done(&s->pool);
     pthread_mutex_destroy(&s->owned_lock);
     pthread_cond_destroy(&s->owned_cond);

@@ -283,6 +283,29 @@ t_network_shapes() {
     serve_stop
 }
 
+# auto_delete: a non-detached box is removed once it stops (not before it starts, whatever
+# other requests run meanwhile).
+t_auto_delete() {
+    setup
+    serve_start || return
+    create '{"image":"busybox","name":"once","cmd":["sleep","1"],"auto_delete":1}'; assert_code 201
+    assert_eq "$(jget 'd["auto_delete"]')" 1
+    api GET /v1/boxes; api GET /v1/boxes/once; assert_code 200
+    api POST /v1/boxes/once/start; assert_code 200
+    wait_until 15 box_gone once || fail "auto_delete box still there after it stopped"
+    create '{"image":"busybox","name":"twice","cmd":["sleep","300"],"auto_delete":60}'; assert_code 201
+    api POST /v1/boxes/twice/start; assert_code 200
+    api POST /v1/boxes/twice/stop -H "$JSON" -d '{"timeout_seconds":0}'; assert_code 200
+    assert_eq "$(jget 'd["status"]')" stopped
+    api GET /v1/boxes/twice; assert_code 404
+    # a detached box is not removed by the server
+    create '{"image":"busybox","name":"det","cmd":["true"],"auto_delete":1,"detach":true}'; assert_code 201
+    assert_eq "$(jget 'd["auto_delete"]')" 0
+    api DELETE /v1/boxes/det; assert_code 204
+    serve_stop
+}
+box_gone() { api GET "/v1/boxes/$1"; [ "$CODE" = 404 ]; }
+
 t_concurrent_requests() {
     setup
     serve_start || return
@@ -518,5 +541,5 @@ EOF
 }
 
 run_tests t_config_me_metrics_routes t_auth t_box_lifecycle t_create_validation \
-    t_network_shapes t_concurrent_requests t_shutdown_stops_owned_boxes t_sigkill_then_cli \
+    t_network_shapes t_auto_delete t_concurrent_requests t_shutdown_stops_owned_boxes t_sigkill_then_cli \
     t_two_servers_and_cli t_hostile_input t_usage t_node_sdk_rest
