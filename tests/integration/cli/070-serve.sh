@@ -7,7 +7,7 @@
 
 command -v curl >/dev/null || skip_all "curl is not installed (tools/install-deps.sh installs it)"
 command -v python3 >/dev/null || skip_all "python3 is not installed"
-ldconfig -p 2>/dev/null | grep -q 'libmicrohttpd\.so\.12' ||
+{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libmicrohttpd\.so\.12' ||
     skip_all "libmicrohttpd12 is not installed (tools/install-deps.sh installs it)"
 
 JSON='Content-Type: application/json'
@@ -491,7 +491,8 @@ t_usage() {
 
 # Upstream's published Node SDK in REST mode (installed under /tmp, never in the repo):
 # list, create with the nested network shape, info, start, stop, remove, errors.
-NODE_SDK_DIR=${BOXLITE_TEST_NODE_SDK_DIR:-/tmp/boxlite-test-node-sdk-0.10.0}
+# (one directory per user: the suite also runs as a plain user)
+NODE_SDK_DIR=${BOXLITE_TEST_NODE_SDK_DIR:-/tmp/boxlite-test-node-sdk-0.10.0-$(id -u)}
 node_sdk() {
     if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         T_SKIP="node/npm not installed"; return 1
