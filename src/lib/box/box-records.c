@@ -172,6 +172,16 @@ BOXLITE_API int boxlite_box_lookup(boxlite_runtime *rt, const char *arg, boxlite
     return bl_err(err, -ENOENT, "No such box: %s", arg);
 }
 
+/* A list being built, freed with its boxes unless taken. */
+struct box_vec {
+    boxlite_box **v;
+    size_t n;
+};
+static void box_vec_done(struct box_vec *l)
+{
+    boxlite_box_list_free(l->v, l->n);
+}
+
 BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, int all, boxlite_box ***ret_list,
                                  size_t *ret_n, boxlite_error **err)
 {
@@ -183,33 +193,28 @@ BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, int all, boxlite_box ***re
                              &st, err);
     if (r < 0)
         return r;
-    boxlite_box **v = NULL;
-    size_t n = 0;
+    _cleanup_(box_vec_done) struct box_vec l = {NULL, 0};
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        boxlite_box **nv = bl_realloc(v, (n + 1) * sizeof(*nv));
-        if (!nv) {
-            boxlite_box_list_free(v, n);
+        boxlite_box **nv = bl_realloc(l.v, (l.n + 1) * sizeof(*nv));
+        if (!nv)
             return bl_oom(err);
-        }
-        v = nv;
-        r = box_from_row(rt, st, &v[n], err);
-        if (r == -ENOENT || (r < 0 && err && *err && (*err)->code == -ENOENT)) {
-            /* its directory vanished under us (removed concurrently): skip it */
-            continue;
-        }
+        l.v = nv;
+        _cleanup_(bl_error_freep) bl_error *row_err = NULL;
+        r = box_from_row(rt, st, &l.v[l.n], &row_err);
+        if (r == -ENOENT)
+            continue; /* its directory vanished under us (removed concurrently): skip it */
         if (r < 0) {
-            boxlite_box_list_free(v, n);
+            if (err)
+                *err = TAKE_PTR(row_err);
             return r;
         }
-        n++;
+        l.n++;
     }
-    if (rc != SQLITE_DONE) {
-        boxlite_box_list_free(v, n);
+    if (rc != SQLITE_DONE)
         return bl_store_err(rt->store, err, "list boxes");
-    }
-    *ret_list = v;
-    *ret_n = n;
+    *ret_n = l.n;
+    *ret_list = TAKE_PTR(l.v);
     return 0;
 }
 
