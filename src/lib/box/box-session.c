@@ -70,8 +70,9 @@ struct ring {
 struct boxlite_execution {
     struct boxlite_execution *next;  /* the registry (lookup) */
     struct boxlite_execution *anext; /* the hub's active list (sessions with fds) */
+    struct boxlite_execution *snext; /* the starting list (connected, not yet registered) */
     unsigned refs;                   /* handles + registry + hub */
-    bool registered, active;
+    bool registered, active, starting;
     char id[23];
     char *box_id;
     struct watch w[W_N];
@@ -102,7 +103,7 @@ static struct {
     pthread_cond_t cond; /* CLOCK_MONOTONIC; broadcast on every change callers wait for */
     int epfd, wakefd;    /* -1 while no hub thread runs */
     bool thread;
-    struct boxlite_execution *registry, *active;
+    struct boxlite_execution *registry, *active, *starting;
 } hub = {.lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .wakefd = -1};
 static pthread_once_t hub_once = PTHREAD_ONCE_INIT;
 
@@ -147,6 +148,8 @@ static void hub_child_fork(void)
         hub_child_forget(x);
     for (struct boxlite_execution *x = hub.active; x; x = x->anext)
         hub_child_forget(x);
+    for (struct boxlite_execution *x = hub.starting; x; x = x->snext)
+        hub_child_forget(x); /* its _start is in a thread the child does not have */
     hub.epfd = bl_close(hub.epfd);
     hub.wakefd = bl_close(hub.wakefd);
     hub.thread = false;
@@ -261,8 +264,9 @@ static size_t ring_kept(const struct ring *r)
 
 static void ring_append(struct ring *r, const char *data, size_t n)
 {
-    if (r->total + n > r->cap && r->cap < BOXLITE_EXECUTION_BACKLOG) {
-        /* nothing has wrapped yet (total <= cap), so the bytes keep their places */
+    if (r->total + n > r->cap && r->total <= r->cap && r->cap < BOXLITE_EXECUTION_BACKLOG) {
+        /* nothing has wrapped yet, so the bytes keep their places (once a growth failed for
+         * want of memory and the ring wrapped, it stays as it is) */
         size_t want = MAX(MAX(r->cap * 2, (size_t) r->total + n), (size_t) 4096);
         want = MIN(want, (size_t) BOXLITE_EXECUTION_BACKLOG);
         char *nb = bl_realloc(r->buf, want);
@@ -776,10 +780,30 @@ static int make_pipe(int *ret_r, int *ret_w)
     return 0;
 }
 
+/* x leaves the starting list (called under the lock). */
+static void starting_remove(struct boxlite_execution *x)
+{
+    if (!x->starting)
+        return;
+    for (struct boxlite_execution **p = &hub.starting; *p; p = &(*p)->snext)
+        if (*p == x) {
+            *p = x->snext;
+            break;
+        }
+    x->snext = NULL;
+    x->starting = false;
+}
+
 static void session_freep(struct boxlite_execution **x)
 {
-    if (*x)
-        session_free(*x);
+    if (!*x)
+        return;
+    if ((*x)->starting) {
+        hub_lock();
+        starting_remove(*x);
+        hub_unlock();
+    }
+    session_free(*x);
 }
 
 static int check_opts(const boxlite_execution_opts *o, bl_error **err)
@@ -845,7 +869,17 @@ BOXLITE_API int boxlite_execution_start(boxlite_runtime *rt, boxlite_box *b,
     r = bl_box_start_on_demand(rt, b, "exec", err);
     if (r < 0)
         return r;
+    /* connected under the lock, and on the starting list until registered: a fork() of another
+     * thread in between closes the child's copy of the connection (hub_child_fork), so the
+     * process still dies with us */
+    hub_lock();
     x->w[W_CONN].fd = bl_msg_connect(b->dir_fd, "shim.sock", err);
+    if (x->w[W_CONN].fd >= 0) {
+        x->starting = true;
+        x->snext = hub.starting;
+        hub.starting = x;
+    }
+    hub_unlock();
     if (x->w[W_CONN].fd < 0)
         return x->w[W_CONN].fd;
     int fds[3] = {in_r, out_w, err_w};
@@ -889,12 +923,13 @@ BOXLITE_API int boxlite_execution_start(boxlite_runtime *rt, boxlite_box *b,
     x->retain_ns = o->retain_seconds < 0    ? -1
                    : o->retain_seconds == 0 ? DEFAULT_RETAIN_NS
                                             : (int64_t) MIN(o->retain_seconds * 1e9, 1e18);
-    if (o->close_stdin)
-        stdin_close(x);
     hub_lock();
+    if (o->close_stdin)
+        stdin_close(x); /* under the lock: it may wake waiters */
     registry_expire(now);
     r = hub_activate(x, err);
     if (r >= 0) {
+        starting_remove(x);
         x->refs += 2; /* the caller's handle, the registry */
         x->registered = true;
         x->next = hub.registry;
