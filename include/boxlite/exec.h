@@ -91,14 +91,19 @@ BOXLITE_API int boxlite_execution_resize(boxlite_execution *x, unsigned rows, un
 
 /**
  * SIGKILL the process, wait (at most timeout_ms; < 0 = no limit) for it to end, then remove the
- * session from lookup (the handle stays valid). An ended session is only removed.
- * @return 0, -ETIMEDOUT (still running; the session stays findable).
+ * session from lookup (the handle stays valid). An ended session is only removed. The SIGKILL
+ * is sent again while the connection to the box cannot take it; an attacher that does not read
+ * does not hold it back.
+ * @return 0, -ETIMEDOUT (still running; the session stays findable; the message says when the
+ *         SIGKILL could not even be sent).
  */
 BOXLITE_API int boxlite_execution_kill(boxlite_execution *x, int timeout_ms, boxlite_error **err);
 
 /**
  * Wait (at most timeout_ms; < 0 = no limit, 0 = just look) for the process to end and its
- * output to be read. @param ret_exit_code  its status (128+N for signal N); may be NULL.
+ * output to be read: the output ends at the latest 2 s after the exit, even if a background
+ * process of the box keeps writing to it. @param ret_exit_code  its status (128+N for signal N);
+ * may be NULL.
  * @return 0, -ETIMEDOUT.
  */
 BOXLITE_API int boxlite_execution_wait(boxlite_execution *x, int timeout_ms, int *ret_exit_code,

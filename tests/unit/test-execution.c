@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 
 #include "../lib/tap.h"
 #include "alloc-util.h"
+#include "box-exec.h"
 #include "boxlite/exec.h"
 #include "boxlite/runtime.h"
 
@@ -730,6 +732,162 @@ TEST(sigkilled_owner_leaves_no_process)
     teardown();
 }
 
+/* ---- the review's attacks (docs/design/sessions.md, "Bounds") ---- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct feeder {
+    boxlite_execution *x;
+    atomic_bool stop;
+    size_t sent;
+};
+
+static void *feed(void *arg)
+{
+    struct feeder *f = arg;
+    static char buf[64 * 1024];
+    memset(buf, 'a', sizeof(buf));
+    while (!atomic_load(&f->stop) && boxlite_execution_write(f->x, buf, sizeof(buf), NULL) == 0)
+        f->sent += sizeof(buf);
+    return NULL;
+}
+
+TEST(stdin_queue_bounded_with_slow_reader)
+{
+    setup();
+    start_box();
+    /* reads 4 KiB every 10 ms while a thread streams 64 KiB writes into its stdin */
+    const char *argv[] = {
+        "sh", "-c", "while :; do busybox dd bs=4096 count=1 2>/dev/null; sleep 0.01; done", NULL};
+    boxlite_execution *x = start(argv);
+    struct feeder f = {.x = x};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, feed, &f), 0);
+    size_t most = 0;
+    for (int64_t t0 = mono_ms(); mono_ms() - t0 < 3000;) {
+        most = MAX(most, bl_execution_test_stdin_alloc(x));
+        sleep_ms(20);
+    }
+    atomic_store(&f.stop, true);
+    ASSERT_OK(boxlite_execution_kill(x, 5000, &tap_last_err));
+    ASSERT_EQ(pthread_join(t, NULL), 0);
+    fprintf(stderr,
+            "# "
+            "stdin: %zu bytes written, the queue's buffer at most %zu bytes\n",
+            f.sent, most);
+    ASSERT_TRUE(f.sent > 256 * 1024); /* the reader did read */
+    ASSERT_TRUE(most <= 100 * 1024);  /* 64 KiB queued, plus one attach datagram */
+    boxlite_execution_free(x);
+    teardown();
+}
+
+/* `busybox ps` in the box lists a `yes` (at most 2 s for it to go) */
+static bool yes_runs_in_box(void)
+{
+    const char *ps[] = {"sh", "-c", "busybox ps -o comm | busybox grep -c '^yes'", NULL};
+    for (int i = 0; i < 20; i++) {
+        boxlite_execution *x = start(ps);
+        struct output *o = collect(x);
+        ASSERT_OK(boxlite_execution_kill(x, 1000, &tap_last_err));
+        boxlite_execution_free(x);
+        if (o->out_len > 0 && o->out[0] == '0')
+            return false;
+        sleep_ms(100);
+    }
+    return true;
+}
+
+TEST(tty_background_writer_after_exit)
+{
+    setup();
+    start_box();
+    /* the command exits, its background `yes` (deaf to SIGHUP) keeps writing to the pty */
+    const char *argv[] = {"sh", "-c", "trap '' HUP; busybox yes & sleep 0.2; exit 5", NULL};
+    boxlite_execution_opts o;
+    boxlite_execution_opts_init(&o);
+    o.argv = argv;
+    o.tty = 1;
+    boxlite_execution *x = start_opts(&o);
+    int64_t t0 = mono_ms();
+    int code = -1;
+    ASSERT_OK(boxlite_execution_wait(x, 8000, &code, &tap_last_err));
+    fprintf(stderr,
+            "# "
+            "tty with a background writer: ended after %lld ms\n",
+            (long long) (mono_ms() - t0));
+    ASSERT_EQ(code, 5);
+    ASSERT_TRUE(mono_ms() - t0 < 4000); /* 0.2 s, then at most 2 s of output */
+    ASSERT_OK(boxlite_execution_kill(x, 1000, &tap_last_err));
+    ASSERT_EQ(state_of(x), BOXLITE_EXECUTION_COMPLETED);
+    boxlite_execution_free(x);
+    ASSERT_TRUE(!yes_runs_in_box()); /* the pty's end: its writes fail, it ends */
+
+    /* the same on pipes */
+    const char *pipes[] = {"sh", "-c", "busybox yes & exit 0", NULL};
+    x = start(pipes);
+    t0 = mono_ms();
+    ASSERT_OK(boxlite_execution_wait(x, 8000, &code, &tap_last_err));
+    ASSERT_EQ(code, 0);
+    ASSERT_TRUE(mono_ms() - t0 < 4000);
+    ASSERT_OK(boxlite_execution_kill(x, 1000, &tap_last_err));
+    boxlite_execution_free(x);
+    ASSERT_TRUE(!yes_runs_in_box());
+    teardown();
+}
+
+TEST(kill_with_stalled_attacher)
+{
+    setup();
+    start_box();
+    const char *argv[] = {"busybox", "yes", NULL};
+    boxlite_execution *x = start(argv);
+    int fd = -1;
+    ASSERT_OK(boxlite_execution_attach(x, &fd, &tap_last_err)); /* never read */
+    sleep_ms(300);
+    ASSERT_OK(boxlite_execution_kill(x, 3000, &tap_last_err));
+    boxlite_execution_info i;
+    boxlite_execution_get_info(x, &i);
+    ASSERT_EQ(i.state, BOXLITE_EXECUTION_KILLED);
+    ASSERT_EQ(i.exit_code, 137);
+    close(fd);
+    boxlite_execution_free(x);
+    teardown();
+}
+
+TEST(sigkill_retried_when_send_fails)
+{
+    setup();
+    start_box();
+    const char *slp[] = {"sleep", "100", NULL};
+    /* the timeout's SIGKILL finds the connection full once */
+    boxlite_execution_opts o;
+    boxlite_execution_opts_init(&o);
+    o.argv = slp;
+    o.timeout_seconds = 0.2;
+    boxlite_execution *x = start_opts(&o);
+    bl_execution_test_fail_kills(1);
+    int code = -1;
+    ASSERT_OK(boxlite_execution_wait(x, 5000, &code, &tap_last_err));
+    ASSERT_EQ(code, 137);
+    ASSERT_EQ(state_of(x), BOXLITE_EXECUTION_TIMED_OUT);
+    ASSERT_OK(boxlite_execution_kill(x, 1000, &tap_last_err));
+    boxlite_execution_free(x);
+
+    /* kill's */
+    x = start(slp);
+    bl_execution_test_fail_kills(1);
+    ASSERT_OK(boxlite_execution_kill(x, 3000, &tap_last_err));
+    ASSERT_EQ(state_of(x), BOXLITE_EXECUTION_KILLED);
+    boxlite_execution_free(x);
+    bl_execution_test_fail_kills(0);
+    teardown();
+}
+
 /* ---- fault injection: every allocation of a session's life fails in turn ---- */
 
 static boxlite_runtime *trt;
@@ -855,4 +1013,6 @@ TEST(oom_torture)
 TAP_MAIN(T(exit_codes_and_kill), T(lookup_unknown_id), T(stdout_stderr_and_ids),
          T(stdin_streamed_and_inline), T(timeout_and_signal), T(tty_and_resize),
          T(backlog_busy_and_reattach), T(slow_attacher_loses_nothing),
-         T(many_sessions_from_threads), T(sigkilled_owner_leaves_no_process), T(oom_torture))
+         T(many_sessions_from_threads), T(sigkilled_owner_leaves_no_process),
+         T(stdin_queue_bounded_with_slow_reader), T(tty_background_writer_after_exit),
+         T(kill_with_stalled_attacher), T(sigkill_retried_when_send_fails), T(oom_torture))

@@ -33,3 +33,10 @@ int bl_exec_request_init(struct bl_exec_request *q, const struct boxlite_box *b,
                          const char *user, int detach, int tty, const char *rows, const char *cols,
                          bl_error **err);
 void bl_exec_request_done(struct bl_exec_request *q);
+
+/* Test hooks of the execution sessions (box-session.c), for tests/unit/test-execution.c only:
+ * the bytes allocated for the stdin queue of x, and make the next n SIGKILLs the sessions send
+ * fail as if the connection to the shim were full (-EAGAIN). */
+struct boxlite_execution;
+size_t bl_execution_test_stdin_alloc(struct boxlite_execution *x);
+void bl_execution_test_fail_kills(int n);

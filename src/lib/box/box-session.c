@@ -47,6 +47,8 @@
 #define NS_PER_S INT64_C(1000000000)
 #define DEFAULT_RETAIN_NS (300 * NS_PER_S) /* spec/cli.md §8.5: evicted 5 min after exit */
 #define TTY_QUIET_NS (200 * NS_PER_MS)     /* after the exit: a pty's output ends after this */
+#define DRAIN_MAX_NS (2 * NS_PER_S)        /* after the exit: any output ends by this */
+#define DRAIN_READS 8                      /* reads of one stream in one pass after the exit */
 
 enum { W_CONN, W_OUT, W_ERR, W_IN, W_ATT, W_N };
 
@@ -68,25 +70,30 @@ struct ring {
 struct boxlite_execution {
     struct boxlite_execution *next;  /* the registry (lookup) */
     struct boxlite_execution *anext; /* the hub's active list (sessions with fds) */
+    struct boxlite_execution *snext; /* the starting list (connected, not yet registered) */
     unsigned refs;                   /* handles + registry + hub */
-    bool registered, active;
+    bool registered, active, starting;
     char id[23];
     char *box_id;
     struct watch w[W_N];
     struct ring out[2]; /* stdout, stderr */
-    char *in_buf;       /* stdin queue */
-    size_t in_len, in_off;
+    char *in_buf;       /* stdin queue: the bytes [in_off, in_len) of in_cap allocated */
+    size_t in_len, in_off, in_cap;
     bool in_eof; /* stdin is to end once the queue is written (or has ended) */
     bool tty;
     char veof; /* the tty's EOF character */
     int pid;
-    bool exited; /* the shim said `exit` (or went away) */
-    bool done;   /* exited, and the output read */
-    bool kill_requested, timed_out, exit_sent;
+    bool exited;                        /* the shim said `exit` (or went away) */
+    bool done;                          /* exited, and the output read */
+    bool kill_requested, timed_out;     /* a SIGKILL was sent for kill, for the timeout */
+    bool kill_pending, pending_timeout; /* one is to be sent (the connection was full) */
+    int kill_err;                       /* why the last try failed */
+    bool exit_sent;
     int status;
     int64_t started_ns, ended_ns; /* CLOCK_REALTIME */
     int64_t deadline;             /* CLOCK_MONOTONIC: the timeout, 0 = none */
     int64_t quiet_until;          /* tty after exit: output ends at this time */
+    int64_t drain_end;            /* after exit: output ends by this time (exit + DRAIN_MAX_NS) */
     int64_t retain_ns;            /* < 0: evicted when done */
     int64_t evict_at;
 };
@@ -96,7 +103,7 @@ static struct {
     pthread_cond_t cond; /* CLOCK_MONOTONIC; broadcast on every change callers wait for */
     int epfd, wakefd;    /* -1 while no hub thread runs */
     bool thread;
-    struct boxlite_execution *registry, *active;
+    struct boxlite_execution *registry, *active, *starting;
 } hub = {.lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .wakefd = -1};
 static pthread_once_t hub_once = PTHREAD_ONCE_INIT;
 
@@ -141,6 +148,8 @@ static void hub_child_fork(void)
         hub_child_forget(x);
     for (struct boxlite_execution *x = hub.active; x; x = x->anext)
         hub_child_forget(x);
+    for (struct boxlite_execution *x = hub.starting; x; x = x->snext)
+        hub_child_forget(x); /* its _start is in a thread the child does not have */
     hub.epfd = bl_close(hub.epfd);
     hub.wakefd = bl_close(hub.wakefd);
     hub.thread = false;
@@ -255,8 +264,9 @@ static size_t ring_kept(const struct ring *r)
 
 static void ring_append(struct ring *r, const char *data, size_t n)
 {
-    if (r->total + n > r->cap && r->cap < BOXLITE_EXECUTION_BACKLOG) {
-        /* nothing has wrapped yet (total <= cap), so the bytes keep their places */
+    if (r->total + n > r->cap && r->total <= r->cap && r->cap < BOXLITE_EXECUTION_BACKLOG) {
+        /* nothing has wrapped yet, so the bytes keep their places (once a growth failed for
+         * want of memory and the ring wrapped, it stays as it is) */
         size_t want = MAX(MAX(r->cap * 2, (size_t) r->total + n), (size_t) 4096);
         want = MIN(want, (size_t) BOXLITE_EXECUTION_BACKLOG);
         char *nb = bl_realloc(r->buf, want);
@@ -290,9 +300,14 @@ static void ring_copy(const struct ring *r, uint64_t from, char *dst, size_t n)
     }
 }
 
+/* An attacher that is a backlog behind holds the output back (so it loses nothing) while the
+ * process runs; once it has exited or is being killed, nothing holds the session: the output is
+ * read into the ring and a slow attacher skips what the ring lost (att_flush). */
 static bool stream_paused(const struct boxlite_execution *x, int s)
 {
     const struct ring *r = &x->out[s];
+    if (x->exited || x->kill_requested || x->timed_out)
+        return false;
     return x->w[W_ATT].fd >= 0 && r->total - r->sent + CHUNK > BOXLITE_EXECUTION_BACKLOG;
 }
 
@@ -310,7 +325,7 @@ static bool att_pending(const struct boxlite_execution *x)
 /* The events each fd of x waits for now. */
 static void session_update(struct boxlite_execution *x)
 {
-    watch_set(&x->w[W_CONN], EPOLLIN);
+    watch_set(&x->w[W_CONN], EPOLLIN | (x->kill_pending ? EPOLLOUT : 0));
     for (int s = 0; s < 2; s++)
         watch_set(&x->w[W_OUT + s], stream_paused(x, s) ? 0 : EPOLLIN);
     watch_set(&x->w[W_IN], x->in_len > x->in_off ? EPOLLOUT : 0);
@@ -328,15 +343,26 @@ static void stdin_end(struct boxlite_execution *x)
     (void) pthread_cond_broadcast(&hub.cond);
 }
 
-/* Queue stdin bytes (the caller checked stdin_open). */
+/* Queue stdin bytes (the caller checked stdin_open). The unwritten bytes move to the front
+ * first, so the buffer holds no more than the queue: at most STDIN_MAX plus one attach datagram
+ * (and what a start's stdin_data brings). */
 static int stdin_queue(struct boxlite_execution *x, const void *data, size_t n)
 {
-    if (x->in_off > 0 && x->in_off == x->in_len)
-        x->in_off = x->in_len = 0;
-    char *nb = bl_realloc(x->in_buf, x->in_len + n + 1);
-    if (!nb)
-        return -ENOMEM;
-    x->in_buf = nb;
+    if (!n)
+        return 0;
+    if (x->in_off > 0) {
+        memmove(x->in_buf, x->in_buf + x->in_off, x->in_len - x->in_off);
+        x->in_len -= x->in_off;
+        x->in_off = 0;
+    }
+    if (x->in_len + n > x->in_cap) {
+        size_t want = MAX(x->in_len + n, MIN(2 * x->in_cap, (size_t) STDIN_MAX));
+        char *nb = bl_realloc(x->in_buf, want);
+        if (!nb)
+            return -ENOMEM;
+        x->in_buf = nb;
+        x->in_cap = want;
+    }
     memcpy(x->in_buf + x->in_len, data, n);
     x->in_len += n;
     return 0;
@@ -361,12 +387,48 @@ static int conn_send(struct boxlite_execution *x, const char *const *f, size_t n
     return bl_wire_send(x->w[W_CONN].fd, f, n, NULL, 0, MSG_DONTWAIT);
 }
 
+static int fail_kills; /* bl_execution_test_fail_kills() */
+
 static int send_signal(struct boxlite_execution *x, int sig)
 {
+    if (sig == SIGKILL && fail_kills > 0 && x->w[W_CONN].fd >= 0 && !x->exited) {
+        fail_kills--;
+        return -EAGAIN;
+    }
     char sn[16];
     snprintf(sn, sizeof(sn), "%d", sig);
     const char *f[] = {"signal", sn};
     return conn_send(x, f, 2);
+}
+
+/* Send the pending SIGKILL; what it was for (kill, timeout) is recorded once it has gone. When
+ * the connection is full it stays pending: the hub waits for room (EPOLLOUT) and tries again. */
+static void kill_send(struct boxlite_execution *x)
+{
+    if (!x->kill_pending)
+        return;
+    int r = send_signal(x, SIGKILL);
+    if (r == -EAGAIN || r == -EINTR) {
+        x->kill_err = r;
+        return;
+    }
+    x->kill_pending = false;
+    if (r == 0 && x->pending_timeout)
+        x->timed_out = true;
+    else if (r == 0)
+        x->kill_requested = true;
+    /* -ESRCH: it has exited; another error: the shim went away, which on_conn sees as a kill */
+}
+
+/* Ask for a SIGKILL (for the timeout or for kill), sent now or as soon as the connection can
+ * take it. */
+static void kill_ask(struct boxlite_execution *x, bool timeout)
+{
+    if (x->exited || x->kill_requested || x->timed_out || x->kill_pending)
+        return;
+    x->kill_pending = true;
+    x->pending_timeout = timeout;
+    kill_send(x);
 }
 
 /* ---- the hub thread ------------------------------------------------------------------------ */
@@ -477,7 +539,7 @@ static bool on_output(struct boxlite_execution *x, int s, int64_t now)
     }
     ring_append(&x->out[s], buf, (size_t) n);
     if (x->exited)
-        x->quiet_until = now + TTY_QUIET_NS;
+        x->quiet_until = MIN(now + TTY_QUIET_NS, x->drain_end);
     att_flush(x);
     return true;
 }
@@ -494,6 +556,7 @@ static void on_conn(struct boxlite_execution *x, int64_t now)
             /* the exit, or the shim went away (the box stopped under it: it was killed) */
             x->status = exit ? bl_shim_parse_status(m.field[1]) : 137;
             x->exited = true;
+            x->drain_end = now + DRAIN_MAX_NS;
             x->quiet_until = now + TTY_QUIET_NS;
             watch_close(&x->w[W_CONN]);
         }
@@ -504,16 +567,20 @@ static void on_conn(struct boxlite_execution *x, int64_t now)
 /* What follows from the state of x: the end of its output, its end, its attacher, its fds. */
 static void session_progress(struct boxlite_execution *x, int64_t now)
 {
-    if (!x->exited && x->deadline && now >= x->deadline && !x->timed_out) {
-        x->timed_out = true;
-        (void) send_signal(x, SIGKILL);
-    }
+    if (!x->exited && x->deadline && now >= x->deadline)
+        kill_ask(x, true);
+    kill_send(x); /* a SIGKILL the full connection refused (it has room when EPOLLOUT woke us) */
     if (x->exited) {
+        /* a process of the box that keeps writing to the stream (a background one, or one that
+         * inherited it) cannot hold the session: its output ends DRAIN_MAX_NS after the exit,
+         * and one pass reads a bounded amount (the epoll set brings the rest) */
         for (int s = 0; s < 2; s++)
-            while (on_output(x, s, now))
+            for (int k = 0; k < DRAIN_READS && on_output(x, s, now); k++)
                 ;
-        if (x->tty && now >= x->quiet_until)
+        if (now >= x->drain_end || (x->tty && now >= x->quiet_until)) {
             watch_close(&x->w[W_OUT]);
+            watch_close(&x->w[W_ERR]);
+        }
     }
     if (x->exited && !x->done && x->w[W_OUT].fd < 0 && x->w[W_ERR].fd < 0) {
         x->done = true;
@@ -542,10 +609,10 @@ static int hub_timeout(int64_t now)
     int64_t next = -1;
     for (struct boxlite_execution *x = hub.active; x; x = x->anext) {
         int64_t t = -1;
-        if (!x->exited && x->deadline && !x->timed_out)
+        if (!x->exited && x->deadline && !x->timed_out && !x->kill_requested && !x->kill_pending)
             t = x->deadline;
-        else if (x->exited && x->tty && x->w[W_OUT].fd >= 0)
-            t = x->quiet_until;
+        else if (x->exited && (x->w[W_OUT].fd >= 0 || x->w[W_ERR].fd >= 0))
+            t = x->tty ? x->quiet_until : x->drain_end;
         if (t >= 0 && (next < 0 || t < next))
             next = t;
     }
@@ -713,10 +780,30 @@ static int make_pipe(int *ret_r, int *ret_w)
     return 0;
 }
 
+/* x leaves the starting list (called under the lock). */
+static void starting_remove(struct boxlite_execution *x)
+{
+    if (!x->starting)
+        return;
+    for (struct boxlite_execution **p = &hub.starting; *p; p = &(*p)->snext)
+        if (*p == x) {
+            *p = x->snext;
+            break;
+        }
+    x->snext = NULL;
+    x->starting = false;
+}
+
 static void session_freep(struct boxlite_execution **x)
 {
-    if (*x)
-        session_free(*x);
+    if (!*x)
+        return;
+    if ((*x)->starting) {
+        hub_lock();
+        starting_remove(*x);
+        hub_unlock();
+    }
+    session_free(*x);
 }
 
 static int check_opts(const boxlite_execution_opts *o, bl_error **err)
@@ -782,7 +869,17 @@ BOXLITE_API int boxlite_execution_start(boxlite_runtime *rt, boxlite_box *b,
     r = bl_box_start_on_demand(rt, b, "exec", err);
     if (r < 0)
         return r;
+    /* connected under the lock, and on the starting list until registered: a fork() of another
+     * thread in between closes the child's copy of the connection (hub_child_fork), so the
+     * process still dies with us */
+    hub_lock();
     x->w[W_CONN].fd = bl_msg_connect(b->dir_fd, "shim.sock", err);
+    if (x->w[W_CONN].fd >= 0) {
+        x->starting = true;
+        x->snext = hub.starting;
+        hub.starting = x;
+    }
+    hub_unlock();
     if (x->w[W_CONN].fd < 0)
         return x->w[W_CONN].fd;
     int fds[3] = {in_r, out_w, err_w};
@@ -826,12 +923,13 @@ BOXLITE_API int boxlite_execution_start(boxlite_runtime *rt, boxlite_box *b,
     x->retain_ns = o->retain_seconds < 0    ? -1
                    : o->retain_seconds == 0 ? DEFAULT_RETAIN_NS
                                             : (int64_t) MIN(o->retain_seconds * 1e9, 1e18);
-    if (o->close_stdin)
-        stdin_close(x);
     hub_lock();
+    if (o->close_stdin)
+        stdin_close(x); /* under the lock: it may wake waiters */
     registry_expire(now);
     r = hub_activate(x, err);
     if (r >= 0) {
+        starting_remove(x);
         x->refs += 2; /* the caller's handle, the registry */
         x->registered = true;
         x->next = hub.registry;
@@ -959,17 +1057,24 @@ BOXLITE_API int boxlite_execution_kill(boxlite_execution *x, int timeout_ms, box
         return bl_err(err, -EINVAL, "no execution");
     int64_t deadline = deadline_of(timeout_ms);
     hub_lock();
-    if (!x->exited && !x->timed_out)
-        x->kill_requested = true;
-    (void) send_signal(x, SIGKILL);
+    kill_ask(x, false);
+    if (x->kill_pending) { /* the hub sends it once the connection has room */
+        session_update(x);
+        hub_wake();
+    }
     int r = 0;
     while (!x->done && r != -ETIMEDOUT)
         r = hub_wait(deadline);
+    bool pending = x->kill_pending;
+    int why = x->kill_err;
     if (x->done) {
         registry_remove(x);
         r = 0;
     }
     hub_unlock();
+    if (r < 0 && pending)
+        return bl_err(err, -ETIMEDOUT, "kill timed out: the SIGKILL could not be sent (%s)",
+                      strerror(-why));
     return r < 0 ? bl_err(err, -ETIMEDOUT, "kill timed out; the process still runs") : 0;
 }
 
@@ -1050,5 +1155,20 @@ BOXLITE_API void boxlite_execution_free(boxlite_execution *x)
         return;
     hub_lock();
     session_unref(x);
+    hub_unlock();
+}
+
+size_t bl_execution_test_stdin_alloc(struct boxlite_execution *x)
+{
+    hub_lock();
+    size_t n = x->in_buf ? x->in_cap : 0;
+    hub_unlock();
+    return n;
+}
+
+void bl_execution_test_fail_kills(int n)
+{
+    hub_lock();
+    fail_kills = n;
     hub_unlock();
 }
