@@ -571,3 +571,23 @@ bool bl_initial_userns_root(void)
     /* The initial namespace maps every id to itself; a child one maps a subrange. */
     return inside == 0 && outside == 0 && count == 4294967295UL;
 }
+
+int bl_ofd_lock(int fd, short type, bool wait)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    for (;;) {
+        if (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0)
+            return 0;
+        if (errno == EINTR && wait)
+            continue;
+        return errno == EACCES ? -EAGAIN : -errno;
+    }
+}
+
+int bl_ofd_lock_held(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+        return -errno;
+    return fl.l_type != F_UNLCK;
+}

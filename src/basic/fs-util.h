@@ -68,6 +68,17 @@ int bl_open_beneath(int dir_fd, const char *path, int flags, enum bl_resolve_mod
  */
 int bl_mkdir_in_root(int root_fd, const char *path, mode_t mode, enum bl_resolve_mode rmode);
 
+/*
+ * Whole-file open-file-description locks (fcntl F_OFD_*): held by the open file (shared across
+ * fork, released when its last fd closes), like flock(), but a holder can be detected without
+ * taking the lock (F_OFD_GETLK): a probe never makes the owner's own non-blocking take fail.
+ * bl_ofd_lock: type F_WRLCK (fd open for writing) or F_RDLCK; wait or not; 0, -EAGAIN when held
+ * elsewhere (not waiting), -errno. bl_ofd_lock_held: 1 if another open file holds a lock that
+ * conflicts with a write lock, 0 if not, -errno.
+ */
+int bl_ofd_lock(int fd, short type, bool wait);
+int bl_ofd_lock_held(int fd);
+
 /* rm -rf of dirfd/name without following symlinks or crossing mount points. ENOENT is success. */
 int bl_rm_rf_at(int dirfd, const char *name);
 /* Join two path pieces with one '/'. NULL on OOM. */

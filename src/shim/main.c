@@ -22,6 +22,7 @@
 #include "box.h"
 #include "boxlite/version.h"
 #include "conf.h"
+#include "fs-util.h"
 #include "process.h"
 #include "proto.h"
 #include "start.h"
@@ -59,8 +60,9 @@ static int run(const char *box_dir, long long t_start)
         return early_error(&s, err);
     }
     s.lockfd = openat(s.boxfd, "shim.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (s.lockfd < 0 || flock(s.lockfd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EWOULDBLOCK)
+    int lr = s.lockfd < 0 ? -errno : bl_ofd_lock(s.lockfd, F_WRLCK, false);
+    if (lr < 0) {
+        if (lr == -EAGAIN)
             (void) bl_err(&err, -EBUSY, "box is already running: shim.lock is held");
         else
             (void) bl_err_errno(&err, "cannot lock the box");

@@ -17,6 +17,7 @@
 #include "box-internal.h"
 #include "box-net.h"
 #include "boxlite/boxlite.h"
+#include "fs-util.h"
 #include "helpers.h"
 #include "json-util.h"
 
@@ -493,7 +494,7 @@ TEST(inspect_and_list)
     snprintf(lp, sizeof(lp), "%s/shim.lock", tap_tmpdir());
     int lock = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     ASSERT_TRUE(lock >= 0);
-    ASSERT_OK(flock(lock, LOCK_EX));
+    ASSERT_OK(bl_ofd_lock(lock, F_WRLCK, false));
     _cleanup_free_ char *s3 = net_settings(&b);
     ASSERT_STREQ(s3, "{\"Mode\":\"enabled\",\"IPAddress\":\"10.0.2.100\",\"Gateway\":\"10.0.2.2\","
                      "\"HostAlias\":\"host.boxlite.internal\",\"Ports\":{\"80/tcp\":[{\"HostIp\":"

@@ -123,11 +123,11 @@ TEST(live_boxes_are_left_alone)
     make_box(rt, 1, r);
     struct boxlite_box *b = get(rt, a);
     ASSERT_OK(bl_box_set_status(rt, b, "running", 4242, 0, 0, &tap_last_err));
-    /* a shim holds shim.lock (a flock: another open file of ours conflicts as well) */
+    /* a shim holds shim.lock (an OFD lock: another open file of ours conflicts as well) */
     int shim_lock = openat(b->dir_fd, "shim.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     ASSERT_TRUE(shim_lock >= 0);
-    ASSERT_OK(flock(shim_lock, LOCK_EX));
-    ASSERT_EQ(bl_lock_held(b->dir_fd, "shim.lock"), 1);
+    ASSERT_OK(bl_ofd_lock(shim_lock, F_WRLCK, false));
+    ASSERT_EQ(bl_shim_lock_held(b->dir_fd), 1);
     bl_box_free(b);
     /* an attached client holds the --rm box's lock */
     int dfd = box_dir(rt, r);

@@ -166,11 +166,11 @@ static int box_root_open(struct boxlite_runtime *rt, struct boxlite_box *b, stru
                          bl_error **err)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
-        if (bl_lock_held(b->dir_fd, "shim.lock")) {
+        if (bl_shim_lock_held(b->dir_fd)) {
             _cleanup_(bl_error_freep) bl_error *e = NULL;
             if (root_of_running(b, r, &e) == 0)
                 return 0;
-            if (bl_lock_held(b->dir_fd, "shim.lock")) /* still running: a real failure */
+            if (bl_shim_lock_held(b->dir_fd)) /* still running: a real failure */
                 return bl_err(err, e ? e->code : -EIO, "%s", bl_error_msg(e));
             continue; /* it stopped meanwhile */
         }
@@ -179,7 +179,7 @@ static int box_root_open(struct boxlite_runtime *rt, struct boxlite_box *b, stru
         r->lock_fd = openat(b->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (r->lock_fd < 0 || flock(r->lock_fd, LOCK_EX) < 0)
             return bl_err_errno(err, "cannot lock box %s", b->id);
-        if (!bl_lock_held(b->dir_fd, "shim.lock"))
+        if (!bl_shim_lock_held(b->dir_fd))
             return root_of_stopped(rt, b, r, err);
         r->lock_fd = bl_close(r->lock_fd);
     }

@@ -118,7 +118,7 @@ BOXLITE_API int boxlite_box_start(boxlite_runtime *rt, boxlite_box *b, const int
 {
     if (!rt || !b)
         return bl_err(err, -EINVAL, "invalid arguments");
-    if (bl_lock_held(b->dir_fd, "shim.lock"))
+    if (bl_shim_lock_held(b->dir_fd))
         return stdio ? bl_err(err, -EBUSY, "box %s is already running", b->id) : 0;
     bl_cgroup_warm(rt);
     int r = start_box(rt, b, stdio, ret_status, err);
@@ -237,13 +237,13 @@ static void wait_shim_gone(struct boxlite_box *b)
 {
     _cleanup_close_ int fd = openat(b->dir_fd, "shim.lock", O_RDONLY | O_CLOEXEC);
     if (fd >= 0)
-        (void) flock(fd, LOCK_EX);
+        (void) bl_ofd_lock(fd, F_RDLCK, true); /* released with fd at once */
 }
 
 BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *b, int grace_seconds,
                                  boxlite_error **err)
 {
-    if (!bl_lock_held(b->dir_fd, "shim.lock")) {
+    if (!bl_shim_lock_held(b->dir_fd)) {
         if (!strcmp(b->status, "running")) /* died without us noticing: repair */
             return finish_stopped(rt, b,
                                   bl_box_read_exit_code(b->dir_fd) >= 0
@@ -286,7 +286,7 @@ BOXLITE_API int boxlite_box_stop(boxlite_runtime *rt, boxlite_box *b, int grace_
 BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, boxlite_box *b, int force,
                                    boxlite_error **err)
 {
-    if (bl_lock_held(b->dir_fd, "shim.lock")) {
+    if (bl_shim_lock_held(b->dir_fd)) {
         if (!force)
             return bl_err(err, -EBUSY,
                           "invalid state: cannot remove box %s with live pid Some(%d) (status: "
@@ -310,7 +310,7 @@ int bl_box_start_on_demand(struct boxlite_runtime *rt, struct boxlite_box *b, co
     int r = bl_box_reload(rt, b, err);
     if (r < 0)
         return r;
-    if (bl_lock_held(b->dir_fd, "shim.lock"))
+    if (bl_shim_lock_held(b->dir_fd))
         return 0;
     if (boxlite_box_has_user_command(b))
         return bl_err(err, -EINVAL,

@@ -474,7 +474,7 @@ int bl_box_net_inspect(struct boxlite_box *b, json_t **ret, bl_error **err)
 {
     int enabled = net_enabled(b->config);
     int has_ports = json_array_size(json_object_get(b->config, "ports")) > 0;
-    int running = (enabled || has_ports) && bl_lock_held(b->dir_fd, "shim.lock");
+    int running = (enabled || has_ports) && bl_shim_lock_held(b->dir_fd);
     _cleanup_json_ json_t *list = NULL;
     int r = bl_box_net_ports(b, running, &list, err);
     if (r < 0)
@@ -521,7 +521,7 @@ BOXLITE_API int boxlite_box_ports(boxlite_box *b, char **ret_ports, boxlite_erro
         return bl_err(err, -EINVAL, "invalid arguments");
     int has_ports = json_array_size(json_object_get(b->config, "ports")) > 0;
     _cleanup_json_ json_t *list = NULL;
-    int r = bl_box_net_ports(b, has_ports && bl_lock_held(b->dir_fd, "shim.lock"), &list, err);
+    int r = bl_box_net_ports(b, has_ports && bl_shim_lock_held(b->dir_fd), &list, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *s = bl_strdup("");

@@ -317,6 +317,14 @@ int bl_lock_held(int dir_fd, const char *name)
     return 0;
 }
 
+int bl_shim_lock_held(int dir_fd)
+{
+    _cleanup_close_ int fd = openat(dir_fd, "shim.lock", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    return bl_ofd_lock_held(fd) > 0;
+}
+
 int bl_box_read_exit_code(int dir_fd)
 {
     _cleanup_free_ char *buf = NULL;

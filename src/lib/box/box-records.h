@@ -37,7 +37,11 @@ int bl_box_delete(struct boxlite_runtime *rt, const char *id, bl_error **err);
 /* Whether the box has a row (true when that cannot be told). */
 bool bl_box_row_exists(struct boxlite_runtime *rt, const char *id);
 
-/* 1 if a process holds the flock on dir/name, 0 if not (or the file is missing). */
+/* 1 if a process holds the flock on dir/name ("lock": a library call owns the box), 0 if not (or
+ * the file is missing). The shim's lock is an OFD lock: bl_shim_lock_held(). */
 int bl_lock_held(int dir_fd, const char *name);
+/* 1 if the box's shim is alive (it holds BOX_DIR/shim.lock), else 0. Probes without taking the
+ * lock (an OFD lock, src/basic/fs-util.h), so a probe never makes a starting shim fail. */
+int bl_shim_lock_held(int dir_fd);
 /* The exit code the shim recorded in <box>/exit.json, -1 if there is none. */
 int bl_box_read_exit_code(int dir_fd);

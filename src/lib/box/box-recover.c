@@ -144,7 +144,7 @@ static void recover_box_stages(struct boxlite_runtime *rt)
         memcpy(id, n + 4, 12);
         id[12] = 0;
         _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0 && !bl_lock_held(dfd, "shim.lock") && !bl_lock_held(dfd, "lock") &&
+        if (dfd >= 0 && !bl_shim_lock_held(dfd) && !bl_lock_held(dfd, "lock") &&
             !bl_box_row_exists(rt, id)) {
             bl_debug("recovery: removing the directory of box %s, never created", id);
             (void) renameat(rt->boxes_fd, id, sfd, id);
@@ -174,7 +174,7 @@ void bl_box_recover(struct boxlite_runtime *rt)
         const char *status = bl_stmt_text(st, 1);
         int auto_remove = sqlite3_column_int(st, 2);
         _cleanup_close_ int dfd = openat(rt->boxes_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0 && (bl_lock_held(dfd, "shim.lock") || bl_lock_held(dfd, "lock")))
+        if (dfd >= 0 && (bl_shim_lock_held(dfd) || bl_lock_held(dfd, "lock")))
             continue; /* alive, or owned by a live process */
         /* A first start whose client was killed before it recorded 'running' (the shim was
          * up, saw its client go and stopped the box): only its exit.json tells. */

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -1038,8 +1039,16 @@ BOXLITE_API int boxlite_execution_resize(boxlite_execution *x, unsigned rows, un
     snprintf(rs, sizeof(rs), "%u", rows & 0xffff);
     snprintf(cs, sizeof(cs), "%u", cols & 0xffff);
     const char *f[] = {"resize", rs, cs};
+    int r;
     hub_lock();
-    int r = conn_send(x, f, 3);
+    if (!x->exited && x->w[W_OUT].fd >= 0) {
+        /* the pty master is ours: set the size here, so that it holds when this returns (the
+         * kernel sends SIGWINCH to the pty's foreground group), before any later stdin */
+        struct winsize ws = {.ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols};
+        r = ioctl(x->w[W_OUT].fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+    } else {
+        r = conn_send(x, f, 3);
+    }
     hub_unlock();
     if (r == -ESRCH)
         return bl_err(err, r, "execution %s has ended", x->id);
