@@ -10,6 +10,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "../lib/tap.h"
 #include "alloc-util.h"
 #include "box-create.h"
@@ -229,6 +232,52 @@ TEST(reap_cgroups_and_exit_code)
     boxlite_runtime_free(rt);
 }
 
-TAP_MAIN(T(running_box_whose_shim_died), T(live_boxes_are_left_alone),
-         T(stale_auto_remove_goes_configured_stays), T(killed_creator_stage),
-         T(reap_cgroups_and_exit_code))
+/* Probing whether a shim is alive must never make a shim's own non-blocking take of its lock
+ * fail (the soak caught 'box is already running: shim.lock is held' on a new box: the probe of
+ * another process's recovery took the lock for an instant). A thread probes without pause while
+ * this one takes and drops the lock as a starting shim does; with a probe that takes the lock,
+ * some of the takes fail. */
+struct prober {
+    int dir_fd;
+    atomic_bool stop;
+};
+static void *probe_loop(void *arg)
+{
+    struct prober *p = arg;
+    while (!atomic_load(&p->stop))
+        (void) bl_shim_lock_held(p->dir_fd);
+    return NULL;
+}
+
+TEST(probe_never_blocks_a_starting_shim)
+{
+    _cleanup_close_ int dir = open(tap_tmpdir(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_TRUE(dir >= 0);
+    int fd0 = openat(dir, "shim.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_TRUE(fd0 >= 0);
+    (void) close(fd0);
+    struct prober p = {.dir_fd = dir};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, probe_loop, &p), 0);
+    int failed = 0;
+    for (int i = 0; i < 20000; i++) {
+        int fd = openat(dir, "shim.lock", O_RDWR | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        failed += bl_ofd_lock(fd, F_WRLCK, false) < 0;
+        (void) close(fd);
+    }
+    atomic_store(&p.stop, true);
+    ASSERT_EQ(pthread_join(t, NULL), 0);
+    ASSERT_EQ(failed, 0);
+    /* and a held lock is seen */
+    int held = openat(dir, "shim.lock", O_RDWR | O_CLOEXEC);
+    ASSERT_TRUE(held >= 0);
+    ASSERT_OK(bl_ofd_lock(held, F_WRLCK, false));
+    ASSERT_EQ(bl_shim_lock_held(dir), 1);
+    (void) close(held);
+    ASSERT_EQ(bl_shim_lock_held(dir), 0);
+}
+
+TAP_MAIN(T(running_box_whose_shim_died), T(probe_never_blocks_a_starting_shim),
+         T(live_boxes_are_left_alone), T(stale_auto_remove_goes_configured_stays),
+         T(killed_creator_stage), T(reap_cgroups_and_exit_code))
