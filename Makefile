@@ -50,9 +50,6 @@ VERSION := 0.1.0
 BASIC_SRC := $(wildcard src/basic/*.c)
 LIB_SRC := $(wildcard src/lib/*.c src/lib/*/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
-# `boxlite serve`'s HTTP layer: linked into the boxlite binary only (libmicrohttpd is loaded
-# with dlopen when serve starts, src/serve/mhd-dl.c: only its header is needed here).
-SERVE_SRC := $(wildcard src/serve/*.c)
 SHIM_SRC := $(wildcard src/shim/*.c)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
@@ -60,7 +57,7 @@ FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 
 obj = $(patsubst %.c,$(O)/%.o,$(1))
 LIB_OBJ := $(call obj,$(BASIC_SRC) $(LIB_SRC))
-CLI_OBJ := $(call obj,$(CLI_SRC) $(SERVE_SRC))
+CLI_OBJ := $(call obj,$(CLI_SRC))
 SHIM_OBJ := $(call obj,$(SHIM_SRC))
 TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
@@ -159,7 +156,7 @@ install: all
 	printf '%s\n' "$$PC_TEXT" > $(DESTDIR)$(LIBDIR)/pkgconfig/boxlite.pc
 
 format:
-	clang-format -i $(BASIC_SRC) $(LIB_SRC) $(CLI_SRC) $(SERVE_SRC) $(SHIM_SRC) $(wildcard src/*/*.h include/boxlite/*.h)
+	clang-format -i $(BASIC_SRC) $(LIB_SRC) $(CLI_SRC) $(SHIM_SRC) $(wildcard src/*/*.h include/boxlite/*.h)
 
 clean:
 	rm -rf build

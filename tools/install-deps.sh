@@ -5,8 +5,7 @@ set -eu
 PKGS="gcc g++ clang make pkg-config libarchive-dev libsqlite3-dev libjansson-dev libssl-dev
 libseccomp-dev libzstd-dev liblz4-dev libacl1-dev libbz2-dev liblzma-dev libxml2-dev nettle-dev zlib1g-dev libclang-rt-14-dev busybox-static python3 zstd util-linux procps iproute2
 skopeo umoci crun bubblewrap docker-registry shellcheck clang-format libcurl4-openssl-dev apache2-utils
-openssl ca-certificates zsh fish slirp4netns nftables iperf3 uidmap
-libmicrohttpd-dev libmicrohttpd12 curl"
+openssl ca-certificates zsh fish slirp4netns nftables iperf3 uidmap"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

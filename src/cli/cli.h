@@ -113,14 +113,13 @@ int cmd_image(const struct cli_command *cmd, int argc, char **argv);
 int cmd_volume(const struct cli_command *cmd, int argc, char **argv);
 int cmd_network(const struct cli_command *cmd, int argc, char **argv);
 int cmd_completion(const struct cli_command *cmd, int argc, char **argv);
-int cmd_serve(const struct cli_command *cmd, int argc, char **argv);
 
 /* Each command's option table, in the command's file. */
 extern const struct cli_option cli_run_options[], cli_create_options[], cli_exec_options[],
     cli_start_options[], cli_stop_options[], cli_rm_options[], cli_list_options[],
     cli_inspect_options[], cli_cp_options[], cli_logs_options[], cli_stats_options[],
     cli_info_options[], cli_pull_options[], cli_images_options[], cli_load_options[],
-    cli_rmi_options[], cli_volume_options[], cli_serve_options[];
+    cli_rmi_options[], cli_volume_options[];
 
 /* The entry of `table` whose name or one of its aliases is `name`, or NULL. */
 const struct cli_command *cli_find_command(const struct cli_command *table, size_t n,

@@ -69,8 +69,6 @@ static const struct cli_command commands[] = {
                     "(named volumes are not supported yet: each of these fails with "
                     "\"unsupported\")\n",
      .run = cmd_volume},
-    {"serve", NULL, "Start a REST API server", "serve [OPTIONS]", cli_serve_options,
-     .run = cmd_serve},
     {"completion", NULL, "Generate a shell completion script", "completion <SHELL>",
      .flags = CLI_CMD_HIDDEN, .run = cmd_completion},
 };
