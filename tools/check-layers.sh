@@ -13,7 +13,7 @@
 # -g prints both graphs ("A B" = A uses B) instead of checking.
 set -u
 cd "$(dirname "$0")/.." || exit 1
-PARTS="src/basic src/lib src/shim src/cli src/serve"
+PARTS="src/basic src/lib src/shim src/cli"
 includes() {
     for f in $(find "$1" -name '*.[ch]' | sort); do
         from=$(basename "$f"); from=${from%.*}
