@@ -113,7 +113,9 @@ static void setup_env(void)
     }
 }
 
-/* A runtime and a box (rootfs of busybox, no command: exec starts it on demand). */
+/* A runtime and a box (rootfs of busybox, no command), started attached to this test process:
+ * a test that fails half-way (its process exits at the failed assertion, teardown never runs)
+ * takes the box with it, as a foreground `run` does, so no shim outlives a failure. */
 static void setup(void)
 {
     setup_env();
@@ -124,6 +126,12 @@ static void setup(void)
     o.rootfs = root;
     o.network = "disabled";
     ASSERT_OK(boxlite_box_create(rt, &o, &box, &tap_last_err));
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    ASSERT_TRUE(null >= 0);
+    const int stdio[3] = {null, null, null};
+    int status = -1;
+    ASSERT_OK(boxlite_box_start(rt, box, stdio, &status, &tap_last_err));
+    (void) close(null);
 }
 
 static void teardown(void)
