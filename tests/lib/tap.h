@@ -29,6 +29,11 @@ void tap_fail(const char *file, int line, const char *fmt, ...)
 void tap_skip(const char *why) __attribute__((noreturn));
 /* A fresh directory for this test, removed when the test ends. Borrowed. */
 const char *tap_tmpdir(void);
+/* <tap_tmpdir()>/name (freed by the caller), and a runtime opened on <tap_tmpdir()>/home
+ * (tests/lib/runtime.c; freed with boxlite_runtime_free()). */
+char *tap_tmp_path(const char *name);
+struct boxlite_runtime;
+struct boxlite_runtime *tap_open_runtime(void);
 /* How many fds this process has open (for fault-injection children that check they leak none;
  * -1 if /proc cannot be read). */
 int tap_open_fds(void);

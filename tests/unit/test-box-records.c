@@ -20,29 +20,11 @@
 #include "fs-util.h"
 #include "runtime.h"
 
-static char *tmp_path(const char *name)
-{
-    char *p = NULL;
-    ASSERT_TRUE(asprintf(&p, "%s/%s", tap_tmpdir(), name) > 0);
-    return p;
-}
-
-static boxlite_runtime *open_rt(void)
-{
-    _cleanup_free_ char *home = tmp_path("home");
-    boxlite_runtime_opts o;
-    boxlite_runtime_opts_init(&o);
-    o.home = home;
-    boxlite_runtime *rt = NULL;
-    ASSERT_OK(boxlite_runtime_open(&o, &rt, &tap_last_err));
-    return rt;
-}
-
 static const char *rootfs(void)
 {
     static char *p;
     if (!p) {
-        p = tmp_path("rootfs");
+        p = tap_tmp_path("rootfs");
         ASSERT_OK(mkdir(p, 0755));
     }
     return p;
@@ -103,7 +85,7 @@ static void lookup_err(boxlite_runtime *rt, const char *arg, int code, const cha
 
 TEST(create_lookup_remove)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     boxlite_box *b = NULL;
     ASSERT_OK(create(rt, "web", &b, &tap_last_err));
     char id[16];
@@ -163,7 +145,7 @@ TEST(create_lookup_remove)
 
 TEST(unnamed_and_command)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     boxlite_box_opts o;
     boxlite_box_opts_init(&o);
     o.rootfs = rootfs();
@@ -187,7 +169,7 @@ TEST(unnamed_and_command)
 
 TEST(name_unique)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     boxlite_box *b = NULL, *c = NULL;
     ASSERT_OK(create(rt, "db", &b, &tap_last_err));
     bl_error *e = NULL;
@@ -211,7 +193,7 @@ TEST(name_unique)
 
 TEST(create_errors)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     boxlite_box_opts o;
     boxlite_box_opts_init(&o);
     boxlite_box *b = NULL;
@@ -226,12 +208,12 @@ TEST(create_errors)
     bl_error_free(e);
     e = NULL;
     o.image = NULL;
-    _cleanup_free_ char *missing = tmp_path("missing");
+    _cleanup_free_ char *missing = tap_tmp_path("missing");
     o.rootfs = missing;
     ASSERT_ERR(boxlite_box_create(rt, &o, &b, &e), -ENOENT);
     bl_error_free(e);
     e = NULL;
-    _cleanup_free_ char *file = tmp_path("file");
+    _cleanup_free_ char *file = tap_tmp_path("file");
     int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     ASSERT_TRUE(fd >= 0);
     close(fd);
@@ -255,7 +237,7 @@ TEST(create_errors)
 
 TEST(ambiguous_prefix)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     /* ids are 12 base62 characters: among 63 boxes two start alike (usually within ~10) */
     boxlite_box *boxes[64] = {0};
     size_t n = 0;
@@ -372,7 +354,7 @@ static void oom_check(int result, void *userdata)
 TEST(oom_torture)
 {
     tap_require_fault_injection();
-    _cleanup_free_ char *home = tmp_path("home");
+    _cleanup_free_ char *home = tap_tmp_path("home");
     (void) rootfs();
     tap_torture(&(struct tap_torture){.name = "create, lookup, remove",
                                       .run = oom_run,
@@ -386,7 +368,7 @@ TEST(oom_torture)
  * alone (it used to set it and still return 0: a leak, and a lie to the caller). */
 TEST(list_skips_a_vanishing_box)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     boxlite_box *keep = NULL, *gone = NULL;
     ASSERT_OK(create(rt, "keep", &keep, &tap_last_err));
     ASSERT_OK(create(rt, "gone", &gone, &tap_last_err));

@@ -22,31 +22,13 @@
 #include "fs-util.h"
 #include "runtime.h"
 
-static char *tmp_path(const char *name)
-{
-    char *p = NULL;
-    ASSERT_TRUE(asprintf(&p, "%s/%s", tap_tmpdir(), name) > 0);
-    return p;
-}
-
-static boxlite_runtime *open_rt(void)
-{
-    _cleanup_free_ char *home = tmp_path("home");
-    boxlite_runtime_opts o;
-    boxlite_runtime_opts_init(&o);
-    o.home = home;
-    boxlite_runtime *rt = NULL;
-    ASSERT_OK(boxlite_runtime_open(&o, &rt, &tap_last_err));
-    return rt;
-}
-
 /* A box from a fresh root directory; its handle (holding the box's lock) is released. */
 static void make_box(boxlite_runtime *rt, int auto_remove, char id[13])
 {
     static int n;
     char name[32];
     (void) snprintf(name, sizeof(name), "rootfs%d", n++);
-    _cleanup_free_ char *root = tmp_path(name);
+    _cleanup_free_ char *root = tap_tmp_path(name);
     ASSERT_OK(mkdir(root, 0755));
     boxlite_box_opts o;
     boxlite_box_opts_init(&o);
@@ -85,7 +67,7 @@ static void gone(boxlite_runtime *rt, const char *id)
 
 TEST(running_box_whose_shim_died)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char a[13], z[13];
     make_box(rt, 0, a);
     make_box(rt, 0, z);
@@ -120,7 +102,7 @@ TEST(running_box_whose_shim_died)
 
 TEST(live_boxes_are_left_alone)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char a[13], r[13];
     make_box(rt, 0, a);
     make_box(rt, 1, r);
@@ -165,7 +147,7 @@ TEST(live_boxes_are_left_alone)
 
 TEST(stale_auto_remove_goes_configured_stays)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char keep[13], rm[13];
     make_box(rt, 0, keep);
     make_box(rt, 1, rm);
@@ -187,7 +169,7 @@ TEST(stale_auto_remove_goes_configured_stays)
 
 TEST(killed_creator_stage)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     /* a creator killed between moving its directory into boxes/ and committing the row: the
      * unlocked stage "box-<id>-XXXXXX" is left, and a box directory no row names */
     const char *orphan = "ORPHAN000001";
@@ -212,7 +194,7 @@ TEST(killed_creator_stage)
 
 TEST(reap_cgroups_and_exit_code)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char id[13];
     make_box(rt, 0, id);
     int dfd = box_dir(rt, id);

@@ -23,32 +23,14 @@
 #include "runtime.h"
 #include "wire.h"
 
-static char *tmp_path(const char *name)
-{
-    char *p = NULL;
-    ASSERT_TRUE(asprintf(&p, "%s/%s", tap_tmpdir(), name) > 0);
-    return p;
-}
-
 static char *tmp_dir(const char *name)
 {
-    char *p = tmp_path(name); /* (libc only: no fault point, see oom_torture) */
+    char *p = tap_tmp_path(name); /* (libc only: no fault point, see oom_torture) */
     ASSERT_OK(mkdir(p, 0755));
     char *real = realpath(p, NULL);
     ASSERT_NOT_NULL(real);
     free(p);
     return real;
-}
-
-static boxlite_runtime *open_rt(void)
-{
-    _cleanup_free_ char *home = tmp_path("home");
-    boxlite_runtime_opts o;
-    boxlite_runtime_opts_init(&o);
-    o.home = home;
-    boxlite_runtime *rt = NULL;
-    ASSERT_OK(boxlite_runtime_open(&o, &rt, &tap_last_err));
-    return rt;
 }
 
 /* shim.conf of b as "key=value\n" lines, in order. */
@@ -107,7 +89,7 @@ __attribute__((format(printf, 2, 3))) static void assert_containsf(const char *t
 
 TEST(full_config)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     _cleanup_free_ char *root = tmp_dir("rootfs"), *outer = tmp_dir("outer"),
                         *inner = tmp_dir("inner");
     _cleanup_free_ char *v_inner = bl_asprintf("%s:/data/sub:ro", inner),
@@ -172,7 +154,7 @@ TEST(full_config)
 
 TEST(defaults_and_attached)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     _cleanup_free_ char *root = tmp_dir("rootfs");
     boxlite_box_opts o;
     boxlite_box_opts_init(&o);
@@ -205,7 +187,7 @@ TEST(defaults_and_attached)
 
 TEST(log_max_from_env)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     _cleanup_free_ char *root = tmp_dir("rootfs");
     boxlite_box_opts o;
     boxlite_box_opts_init(&o);
@@ -271,7 +253,8 @@ TEST(oom_torture)
 #ifndef BL_FAULT_INJECTION
     SKIP("fault injection is not compiled in (BUILD=debug or BUILD=asan)");
 #else
-    _cleanup_free_ char *home = tmp_path("home"), *root = tmp_dir("rootfs"), *vol = tmp_dir("vol");
+    _cleanup_free_ char *home = tap_tmp_path("home"), *root = tmp_dir("rootfs"),
+                        *vol = tmp_dir("vol");
     _cleanup_free_ char *spec = NULL;
     ASSERT_TRUE(asprintf(&spec, "%s:/data:ro", vol) > 0);
     const char *vols[] = {spec, NULL};
@@ -283,7 +266,7 @@ TEST(oom_torture)
     pid_t setup = fork();
     ASSERT_TRUE(setup >= 0);
     if (setup == 0) {
-        boxlite_runtime *rt = open_rt();
+        boxlite_runtime *rt = tap_open_runtime();
         boxlite_box_opts o;
         boxlite_box_opts_init(&o);
         o.rootfs = root;

@@ -23,24 +23,6 @@
 #include "image-store.h"
 #include "strv.h"
 
-static char *tmp_path(const char *name)
-{
-    char *p = NULL;
-    ASSERT_TRUE(asprintf(&p, "%s/%s", tap_tmpdir(), name) > 0);
-    return p;
-}
-
-static boxlite_runtime *open_rt(void)
-{
-    _cleanup_free_ char *home = tmp_path("home");
-    boxlite_runtime_opts o;
-    boxlite_runtime_opts_init(&o);
-    o.home = home;
-    boxlite_runtime *rt = NULL;
-    ASSERT_OK(boxlite_runtime_open(&o, &rt, &tap_last_err));
-    return rt;
-}
-
 static void digest_of(const char *prefix, const char *s, char out[BL_DIGEST_STR_LEN + 1])
 {
     char buf[512];
@@ -245,7 +227,7 @@ static int store_consistent(struct boxlite_runtime *rt)
 
 TEST(commit_moves_files_and_lists)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char a[BL_DIGEST_STR_LEN + 1], b[BL_DIGEST_STR_LEN + 1];
     ASSERT_OK(commit_image(rt, "a", "amd64", LAYERS("base", "app"),
                            REFS("docker.io/library/alpine:latest", "example.com/a:1"), a,
@@ -313,7 +295,7 @@ TEST(commit_moves_files_and_lists)
 
 TEST(list_untagged_and_empty)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     boxlite_image **list = NULL;
     size_t n = 99;
     ASSERT_OK(boxlite_image_list(rt, &list, &n, &tap_last_err));
@@ -363,7 +345,7 @@ static void resolve_err(struct boxlite_runtime *rt, const char *arg, int code, c
 
 TEST(resolve)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char a[BL_DIGEST_STR_LEN + 1], b[BL_DIGEST_STR_LEN + 1];
     ASSERT_OK(commit_image(rt, "a", "amd64", LAYERS("l"),
                            REFS("docker.io/library/alpine:latest", "example.com/team/app:v1"), a,
@@ -433,7 +415,7 @@ TEST(resolve)
 
 TEST(inspect)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char a[BL_DIGEST_STR_LEN + 1];
     ASSERT_OK(commit_image(rt, "a", "riscv64", LAYERS("one", "two"),
                            REFS("example.com/z:2", "example.com/z:1"), a, &tap_last_err));
@@ -496,7 +478,7 @@ static void on_removed(int kind, const char *value, void *userdata)
 
 TEST(remove_untag_then_delete)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char a[BL_DIGEST_STR_LEN + 1];
     ASSERT_OK(commit_image(rt, "a", "amd64", LAYERS("l1", "l2"),
                            REFS("example.com/a:1", "example.com/a:2"), a, &tap_last_err));
@@ -537,7 +519,7 @@ TEST(remove_untag_then_delete)
 
 TEST(remove_by_id)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char a[BL_DIGEST_STR_LEN + 1], u[BL_DIGEST_STR_LEN + 1];
     ASSERT_OK(commit_image(rt, "a", "amd64", LAYERS("l1"),
                            REFS("example.com/a:1", "example.com/a:2"), a, &tap_last_err));
@@ -602,7 +584,7 @@ static void add_box(struct boxlite_runtime *rt, const char *box, const char *ima
 
 TEST(remove_in_use)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char a[BL_DIGEST_STR_LEN + 1];
     ASSERT_OK(commit_image(rt, "a", "amd64", LAYERS("shared", "own"),
                            REFS("example.com/a:1", "example.com/a:2"), a, &tap_last_err));
@@ -644,7 +626,7 @@ TEST(remove_in_use)
 
 TEST(gc_shared_layers_and_blobs)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     char a[BL_DIGEST_STR_LEN + 1], b[BL_DIGEST_STR_LEN + 1];
     /* same config (same arch): the config blob is shared too */
     ASSERT_OK(commit_image(rt, "a", "amd64", LAYERS("l1", "l2"), REFS("example.com/a:1"), a,
@@ -673,7 +655,7 @@ TEST(gc_shared_layers_and_blobs)
 
 TEST(commit_debris_and_eagain)
 {
-    boxlite_runtime *rt = open_rt();
+    boxlite_runtime *rt = tap_open_runtime();
     /* a layer directory without a row (a crash's debris) is replaced */
     char d[BL_DIGEST_STR_LEN + 1], blob[BL_DIGEST_STR_LEN + 1];
     layer_digests("l1", d, blob);
@@ -816,7 +798,7 @@ static void torture_check(int result, void *userdata)
 static void torture(int op, int check_after)
 {
     tap_require_fault_injection();
-    _cleanup_free_ char *home = tmp_path("home");
+    _cleanup_free_ char *home = tap_tmp_path("home");
     ASSERT_EQ(in_child(home, OP_PREPARE), 0);
     ASSERT_EQ(in_child(home, OP_CHECK_BEFORE), 0);
     struct torture_ctx c = {home, op};
